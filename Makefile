@@ -1,0 +1,38 @@
+# The two commands a newcomer needs:  make demo  (whole pipeline)   make test  (whole test suite)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_OFFLINE := 1
+export BENTOML_DO_NOT_TRACK := True
+
+.PHONY: demo test venv lint clean
+
+## venv: create .venv and install every pinned dependency (once; again when a lock file changes)
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock requirements-nodeps.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## demo: fetch the demo corpus from the in-repo DVC remote and run every stage down to the Bento
+demo: venv
+	dvc pull --quiet
+	dvc repro
+	python scripts/demo_summary.py
+
+## test: the whole test suite (unit, stages, pipeline, CLI, service, browser, real data where present)
+test: venv
+	python -m pytest
+
+lint: venv
+	ruff check src stages tests scripts benchmarks service.py
+
+clean:
+	rm -rf artifacts .dvc/tmp

@@ -1,0 +1,106 @@
+"""`deepfake`: the command-line interface (typer)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deepfake_detector.paths import MODEL_DIR
+
+app = typer.Typer(help="Deepfake detection: make demo data, index datasets, predict on files, serve the model.",
+                  no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Dataset commands.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder to write the synthetic corpus to (e.g. data/demo).")],
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
+    identities: Annotated[int, typer.Option(help="Number of rendered identities (in swap pairs).")] = 24,
+) -> None:
+    """Generate the synthetic demo corpus: rendered faces, real manipulations, labels.csv."""
+    from deepfake_detector.demo import generate_corpus
+
+    summary = generate_corpus(out, seed=seed, identities=identities)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Images and/or videos to check.")],
+    model: Annotated[Path, typer.Option(help="Model folder (model.json + model.onnx or model.pt).")] = MODEL_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
+) -> None:
+    """Fake probability and verdict per file. Exits non-zero only when every input failed."""
+    from deepfake_detector.inference import Predictor
+    from deepfake_detector.logs import setup_logging
+
+    setup_logging()
+    try:
+        predictor = Predictor(model)
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    results = [predictor.predict_path(p) for p in paths]
+    for r in results:
+        if as_json:
+            typer.echo(json.dumps(r.to_dict()))
+        elif r.error:
+            typer.echo(f"{r.path}: ERROR {r.error}")
+        else:
+            typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
+                       f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s))")
+    if all(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@data_app.command("index")
+def data_index(
+    root: Annotated[Path, typer.Argument(help="The dataset's root folder, in its published layout.")],
+    adapter: Annotated[str, typer.Option(help="ffpp, dfdc, dfdc_faces, celebdf, dftimit, folder or demo.")],
+    option: Annotated[list[str], typer.Option(help="Adapter option KEY=VALUE (e.g. compression=c40).")] = [],  # noqa: B006
+    seed: int = 42,
+) -> None:
+    """Index a dataset and print its manifest summary as JSON: counts by label, method and split."""
+    from deepfake_detector.config import DatasetConfig, SourceConfig, SplitConfig
+    from deepfake_detector.data.adapters import LayoutError
+    from deepfake_detector.data.manifest import index_dataset
+
+    options = dict(o.split("=", 1) for o in option)
+    dataset = DatasetConfig(name=root.name, adapter=adapter, source=SourceConfig(path=str(root)), options=options)
+    try:
+        df = index_dataset(root, dataset, SplitConfig(), seed)
+    except LayoutError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    summary = {
+        "root": str(root),
+        "adapter": adapter,
+        "items": len(df),
+        "by_label": df["label"].map({0: "real", 1: "fake"}).value_counts().to_dict(),
+        "by_method": df["method"].value_counts().to_dict(),
+        "by_split": df["split"].value_counts().to_dict(),
+        "by_media": df["media"].value_counts().to_dict(),
+        "groups": int(df["group"].nunique()),
+    }
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True))
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option(help="Model folder to serve.")] = MODEL_DIR,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (use --host 0.0.0.0 to expose).")] = 3000,
+    host: str = "127.0.0.1",
+) -> None:
+    """Start the BentoML service with the upload page at http://HOST:PORT/."""
+    from deepfake_detector.serving.server import serve as run_server
+
+    run_server(model, port=port, host=host)
+
+
+if __name__ == "__main__":
+    app()

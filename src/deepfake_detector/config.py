@@ -1,0 +1,173 @@
+"""params.yaml -> typed, validated settings. The one schema for every knob of the pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in params.yaml must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    """Where a dataset's files come from. `local` needs nothing; the others download into `cache_dir`."""
+
+    kind: Literal["local", "http", "kaggle", "huggingface", "fsspec"] = "local"
+    path: str | None = None  # local folder (relative to the project root)
+    url: str | None = None  # http(s) archive, or s3:// gs:// ... for fsspec
+    sha256: str | None = None  # required for http archives
+    kaggle: str | None = None  # "competitions/<name>" or "<owner>/<dataset>"
+    repo_id: str | None = None  # Hugging Face dataset repo
+    cache_dir: str = "data/downloads"
+
+    @model_validator(mode="after")
+    def _needs(self) -> SourceConfig:
+        needed = {"local": "path", "http": "url", "kaggle": "kaggle", "huggingface": "repo_id", "fsspec": "url"}
+        key = needed[self.kind]
+        if not getattr(self, key):
+            raise ValueError(f"source kind '{self.kind}' needs '{key}'")
+        if self.kind == "http" and not self.sha256:
+            raise ValueError("http sources need 'sha256' so the archive can be verified")
+        return self
+
+
+class DatasetConfig(Strict):
+    name: str
+    adapter: str
+    source: SourceConfig
+    role: Literal["train", "unseen"] = "train"  # unseen datasets go entirely to the test split
+    options: dict[str, Any] = Field(default_factory=dict)  # adapter-specific (e.g. ffpp compression)
+    max_items: int | None = None  # deterministic subsample per label, for quick profiles
+
+
+class SplitConfig(Strict):
+    val: float = Field(0.15, ge=0, lt=1)
+    test: float = Field(0.2, ge=0, lt=1)
+
+
+class DataConfig(Strict):
+    datasets: list[DatasetConfig]
+    split: SplitConfig = SplitConfig()
+    max_file_mb: float = 500.0
+
+
+class FramesConfig(Strict):
+    per_video: int = Field(8, ge=1)
+    image_format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = Field(95, ge=50, le=100)
+
+
+class FacesConfig(Strict):
+    margin: float = Field(1.3, ge=1.0)  # crop side = margin * max(box side)
+    crop_size: int = Field(224, ge=16)
+    min_prob: float = Field(0.9, ge=0, le=1)
+    min_face_px: int = Field(20, ge=1)
+    detect_max_side: int = Field(640, ge=64)  # frames are downsized to this before detection
+    batch_size: int = Field(16, ge=1)
+    already_cropped: Literal["skip", "pad"] = "pad"  # for datasets that are face crops already
+    pad_fraction: float = Field(0.3, ge=0)
+
+
+class ValidateConfig(Strict):
+    max_class_ratio: float = Field(3.0, ge=1.0)  # majority / minority count, per split
+    min_detection_rate: float = Field(0.9, ge=0, le=1)
+    min_face_px: int = Field(16, ge=1)
+    max_face_px: int = Field(4096, ge=1)
+    max_hash_distance: int = Field(0, ge=0)  # perceptual hash distance that counts as a duplicate
+
+
+class AugmentConfig(Strict):
+    strength: float = Field(0.5, ge=0, le=1)  # scales every augmentation's probability and magnitude
+
+
+class TrainConfig(Strict):
+    backbone: str = "resnet18"
+    pretrained: bool = False
+    input_size: int = Field(112, ge=16)
+    epochs: int = Field(8, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    augment: AugmentConfig = AugmentConfig()
+    balance_classes: bool = True
+    use_tuned: bool = True  # take lr/weight_decay/backbone/strength/input_size from the tune stage
+    num_workers: int = Field(0, ge=0)
+    threshold_metric: Literal["f1", "youden"] = "f1"
+    # how a video's frame scores become one score; "auto" picks the best on validation videos
+    video_aggregation: Literal["auto", "mean", "median", "max", "confident"] = "auto"
+
+
+class TuneSpace(Strict):
+    lr: tuple[float, float] = (1e-4, 3e-3)
+    weight_decay: tuple[float, float] = (1e-6, 1e-3)
+    backbones: list[str] = ["resnet18"]
+    augment_strength: tuple[float, float] = (0.0, 1.0)
+    input_sizes: list[int] = [96, 112]
+
+
+class TuneConfig(Strict):
+    n_trials: int = Field(3, ge=1)
+    epochs: int = Field(2, ge=1)
+    max_train_items: int | None = 600  # faces per trial, for speed
+    space: TuneSpace = TuneSpace()
+
+
+class EvaluateConfig(Strict):
+    batch_size: int = Field(64, ge=1)
+
+
+class PackageConfig(Strict):
+    bento_name: str = "deepfake_detector"
+    onnx_opset: int = 18
+    onnx_atol: float = 1e-4
+
+
+class ServeConfig(Strict):
+    max_upload_mb: float = 50.0
+    max_video_seconds: float = 60.0
+    max_image_pixels: int = 40_000_000
+    frames_per_video: int = 16
+
+
+class Params(Strict):
+    seed: int = 42
+    data: DataConfig
+    frames: FramesConfig = FramesConfig()
+    faces: FacesConfig = FacesConfig()
+    validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
+    tune: TuneConfig = TuneConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    package: PackageConfig = PackageConfig()
+    serve: ServeConfig = ServeConfig()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable short hash of some sections, e.g. to name an Optuna study after the params it searches."""
+        dumped = self.model_dump(mode="json", by_alias=True)
+        blob = json.dumps({s: dumped[s] for s in sections}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing or invalid; the message says which key and why."""
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: not found. Run from the project root or pass --params.")
+    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        return Params.model_validate(raw)
+    except Exception as err:  # pydantic's message names the key path; keep it, drop the traceback
+        raise ConfigError(f"{path}: invalid params:\n{err}") from None

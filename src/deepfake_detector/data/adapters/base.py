@@ -1,0 +1,75 @@
+"""The adapter contract and registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+
+
+class LayoutError(ValueError):
+    """A dataset root is not in the layout the adapter expects; the message says what it expected."""
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path  # absolute or relative to the project root
+    label: int  # 0 real, 1 fake
+    method: str  # "real" for reals
+    group: str  # items sharing a group (identity, source video, swap pair) stay in one split
+    split: str | None = None  # train/val/test when the dataset defines it; "trainval" = not test; None = assign
+    cropped: bool = False  # the file is already a face crop
+
+    @property
+    def media(self) -> str:
+        return media_of(self.path)
+
+
+AdapterFn = Callable[[Path, dict[str, Any]], list[Item]]
+ADAPTERS: dict[str, AdapterFn] = {}
+
+
+def register(name: str) -> Callable[[AdapterFn], AdapterFn]:
+    def wrap(fn: AdapterFn) -> AdapterFn:
+        ADAPTERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def get_adapter(name: str) -> AdapterFn:
+    if name not in ADAPTERS:
+        raise LayoutError(f"unknown adapter '{name}'; choose one of {sorted(ADAPTERS)}")
+    return ADAPTERS[name]
+
+
+def media_of(path: Path) -> str:
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    raise LayoutError(f"{path}: not an image ({sorted(IMAGE_EXTS)}) or video ({sorted(VIDEO_EXTS)})")
+
+
+def media_files(folder: Path) -> list[Path]:
+    """Every image and video under `folder`, sorted so indexing is deterministic."""
+    exts = IMAGE_EXTS | VIDEO_EXTS
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+
+
+def require(root: Path, *relative: str, adapter: str) -> None:
+    """Raise a LayoutError naming what is missing, so a wrong root is caught before any work."""
+    if not root.is_dir():
+        raise LayoutError(f"{root}: not a folder (adapter '{adapter}')")
+    missing = [r for r in relative if not (root / r).exists()]
+    if missing:
+        found = sorted(p.name for p in root.iterdir())[:10]
+        raise LayoutError(
+            f"{root} is not in the '{adapter}' layout: missing {missing}; found {found}. "
+            f"See the README section on datasets for the expected tree."
+        )

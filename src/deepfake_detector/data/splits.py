@@ -1,0 +1,54 @@
+"""Group-aware splits: every group (identity, source video, swap pair) lands on exactly one side."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+SPLITS = ("train", "val", "test")
+
+
+def _unit(group: str, seed: int) -> float:
+    """A deterministic number in [0, 1) per group: stable across runs, machines and dataset order."""
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()
+    return int(digest[:12], 16) / 16**12
+
+
+def assign_splits(df: pd.DataFrame, val: float, test: float, seed: int) -> pd.Series:
+    """Fill missing splits by group. Given splits are kept; "trainval" means train or val, never test.
+
+    Groups are shuffled by a seeded hash and dealt out by item count (test first, then val, the rest train),
+    so even a handful of groups yields every split, and adding a dataset never reshuffles another's groups.
+    A group that already has a given split sends all its unassigned items there too.
+    """
+    split = df["split"].fillna("").astype(str).to_numpy(dtype=object)
+    given = pd.Series(split).isin(list(SPLITS))
+    group_split = dict(zip(df["group"][given.to_numpy()], split[given.to_numpy()], strict=True))
+    for pool, fractions in (("", {"test": test, "val": val}), ("trainval", {"val": val / max(1 - test, 1e-9)})):
+        mask = (split == pool) & ~df["group"].isin(group_split).to_numpy()
+        sizes = df.loc[mask, "group"].value_counts()
+        group_split.update(_deal(sizes, fractions, seed))
+    return pd.Series([s if s in SPLITS else group_split[g] for s, g in zip(split, df["group"], strict=True)],
+                     index=df.index, dtype="string")
+
+
+def _deal(sizes: pd.Series, fractions: dict[str, float], seed: int) -> dict[str, str]:
+    """Groups in hash order; each split takes groups until it holds its fraction of the items."""
+    order = sorted(sizes.index, key=lambda g: _unit(str(g), seed))
+    total, taken, result = sizes.sum(), 0, {}
+    bounds, cumulative = [], 0.0
+    for name, fraction in fractions.items():
+        cumulative += fraction
+        bounds.append((name, cumulative * total))
+    for group in order:
+        name = next((n for n, bound in bounds if taken < bound), "train")
+        result[group] = name
+        taken += int(sizes[group])
+    return result
+
+
+def leaked_groups(df: pd.DataFrame) -> list[str]:
+    """Groups found in more than one split (should always be empty)."""
+    per_group = df.groupby("group")["split"].nunique()
+    return sorted(per_group[per_group > 1].index.astype(str))

@@ -1,0 +1,1 @@
+"""Evaluation: metrics at frame and video level, curves and plots."""

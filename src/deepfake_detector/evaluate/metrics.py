@@ -1,0 +1,81 @@
+"""Binary detection metrics (scikit-learn) at frame and video level, and the curves behind the plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from deepfake_detector.inference import aggregate
+
+
+def equal_error_rate(labels: np.ndarray, probs: np.ndarray) -> float:
+    fpr, tpr, _ = roc_curve(labels, probs)
+    fnr = 1 - tpr
+    i = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[i] + fnr[i]) / 2)
+
+
+def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | int | None]:
+    """Threshold metrics at `threshold`, ranking metrics (AUC, AP, EER) when both classes are present."""
+    labels = np.asarray(labels, dtype=int)
+    probs = np.asarray(probs, dtype=float)
+    predicted = (probs >= threshold).astype(int)
+    both = len(np.unique(labels)) == 2
+    return {
+        "n": int(len(labels)),
+        "n_fake": int(labels.sum()),
+        "n_real": int((labels == 0).sum()),
+        "accuracy": float(accuracy_score(labels, predicted)) if len(labels) else None,
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, probs)) if both else None,
+        "average_precision": float(average_precision_score(labels, probs)) if both else None,
+        "eer": equal_error_rate(labels, probs) if both else None,
+    }
+
+
+def video_scores(frame_scores: pd.DataFrame, how: str) -> pd.DataFrame:
+    """One row per item: its label and the aggregate of its frame probabilities (images: their one frame)."""
+    grouped = frame_scores.groupby("item_id", sort=True)
+    return pd.DataFrame(
+        {
+            "label": grouped["label"].first(),
+            "prob": grouped["prob"].apply(lambda p: aggregate(p.to_numpy(), how)),
+            "method": grouped["method"].first(),
+            "dataset": grouped["dataset"].first(),
+        }
+    ).reset_index()
+
+
+def roc_points(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.clip(thresholds, 0, 1)})
+
+
+def pr_points(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    precision, recall, _ = precision_recall_curve(labels, probs)
+    return pd.DataFrame({"recall": recall, "precision": precision})
+
+
+def confusion_rows(labels: np.ndarray, probs: np.ndarray, threshold: float) -> pd.DataFrame:
+    """actual/predicted pairs, the format of DVC's confusion-matrix template."""
+    names = np.array(["real", "fake"])
+    return pd.DataFrame(
+        {"actual": names[np.asarray(labels, dtype=int)], "predicted": names[(np.asarray(probs) >= threshold).astype(int)]}
+    )
+
+
+def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float) -> list[list[int]]:
+    return confusion_matrix(labels, (np.asarray(probs) >= threshold).astype(int), labels=[0, 1]).tolist()

@@ -1,0 +1,191 @@
+"""Predictor: media -> frames -> faces -> crops -> model -> calibrated verdict.
+
+The one inference path used by the CLI, the evaluate stage and the service. It runs the ONNX model with ONNX
+Runtime when the model folder has one (the packaged model), else the PyTorch weights (the train stage's output).
+Loaded once; safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from deepfake_detector.media.faces import FaceDetector, crop_face
+from deepfake_detector.media.frames import Frame, MediaError, read_image, sample_frames
+from deepfake_detector.models.spec import ONNX_FILE, TORCH_WEIGHTS, ModelSpec
+from deepfake_detector.train.augment import to_model_input
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
+CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
+
+
+class OnnxBackend:
+    name = "onnxruntime"
+
+    def __init__(self, path: Path):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0].reshape(-1)  # ORT sessions are thread-safe
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, path: Path, spec: ModelSpec):
+        import torch
+
+        from deepfake_detector.models.backbones import build_backbone, load_weights
+
+        self.torch = torch
+        self.model = load_weights(build_backbone(spec.backbone, spec.input_size, pretrained=False), path)
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.model(self.torch.from_numpy(batch)).reshape(-1).numpy()
+
+
+@dataclass
+class FaceScore:
+    frame_idx: int
+    t: float
+    box: list[float]  # x1, y1, x2, y2 in the source frame
+    detection_prob: float
+    fake_probability: float
+
+
+@dataclass
+class Prediction:
+    path: str
+    media: str | None = None
+    fake_probability: float | None = None
+    label: str | None = None  # "fake" | "real" | None when no verdict
+    threshold: float | None = None
+    faces: list[FaceScore] = field(default_factory=list)
+    frames: int = 0  # frames looked at
+    error: str | None = None
+    model_version: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def media_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    raise MediaError(
+        f"{path}: unsupported file type '{suffix}'; use an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+        f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+    )
+
+
+def aggregate(probs: np.ndarray, how: str) -> float:
+    """One video score from frame scores. `confident` (DFDC winner): average only the confident frames
+    when enough of them exist, else the mean."""
+    if how == "median":
+        return float(np.median(probs))
+    if how == "max":
+        return float(np.max(probs))
+    if how == "confident":
+        confident = probs[np.abs(probs - 0.5) * 2 >= CONFIDENT_LEVEL]
+        if len(confident) >= CONFIDENT_MIN_SHARE * len(probs):
+            return float(np.mean(confident))
+    return float(np.mean(probs))
+
+
+class Predictor:
+    def __init__(self, model_dir: str | Path, backend: str = "auto"):
+        self.model_dir = Path(model_dir)
+        self.spec = ModelSpec.load(self.model_dir)
+        onnx_path, torch_path = self.model_dir / ONNX_FILE, self.model_dir / TORCH_WEIGHTS
+        if backend in ("auto", "onnx") and onnx_path.exists():
+            self.backend = OnnxBackend(onnx_path)
+        elif backend in ("auto", "torch") and torch_path.exists():
+            self.backend = TorchBackend(torch_path, self.spec)
+        else:
+            raise FileNotFoundError(f"{self.model_dir}: no {ONNX_FILE} or {TORCH_WEIGHTS} for backend '{backend}'")
+        self._detector: FaceDetector | None = None
+        self._detector_lock = threading.Lock()
+
+    @property
+    def detector(self) -> FaceDetector:
+        with self._detector_lock:  # created lazily: scoring crops (evaluate) never needs MTCNN
+            if self._detector is None:
+                self._detector = FaceDetector(self.spec.faces)
+            return self._detector
+
+    # -- crops -> calibrated probabilities -------------------------------------------------------------
+    def logits(self, crops: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        out = [
+            self.backend.logits(to_model_input(crops[i : i + batch_size], self.spec.input_size))
+            for i in range(0, len(crops), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        return expit(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
+
+    def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        return self.calibrate(self.logits(crops))
+
+    # -- files -> verdicts -------------------------------------------------------------------------------
+    def predict_path(self, path: str | Path, max_pixels: int | None = None,
+                     frames_per_video: int | None = None) -> Prediction:
+        """Never raises for bad input: the error is reported in the Prediction.
+
+        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig)."""
+        path = Path(path)
+        try:
+            media = media_kind(path)
+            started = time.perf_counter()
+            if media == "image":
+                frames = [Frame(0, 0.0, read_image(path, max_pixels))]
+            else:
+                frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
+            decoded = time.perf_counter()
+            prediction = self.predict_frames(frames, media, str(path))
+            prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
+            return prediction
+        except MediaError as err:
+            return Prediction(path=str(path), error=str(err), model_version=self.spec.version)
+
+    def predict_frames(self, frames: list[Frame], media: str, name: str) -> Prediction:
+        started = time.perf_counter()
+        faces = self.detector.main_faces([f.rgb for f in frames])
+        detected = time.perf_counter()
+        kept = [(frame, face) for frame, face in zip(frames, faces, strict=True) if face is not None]
+        result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,
+                            threshold=self.spec.threshold)
+        if not kept:
+            result.error = f"{name}: no face found in {len(frames)} frame(s); use a file where a face is clearly visible"
+            return result
+        crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size) for fr, face in kept]
+        probs = self.score_crops(crops)
+        scored = time.perf_counter()
+        result.faces = [
+            FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))
+            for (fr, face), p in zip(kept, probs, strict=True)
+        ]
+        result.fake_probability = aggregate(probs, self.spec.video_aggregation) if media == "video" else float(probs[0])
+        result.label = "fake" if result.fake_probability >= self.spec.threshold else "real"
+        result.timings_ms.update(
+            detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)
+        )
+        return result

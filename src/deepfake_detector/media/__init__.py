@@ -1,0 +1,1 @@
+"""Media: decoding images and video frames; face detection, tracking and cropping."""

@@ -1,0 +1,177 @@
+"""Face detection (MTCNN), main-face tracking across frames, and margin crops.
+
+The one preprocessing path: the crop stage, evaluation and the Predictor all crop faces through here, because a
+detector or crop that differs between training and inference is a known way to lose all accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deepfake_detector.config import FacesConfig
+
+MIN_TRACK_IOU = 0.1  # below this the previous face is considered lost and the largest face is taken
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+    landmarks: np.ndarray  # 5x2: eyes, nose, mouth corners, in frame pixels
+    prob: float
+
+    @property
+    def size_px(self) -> float:
+        """The face size before any resize: the longer box side, in source pixels."""
+        x1, y1, x2, y2 = self.box
+        return float(max(x2 - x1, y2 - y1))
+
+    @property
+    def area(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+    def landmarks_json(self) -> str:
+        return json.dumps(np.round(self.landmarks, 2).tolist())
+
+
+class FaceDetector:
+    """MTCNN over batches of frames, downsized so the long side is at most `detect_max_side`."""
+
+    def __init__(self, cfg: FacesConfig):
+        from facenet_pytorch import MTCNN  # heavy import; weights ship inside the wheel (works offline)
+
+        self.cfg = cfg
+        # the smallest face looked for sets the image pyramid: each halving of it costs about 4x the time
+        self._mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=cfg.min_face_px)
+        self._lock = threading.Lock()  # MTCNN keeps no per-call state, but torch ops share a thread pool
+
+    def main_faces(self, frames: list[np.ndarray], already_cropped: bool = False) -> list[Face | None]:
+        """The tracked main face per frame of one item (a video's frames, or a single image)."""
+        return self.main_faces_many([(frames, already_cropped)])[0]
+
+    def main_faces_many(self, items: list[tuple[list[np.ndarray], bool]]) -> list[list[Face | None]]:
+        """main_faces for several items at once, so small items (images) share detection batches."""
+        inputs, pads, owners = [], [], []
+        for n, (frames, cropped) in enumerate(items):
+            if cropped and self.cfg.already_cropped == "skip":
+                continue
+            for frame in frames:
+                # tight crops are padded so MTCNN sees context; boxes are shifted back afterwards
+                image, pad = pad_for_detection(frame, self.cfg.pad_fraction) if cropped else (frame, 0)
+                inputs.append(image)
+                pads.append(pad)
+                owners.append(n)
+        detected = self.detect(inputs)
+        per_item: list[list[list[Face]]] = [[] for _ in items]
+        for faces, pad, n in zip(detected, pads, owners, strict=True):
+            per_item[n].append([shift_face(f, -pad, -pad) for f in faces] if pad else faces)
+        return [
+            [whole_image_face(f) for f in frames] if cropped and self.cfg.already_cropped == "skip"
+            else track_main_face(per_item[n])
+            for n, (frames, cropped) in enumerate(items)
+        ]
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[Face]]:
+        """All faces (prob >= min_prob) per RGB frame, largest first. Same-size frames run as one batch."""
+        results: list[list[Face]] = [[] for _ in frames]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, frame in enumerate(frames):
+            by_shape.setdefault(frame.shape, []).append(i)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.cfg.batch_size):
+                chunk = indices[start : start + self.cfg.batch_size]
+                for i, faces in zip(chunk, self._detect_same_size([frames[i] for i in chunk]), strict=True):
+                    results[i] = faces
+        return results
+
+    def _detect_same_size(self, frames: list[np.ndarray]) -> list[list[Face]]:
+        h, w = frames[0].shape[:2]
+        scale = min(1.0, self.cfg.detect_max_side / max(h, w))
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+        with self._lock:
+            boxes, probs, points = self._mtcnn.detect(np.stack(frames), landmarks=True)
+        return [self._faces(b, p, lm, scale) for b, p, lm in zip(boxes, probs, points, strict=True)]
+
+    def _faces(self, boxes, probs, points, scale: float) -> list[Face]:
+        if boxes is None:
+            return []
+        # facenet-pytorch returns object arrays (and None entries): cast before any maths
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4) / scale
+        probs = np.asarray(probs, dtype=float).reshape(-1)
+        points = np.asarray(points, dtype=float).reshape(-1, 5, 2) / scale
+        faces = [
+            Face(tuple(b), lm, float(p))
+            for b, p, lm in zip(boxes, probs, points, strict=True)
+            if p >= self.cfg.min_prob
+        ]
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def track_main_face(per_frame: list[list[Face]]) -> list[Face | None]:
+    """One face per frame: the largest face first, then the one that overlaps the previous pick most.
+
+    Following the face across frames keeps a video about one person even when a bystander is larger in
+    some frame; when the tracked face is lost, the largest face takes over.
+    """
+    picked: list[Face | None] = []
+    previous: Face | None = None
+    for faces in per_frame:
+        choice = faces[0] if faces else None
+        if faces and previous is not None:
+            best = max(faces, key=lambda f: iou(f.box, previous.box))
+            if iou(best.box, previous.box) >= MIN_TRACK_IOU:
+                choice = best
+        picked.append(choice)
+        previous = choice or previous
+    return picked
+
+
+def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int) -> np.ndarray:
+    """A square crop of side margin * longer box side around the box centre, resized to size x size.
+
+    Regions outside the frame are filled with black so the face keeps its position and scale.
+    """
+    x1, y1, x2, y2 = face.box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = margin * face.size_px / 2
+    left, top = int(round(cx - half)), int(round(cy - half))
+    side = max(1, int(round(2 * half)))
+    h, w = rgb.shape[:2]
+    pad = max(0, -left, -top, left + side - w, top + side - h)
+    if pad:
+        rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    crop = rgb[top + pad : top + pad + side, left + pad : left + pad + side]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interpolation)
+
+
+def pad_for_detection(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
+    """Pad a tight face crop so MTCNN sees context around the face; returns the image and the pad."""
+    pad = int(round(fraction * max(rgb.shape[:2])))
+    return cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE), pad
+
+
+def shift_face(face: Face, dx: float, dy: float) -> Face:
+    x1, y1, x2, y2 = face.box
+    return Face((x1 + dx, y1 + dy, x2 + dx, y2 + dy), face.landmarks + np.array([dx, dy]), face.prob)
+
+
+def whole_image_face(rgb: np.ndarray) -> Face:
+    """For datasets that are face crops already and skip detection: the whole image is the face."""
+    h, w = rgb.shape[:2]
+    return Face((0.0, 0.0, float(w), float(h)), np.full((5, 2), np.nan), 1.0)

@@ -1,0 +1,110 @@
+"""Reading media: images, and N uniformly spaced frames of a video, decoding only what is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class MediaError(ValueError):
+    """A file cannot be used as media; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # frame index in the video (0 for images)
+    t: float  # seconds into the video
+    rgb: np.ndarray  # HxWx3 uint8
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image file to RGB. Raises MediaError for missing, corrupt or oversized files."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: file not found")
+    data = np.fromfile(path, dtype=np.uint8)
+    return decode_image_bytes(data.tobytes(), str(path), max_pixels)
+
+
+def decode_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    if not data:
+        raise MediaError(f"{name}: empty file")
+    if max_pixels is not None:
+        _check_pixel_count(data, name, max_pixels)
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError(f"{name}: not a readable image (corrupt, truncated or not an image); re-export it as JPEG/PNG")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _check_pixel_count(data: bytes, name: str, max_pixels: int) -> None:
+    """Read the header only, so a decompression bomb is refused before it is decoded."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception:
+        return  # not a format PIL knows; cv2 will decide
+    if w * h > max_pixels:
+        raise MediaError(f"{name}: {w}x{h} pixels is over the limit of {max_pixels}; downscale the image first")
+
+
+def video_info(path: str | Path) -> tuple[int, float]:
+    """(frame count, fps) from the container header."""
+    cap = _open_video(Path(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+
+
+def uniform_indices(frame_count: int, n: int) -> list[int]:
+    """n frame indices spread evenly over the whole video (centres of n equal segments)."""
+    if frame_count <= 0:
+        return []
+    n = min(n, frame_count)
+    return sorted({int((i + 0.5) * frame_count / n) for i in range(n)})
+
+
+def sample_frames(path: str | Path, n: int) -> list[Frame]:
+    """n uniformly spaced frames. grab() skips without decoding; retrieve() decodes only wanted frames.
+
+    Measured on a 720p FF++ video this is ~4x faster than seeking (seeking re-decodes from keyframes).
+    """
+    path = Path(path)
+    cap = _open_video(path)
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 25.0
+        wanted = uniform_indices(count, n)
+        frames: list[Frame] = []
+        for index in range(wanted[-1] + 1 if wanted else 0):
+            if not cap.grab():
+                break  # header over-reported the frame count (common with truncated files)
+            if index in wanted:
+                ok, bgr = cap.retrieve()
+                if ok and bgr is not None:
+                    frames.append(Frame(index, index / fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    finally:
+        cap.release()
+    if not frames:
+        raise MediaError(f"{path}: no decodable frames (corrupt, truncated or unsupported codec); re-encode as H.264 MP4")
+    return frames
+
+
+def _open_video(path: Path) -> cv2.VideoCapture:
+    if not path.is_file():
+        raise MediaError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: empty file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise MediaError(f"{path}: cannot open as video (corrupt or unsupported codec); re-encode as H.264 MP4")
+    return cap

@@ -1,0 +1,53 @@
+"""The model card: what data, which params, how well it does, and what made it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepfake_detector.models.spec import ModelSpec
+
+KEY_METRICS = ("roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "eer", "n")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render_model_card(spec: ModelSpec, metrics: dict, data_counts: dict, onnx_max_diff: float) -> str:
+    rows = "\n".join(
+        f"| {level} | " + " | ".join(_fmt(metrics[level].get(k)) for k in KEY_METRICS) + " |"
+        for level in ("frame", "video")
+    )
+    datasets = "\n".join(f"- `{name}`: {count} items" for name, count in data_counts.get("by_dataset", {}).items())
+    prov = spec.provenance
+    return f"""# Model card: deepfake detector `{spec.version}`
+
+Binary classifier of face crops (real = 0, fake = 1) with calibrated probabilities.
+
+## Model
+- Backbone: `{spec.backbone}` (timm), input {spec.input_size}x{spec.input_size}, ImageNet normalisation
+- Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
+- Calibration: temperature {spec.temperature:.3f}; threshold {spec.threshold:.4f} (chosen on validation data)
+- Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation)
+- Exported to ONNX; max |logit difference| to PyTorch {onnx_max_diff:.2e}
+
+## Data
+{datasets}
+Splits are grouped (identity / source video / swap pair), so no group is in two splits.
+
+## Test metrics
+| level | {" | ".join(KEY_METRICS)} |
+|---|{"---|" * len(KEY_METRICS)}
+{rows}
+
+Validation: {", ".join(f"{k} {_fmt(v)}" for k, v in spec.validation.items())}
+
+## Provenance
+- git commit: `{prov.get("git_commit", "unknown")}`
+- params hash: `{prov.get("params_hash", "unknown")}`
+- data hash (data.dvc): `{prov.get("data_hash", "unknown")}`
+
+## Limits
+Trained on the data above only: expect lower accuracy on unseen manipulation methods, datasets, heavy
+compression and tiny faces. A probability is evidence for review, not proof.
+"""

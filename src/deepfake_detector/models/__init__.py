@@ -1,0 +1,1 @@
+"""Models: timm backbones as binary real/fake frame classifiers."""

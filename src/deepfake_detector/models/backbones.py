@@ -1,0 +1,44 @@
+"""Backbone factory: any timm model as a one-logit (fake) classifier. EfficientNet, Xception, ResNet, ViT..."""
+
+from __future__ import annotations
+
+import os
+
+import timm
+import torch
+from torch import nn
+
+# Inputs are normalised like ImageNet so pretrained weights (when enabled) see what they were trained on.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneError(RuntimeError):
+    pass
+
+
+def build_backbone(name: str, input_size: int, pretrained: bool = False) -> nn.Module:
+    """A timm model with a single output logit. ViTs are built for `input_size` (their patch grid is fixed)."""
+    if name not in timm.list_models() and not timm.is_model(name):
+        raise BackboneError(f"unknown backbone '{name}'; try one of: efficientnet_b0, xception41, resnet18, vit_tiny_patch16_224")
+    kwargs = {"img_size": input_size} if name.startswith(("vit", "deit")) else {}
+    try:
+        return timm.create_model(name, pretrained=pretrained, num_classes=1, **kwargs)
+    except Exception as err:
+        if pretrained:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            raise BackboneError(
+                f"could not load pretrained weights for '{name}'"
+                f"{' (HF_HUB_OFFLINE=1)' if offline else ''}: {err}. They come from the Hugging Face hub: "
+                "run once with internet to fill the cache, or set train.pretrained: false in params.yaml."
+            ) from None
+        raise
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()

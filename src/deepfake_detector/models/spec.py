@@ -1,0 +1,44 @@
+"""model.json: everything needed to use a trained model the way it was trained and calibrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from deepfake_detector.config import FacesConfig
+from deepfake_detector.io import read_json, write_json
+from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+SPEC_FILE = "model.json"
+TORCH_WEIGHTS = "model.pt"
+ONNX_FILE = "model.onnx"
+
+
+class ModelSpec(BaseModel):
+    backbone: str
+    input_size: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    temperature: float = 1.0
+    threshold: float = 0.5
+    video_aggregation: str = "mean"
+    frames_per_video: int = 8
+    faces: FacesConfig = FacesConfig()
+    version: str = "0"
+    provenance: dict[str, Any] = Field(default_factory=dict)  # git commit, params hash, data hash
+    validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
+
+    def save(self, model_dir: str | Path) -> Path:
+        return write_json(self.model_dump(mode="json"), Path(model_dir) / SPEC_FILE)
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> ModelSpec:
+        path = Path(model_dir) / SPEC_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{model_dir}: no {SPEC_FILE}; point --model at a folder written by the train or package stage "
+                "(artifacts/model after `make demo`)"
+            )
+        return cls.model_validate(read_json(path))

@@ -1,0 +1,19 @@
+"""Where each stage reads and writes, relative to the project root (dvc.yaml names the same paths)."""
+
+from pathlib import Path
+
+ARTIFACTS = Path("artifacts")
+MANIFEST_CSV = ARTIFACTS / "manifest.csv"
+FRAMES_DIR = ARTIFACTS / "frames"
+FRAMES_CSV = ARTIFACTS / "frames.csv"
+FACES_DIR = ARTIFACTS / "faces"
+FACES_CSV = ARTIFACTS / "faces.csv"
+VALIDATE_DIR = ARTIFACTS / "validate"
+TUNE_DIR = ARTIFACTS / "tune"
+TRAIN_DIR = ARTIFACTS / "train"
+TRAINED_MODEL_DIR = TRAIN_DIR / "model"  # PyTorch weights + calibrated model.json
+EVALUATE_DIR = ARTIFACTS / "evaluate"
+MODEL_DIR = ARTIFACTS / "model"  # the packaged model: ONNX + model.json + model card
+BENTO_DIR = ARTIFACTS / "bento"
+BENTOML_HOME = ARTIFACTS / "bentoml"  # the BentoML store, kept inside the project so DVC tracks it
+SUMMARIES = ARTIFACTS / "summaries"  # one JSON per stage: counts in, counts out, skipped and why

@@ -1,0 +1,37 @@
+"""What made an artefact: the git commit, the params hash and the data hash (recorded in model cards, Bentos)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import yaml
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def params_hash(path: str | Path = "params.yaml") -> str:
+    data = yaml.safe_load(Path(path).read_text())
+    return hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def data_hash(path: str | Path = "data.dvc") -> str:
+    """The md5 DVC recorded for data/ (changes whenever the versioned data changes)."""
+    path = Path(path)
+    if not path.exists():
+        return "unknown"
+    outs = (yaml.safe_load(path.read_text()) or {}).get("outs", [])
+    return str(outs[0].get("md5", "unknown")) if outs else "unknown"
+
+
+def provenance() -> dict[str, str]:
+    return {"git_commit": git_commit(), "params_hash": params_hash(), "data_hash": data_hash()}

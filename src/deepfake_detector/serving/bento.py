@@ -1,0 +1,81 @@
+"""Package the model folder as a BentoML model and a Bento archive (`deepfake_detector.bento`).
+
+BentoML reads BENTOML_HOME once, when it is first imported, so the store work runs in a child Python process
+started with BENTOML_HOME set: the calling process (a DVC stage, a test) may already have imported bentoml
+with another home. The archive is written to a temp dir beside the output and renamed into place, so a failed
+run never leaves a half-written `.bento`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from deepfake_detector.serving.env import MODEL_DIR_ENV
+
+BENTO_NAME = "deepfake_detector"  # the Bento and the stored model share the service's name
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # holds bentofile.yaml and service.py
+BENTOFILE = "bentofile.yaml"
+BUILD_TIMEOUT_S = 900
+
+
+def package_bento(model_dir: Path, bentoml_home: Path, out_dir: Path, labels: dict[str, str]) -> Path:
+    """Store `model_dir` as model `deepfake_detector`, build the Bento, export it; return the archive path.
+
+    `labels` (git commit, params hash, data hash, ...) go on both the model and the Bento. The store in
+    `bentoml_home` keeps only this model and Bento, so it mirrors the packaged model exactly.
+    """
+    model_dir, bentoml_home, out_dir = Path(model_dir).resolve(), Path(bentoml_home).resolve(), Path(out_dir).resolve()
+    if not (PROJECT_ROOT / BENTOFILE).is_file():
+        raise FileNotFoundError(f"{PROJECT_ROOT / BENTOFILE} not found; package_bento needs the project checkout")
+    bentoml_home.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{BENTO_NAME}.bento"
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-") as tmp:
+        partial = Path(tmp) / final.name
+        job = {"model_dir": str(model_dir), "out": str(partial), "labels": {k: str(v) for k, v in labels.items()}}
+        env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "True"}
+        env.pop(MODEL_DIR_ENV, None)  # with it set the service declares no model and the Bento would lack it
+        subprocess.run([sys.executable, "-m", "deepfake_detector.serving.bento", json.dumps(job)],
+                       env=env, cwd=PROJECT_ROOT, check=True, timeout=BUILD_TIMEOUT_S)
+        os.replace(partial, final)
+    return final
+
+
+def content_version(model_dir: Path, labels: dict[str, str]) -> str:
+    """A version from the model files and labels: the same inputs give the same model and Bento tags."""
+    digest = hashlib.sha256(json.dumps(labels, sort_keys=True).encode())
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(model_dir).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
+    """Runs in the child process, with BENTOML_HOME already set."""
+    import bentoml
+
+    version = content_version(model_dir, labels)
+    # Start from an empty store: an older model would shadow `latest` (list(name) raises when none exist).
+    for bento in bentoml.list():
+        if bento.tag.name == BENTO_NAME:
+            bentoml.delete(bento.tag)
+    for model in bentoml.models.list():
+        if model.tag.name == BENTO_NAME:
+            bentoml.models.delete(model.tag)
+    metadata = {"source_dir": model_dir.name, "files": sorted(p.name for p in model_dir.iterdir())}
+    with bentoml.models.create(f"{BENTO_NAME}:{version}", labels=labels, metadata=metadata) as model:
+        shutil.copytree(model_dir, model.path, dirs_exist_ok=True)
+    bento = bentoml.bentos.build_bentofile(BENTOFILE, build_ctx=str(PROJECT_ROOT), version=version, labels=labels)
+    bentoml.export_bento(bento.tag, str(out))
+
+
+if __name__ == "__main__":
+    job = json.loads(sys.argv[1])
+    _build(Path(job["model_dir"]), Path(job["out"]), job["labels"])

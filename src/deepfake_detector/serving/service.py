@@ -1,0 +1,221 @@
+"""The BentoML service: deepfake verdicts for uploaded images and videos, plus the upload page.
+
+The model comes from the BentoML model store (`deepfake_detector:latest`, bundled into the Bento by
+`bentoml build`), or from a plain model folder named by $DEEPFAKE_MODEL_DIR (`deepfake serve --model DIR`,
+tests). Either way all scoring goes through `Predictor`, the one inference path.
+
+HTTP lives in a small Starlette app mounted on the service rather than in `@bentoml.api` methods, because the
+upload endpoints need control BentoML's input parsing does not give: size limits checked before the body is
+read, files typed by their bytes, streamed to a temp dir, and every refusal a 4xx JSON `{"error": ...}`.
+BentoML itself serves /healthz, /livez and /readyz (liveness and readiness, the latter wired to
+`__is_ready__`) and /metrics; the mounted app only adds routes that do not clash with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import bentoml
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from deepfake_detector.inference import Prediction, Predictor
+from deepfake_detector.serving.env import MODEL_DIR_ENV, serve_config
+from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
+
+log = logging.getLogger("deepfake_detector.serving")
+
+MODEL_NAME = "deepfake_detector"
+STATIC_DIR = Path(__file__).parent / "static"
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers on top of the file itself
+INFERENCE_THREADS = 2  # requests scored at once; more only queue for the same 2 cores
+MODEL_CARD = "model_card.md"
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def safe_name(filename: str | None) -> str:
+    """The client's file name, for messages only: no directories, no control characters, bounded length."""
+    name = re.sub(r"[^\w.\- ]", "_", Path(filename or "upload").name)[:100]
+    return name or "upload"
+
+
+# ----------------------------------------------------------------------------- receiving uploads
+
+
+async def receive_upload(request: Request, field: str, target: Path, limit: int) -> str:
+    """Write the uploaded file (multipart `field`, or the raw body) to `target`; return its name."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise UploadError(411, "send a Content-Length header (chunked uploads are not accepted)")
+    if int(length) == 0:
+        raise UploadError(400, f"empty request; send the file as multipart form field '{field}'")
+    if int(length) > limit + FORM_OVERHEAD:
+        raise UploadError(413, f"upload is over the limit of {limit / 2**20:g} MB")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        name = await _receive_form(request, field, target)
+    else:  # raw body, e.g. curl --data-binary @face.jpg
+        name = "upload"
+        with open(target, "wb") as f:
+            async for chunk in request.stream():
+                f.write(chunk)
+    size = target.stat().st_size
+    if size == 0:
+        raise UploadError(400, f"{name}: the file is empty")
+    if size > limit:
+        raise UploadError(413, f"{name}: file is over the limit of {limit / 2**20:g} MB")
+    return name
+
+
+async def _receive_form(request: Request, field: str, target: Path) -> str:
+    try:
+        async with request.form(max_files=1, max_fields=16) as form:
+            upload = form.get(field)
+            if not isinstance(upload, UploadFile):
+                raise UploadError(400, f"no file in multipart form field '{field}'")
+            await anyio.to_thread.run_sync(_copy_to, upload, target)
+            return safe_name(upload.filename)
+    except HTTPException as err:  # Starlette's report of a malformed multipart body
+        raise UploadError(400, f"malformed multipart body: {err.detail}") from None
+
+
+def _copy_to(upload: UploadFile, target: Path) -> None:
+    upload.file.seek(0)
+    with open(target, "wb") as f:
+        shutil.copyfileobj(upload.file, f, 1024 * 1024)
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+async def predict_endpoint(request: Request, kind: str) -> Response:
+    svc = bentoml.get_current_service()
+    limit = int(svc.config.max_upload_mb * 2**20)
+    try:
+        with tempfile.TemporaryDirectory(prefix="deepfake-upload-") as tmp:  # removed whatever happens
+            target = Path(tmp) / "upload"
+            name = await receive_upload(request, kind, target, limit)
+            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, limiter=svc.limiter)
+        return JSONResponse(result)
+    except UploadError as err:
+        return error_response(err.status, err.message)
+    except Exception:
+        log.exception("unexpected error on /predict_%s", kind)
+        return error_response(500, "unexpected server error; the service logged it and keeps running")
+
+
+async def predict_image(request: Request) -> Response:
+    return await predict_endpoint(request, "image")
+
+
+async def predict_video(request: Request) -> Response:
+    return await predict_endpoint(request, "video")
+
+
+async def model_card(_: Request) -> Response:
+    return JSONResponse(bentoml.get_current_service().model_card())
+
+
+async def index(_: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html")
+
+
+web_app = Starlette(
+    routes=[
+        Route("/", index, methods=["GET"]),
+        Route("/predict_image", predict_image, methods=["POST"]),
+        Route("/predict_video", predict_video, methods=["POST"]),
+        Route("/model", model_card, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+)
+
+
+# ----------------------------------------------------------------------------- the service
+
+
+@bentoml.service(name=MODEL_NAME, workers=1, traffic={"timeout": 300, "max_concurrency": 64})
+@bentoml.asgi_app(web_app, path="/", name="web")
+class DeepfakeDetector:
+    if not os.environ.get(MODEL_DIR_ENV):
+        # A class attribute so `bentoml build` bundles the model. Left out when a folder is given, because
+        # `bentoml serve` resolves every declared model at start-up, even one the service never reads.
+        model_ref = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        self.config = serve_config()
+        self.model_dir, self.model_source = self._find_model()
+        self.predictor = Predictor(self.model_dir)
+        _ = self.predictor.detector  # load MTCNN now, so the first request is not the slow one
+        self._limiter: anyio.CapacityLimiter | None = None
+        log.info("deepfake detector ready: model %s from %s", self.predictor.spec.version, self.model_source)
+
+    def _find_model(self) -> tuple[Path, str]:
+        folder = os.environ.get(MODEL_DIR_ENV)
+        if folder:
+            return Path(folder), f"folder {folder}"
+        stored = self.model_ref  # resolves the store entry
+        return Path(stored.path), f"BentoML model {stored.tag}"
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # created on first use, inside the server's event loop
+            self._limiter = anyio.CapacityLimiter(INFERENCE_THREADS)
+        return self._limiter
+
+    def __is_ready__(self) -> bool:
+        return self.predictor is not None
+
+    def detect(self, path: Path, name: str, expected: str) -> dict[str, Any]:
+        """Type, check and score one uploaded file. Raises UploadError for anything the user must fix."""
+        with open(path, "rb") as f:
+            sniffed = sniff(f.read(SNIFF_BYTES))
+        if sniffed is None:
+            raise UploadError(415, f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)")
+        kind, suffix = sniffed
+        if kind != expected:
+            raise UploadError(415, f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}")
+        typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
+        (check_image if kind == "image" else check_video)(typed, name, self.config)
+        prediction = self.predictor.predict_path(
+            typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video
+        )
+        return self.response(prediction, str(typed), name)
+
+    def response(self, prediction: Prediction, temp_path: str, name: str) -> dict[str, Any]:
+        error = prediction.error.replace(temp_path, name) if prediction.error else None
+        if error and prediction.media is None:  # the file could not be decoded at all
+            status = 413 if "over the limit" in error else 422
+            raise UploadError(status, error)
+        result = prediction.to_dict()
+        result.update(path=name, error=error, verdict=prediction.label or "no_face")
+        if prediction.media == "video":
+            result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "fake_probability": f.fake_probability}
+                                  for f in prediction.faces]
+        return result
+
+    def model_card(self) -> dict[str, Any]:
+        card = self.model_dir / MODEL_CARD
+        return {
+            "name": MODEL_NAME,
+            "version": self.predictor.spec.version,
+            "source": self.model_source,
+            "backend": self.predictor.backend.name,
+            "spec": self.predictor.spec.model_dump(mode="json"),
+            "serve_config": self.config.model_dump(mode="json"),
+            "model_card_md": card.read_text() if card.is_file() else None,
+        }

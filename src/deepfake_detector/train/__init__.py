@@ -1,0 +1,1 @@
+"""Training: data, augmentations, the Lightning module, calibration and the Optuna search."""

@@ -1,0 +1,41 @@
+"""Real-world augmentations (albumentations), all scaled by one `strength` knob in [0, 1]."""
+
+from __future__ import annotations
+
+import albumentations as A
+import numpy as np
+
+from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+MAX_ROTATION_DEG = 15
+MIN_JPEG_QUALITY = 40  # at strength 1
+MIN_DOWNSCALE = 0.35  # at strength 1
+
+
+def train_transform(input_size: int, strength: float) -> A.Compose:
+    """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild."""
+    p = 0.6 * strength
+    return A.Compose(
+        [
+            A.HorizontalFlip(p=0.5),
+            A.Affine(rotate=(-MAX_ROTATION_DEG * strength, MAX_ROTATION_DEG * strength), p=p),
+            A.ImageCompression(quality_range=(int(100 - (100 - MIN_JPEG_QUALITY) * strength), 100), p=p),
+            A.Downscale(scale_range=(1 - (1 - MIN_DOWNSCALE) * strength, 1.0), p=p / 2),
+            A.GaussianBlur(blur_limit=(3, 5), p=p / 2),
+            A.GaussNoise(std_range=(0.0, 0.05 * strength), p=p / 2),
+            A.ColorJitter(brightness=0.2 * strength, contrast=0.2 * strength, saturation=0.2 * strength, hue=0.0, p=p),
+            *eval_transform(input_size).transforms,
+        ]
+    )
+
+
+def eval_transform(input_size: int) -> A.Compose:
+    """Resize + normalise: the only preprocessing at inference (Predictor uses `to_model_input`)."""
+    return A.Compose([A.Resize(input_size, input_size), A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)])
+
+
+def to_model_input(crops: list[np.ndarray], input_size: int) -> np.ndarray:
+    """RGB uint8 crops -> float32 NCHW batch, exactly as evaluation saw them."""
+    transform = eval_transform(input_size)
+    batch = np.stack([transform(image=c)["image"] for c in crops]) if crops else np.zeros((0, input_size, input_size, 3))
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -1,0 +1,83 @@
+"""Face-crop datasets for training: the faces table joined with the manifest, one row per usable crop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from deepfake_detector.tables import FACES, MANIFEST, read_table
+from deepfake_detector.train.augment import eval_transform, train_transform
+
+
+def load_face_table(manifest_csv: str | Path, faces_csv: str | Path) -> pd.DataFrame:
+    """Found faces with their item's label, split, dataset, method and group."""
+    manifest = read_table(manifest_csv, MANIFEST)
+    faces = read_table(faces_csv, FACES)
+    faces = faces[faces["found"]]
+    meta = manifest[["item_id", "dataset", "media", "label", "method", "group", "split"]]
+    return faces.merge(meta, on="item_id", how="inner").sort_values(["item_id", "frame_idx"]).reset_index(drop=True)
+
+
+def read_crop(path: str) -> np.ndarray:
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"{path}: face crop missing or unreadable; re-run the crop_faces stage")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class CropDataset(Dataset):
+    def __init__(self, rows: pd.DataFrame, transform):
+        self.paths = rows["crop_path"].tolist()
+        self.labels = rows["label"].to_numpy(dtype=np.float32)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        image = self.transform(image=read_crop(self.paths[i]))["image"]
+        return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(self.labels[i])
+
+
+def balanced_sampler(labels: np.ndarray, seed: int) -> WeightedRandomSampler:
+    """Each class drawn equally often, whatever the real/fake ratio of the data."""
+    counts = np.bincount(labels.astype(int), minlength=2).astype(float)
+    weights = 1.0 / counts[labels.astype(int)]
+    generator = torch.Generator().manual_seed(seed)
+    return WeightedRandomSampler(torch.as_tensor(weights), num_samples=len(labels), generator=generator)
+
+
+def make_loaders(
+    faces: pd.DataFrame,
+    input_size: int,
+    strength: float,
+    batch_size: int,
+    balance: bool,
+    seed: int,
+    num_workers: int = 0,
+    max_train_items: int | None = None,
+) -> tuple[DataLoader, DataLoader]:
+    train_rows = faces[faces["split"] == "train"]
+    if max_train_items and len(train_rows) > max_train_items:
+        train_rows = train_rows.sample(max_train_items, random_state=seed)
+    val_rows = faces[faces["split"] == "val"]
+    if train_rows["label"].nunique() < 2 or val_rows["label"].nunique() < 2:
+        raise ValueError(
+            "training needs real and fake faces in both the train and val splits; "
+            f"got train labels {sorted(train_rows['label'].unique())}, val labels {sorted(val_rows['label'].unique())}"
+        )
+    train_set = CropDataset(train_rows, train_transform(input_size, strength))
+    val_set = CropDataset(val_rows, eval_transform(input_size))
+    generator = torch.Generator().manual_seed(seed)
+    sampler = balanced_sampler(train_set.labels, seed) if balance else None
+    train_loader = DataLoader(
+        train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
+        num_workers=num_workers, drop_last=len(train_set) > batch_size,
+    )
+    val_loader = DataLoader(val_set, batch_size=batch_size * 2, shuffle=False, num_workers=num_workers)
+    return train_loader, val_loader

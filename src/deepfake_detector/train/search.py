@@ -1,0 +1,66 @@
+"""The Optuna search over learning rate, weight decay, backbone, augmentation strength and input size."""
+
+from __future__ import annotations
+
+import optuna
+import pandas as pd
+from lightning.pytorch.callbacks import Callback
+
+from deepfake_detector.config import Params
+from deepfake_detector.train.fit import FitSettings, fit
+
+
+class PruneOnValAuc(Callback):
+    """Report validation AUC to Optuna after each epoch; stop trials the median pruner gives up on."""
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        auc = trainer.callback_metrics.get("val_auc")
+        if auc is None:
+            return
+        self.trial.report(float(auc), step=trainer.current_epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"val AUC {float(auc):.3f} at epoch {trainer.current_epoch}")
+
+
+def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
+    space, train = params.tune.space, params.train
+    return FitSettings(
+        backbone=trial.suggest_categorical("backbone", space.backbones),
+        input_size=trial.suggest_categorical("input_size", space.input_sizes),
+        lr=trial.suggest_float("lr", *space.lr, log=True),
+        weight_decay=trial.suggest_float("weight_decay", *space.weight_decay, log=True),
+        augment_strength=trial.suggest_float("augment_strength", *space.augment_strength),
+        epochs=params.tune.epochs,
+        batch_size=train.batch_size,
+        pretrained=train.pretrained,
+        balance_classes=train.balance_classes,
+        num_workers=train.num_workers,
+        max_train_items=params.tune.max_train_items,
+    )
+
+
+def run_study(faces: pd.DataFrame, params: Params, storage: str) -> optuna.Study:
+    """Run the trials still missing from the study; a study is named after the params that define it, so an
+    unchanged re-run resumes (and adds nothing once complete) while changed params start a fresh study."""
+    study = optuna.create_study(
+        study_name=f"tune-{params.section_hash('seed', 'data', 'faces', 'tune', 'train')}",
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=params.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    remaining = params.tune.n_trials - len(finished)
+
+    def objective(trial: optuna.Trial) -> float:
+        settings = suggest_settings(trial, params)
+        result = fit(faces, settings, seed=params.seed, callbacks=[PruneOnValAuc(trial)], progress=False)
+        return result.best_val_auc
+
+    if remaining > 0:
+        study.optimize(objective, n_trials=remaining, catch=())
+    return study

@@ -1,0 +1,88 @@
+"""Stage evaluate: precision, recall, F1, ROC-AUC, AP, accuracy and EER on the test split, frame and video
+level, plus ROC/PR/confusion plots. Scores come from the Predictor, the same path as the CLI and service."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from deepfake_detector.config import load_params
+from deepfake_detector.evaluate.metrics import (
+    binary_metrics,
+    confusion_counts,
+    confusion_rows,
+    pr_points,
+    roc_points,
+    video_scores,
+)
+from deepfake_detector.evaluate.plots import save_curves
+from deepfake_detector.inference import Predictor
+from deepfake_detector.io import atomic_path, write_json
+from deepfake_detector.logs import UserError, run_stage
+from deepfake_detector.paths import EVALUATE_DIR, FACES_CSV, MANIFEST_CSV, TRAINED_MODEL_DIR
+from deepfake_detector.tables import MANIFEST, read_table
+from deepfake_detector.train.data import load_face_table, read_crop
+
+log = logging.getLogger("evaluate")
+PLOTS = EVALUATE_DIR / "plots"
+
+
+def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> np.ndarray:
+    """Calibrated probabilities, read and scored a batch at a time so memory stays flat."""
+    paths = faces["crop_path"].tolist()
+    parts = [predictor.score_crops([read_crop(p) for p in paths[i : i + batch_size]])
+             for i in range(0, len(paths), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def write_csv(df: pd.DataFrame, path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def main() -> None:
+    params = load_params()
+    faces = load_face_table(MANIFEST_CSV, FACES_CSV)
+    test = faces[faces["split"] == "test"].reset_index(drop=True)
+    if test.empty:
+        raise UserError("the test split has no faces; check data.split.test in params.yaml")
+    predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
+    threshold, how = predictor.spec.threshold, predictor.spec.video_aggregation
+    frames = test.assign(prob=score_faces(predictor, test, params.evaluate.batch_size))
+    videos = video_scores(frames, how)
+    manifest = read_table(MANIFEST_CSV, MANIFEST)
+    test_items = manifest[manifest["split"] == "test"]
+    metrics = {
+        "frame": binary_metrics(frames["label"], frames["prob"], threshold),
+        "video": binary_metrics(videos["label"], videos["prob"], threshold),
+        "video_by_dataset": {d: binary_metrics(g["label"], g["prob"], threshold) for d, g in videos.groupby("dataset")},
+        "video_recall_by_method": {
+            m: float((g["prob"] >= threshold).mean()) for m, g in videos[videos["label"] == 1].groupby("method")
+        },
+        "confusion_video": confusion_counts(videos["label"], videos["prob"], threshold),
+        "threshold": threshold,
+        "video_aggregation": how,
+        "test_items": len(test_items),
+        "test_items_without_face": int(len(test_items) - len(videos)),
+    }
+    write_json(metrics, EVALUATE_DIR / "metrics.json")
+    write_csv(videos, EVALUATE_DIR / "predictions.csv")
+    write_plots(frames, videos, threshold)
+    log.info("frame: %s", {k: metrics["frame"][k] for k in ("roc_auc", "f1", "accuracy")})
+    log.info("video: %s", {k: metrics["video"][k] for k in ("roc_auc", "f1", "accuracy")})
+
+
+def write_plots(frames: pd.DataFrame, videos: pd.DataFrame, threshold: float) -> None:
+    levels = {"frame": frames, "video": videos}
+    rocs = {name: roc_points(d["label"], d["prob"]) for name, d in levels.items()}
+    prs = {name: pr_points(d["label"], d["prob"]) for name, d in levels.items()}
+    for name in levels:
+        write_csv(rocs[name], PLOTS / f"roc_{name}.csv")
+        write_csv(prs[name], PLOTS / f"pr_{name}.csv")
+    write_csv(confusion_rows(videos["label"], videos["prob"], threshold), PLOTS / "confusion_video.csv")
+    save_curves(rocs, "fpr", "tpr", "ROC (test split)", PLOTS / "roc.png")
+    save_curves(prs, "recall", "precision", "Precision-recall (test split)", PLOTS / "pr.png")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,60 @@
+"""Stage package: ONNX export (checked against PyTorch), model card, BentoML model + Bento archive."""
+
+import logging
+import shutil
+
+import numpy as np
+
+from deepfake_detector.config import load_params
+from deepfake_detector.inference import Predictor
+from deepfake_detector.io import atomic_dir, read_json
+from deepfake_detector.logs import run_stage
+from deepfake_detector.model_card import render_model_card
+from deepfake_detector.models.export import check_onnx, export_onnx
+from deepfake_detector.models.spec import ONNX_FILE, SPEC_FILE
+from deepfake_detector.paths import (
+    BENTO_DIR,
+    BENTOML_HOME,
+    EVALUATE_DIR,
+    FACES_CSV,
+    MANIFEST_CSV,
+    MODEL_DIR,
+    SUMMARIES,
+    TRAINED_MODEL_DIR,
+)
+from deepfake_detector.serving.bento import package_bento
+from deepfake_detector.train.data import load_face_table, read_crop
+
+log = logging.getLogger("package")
+CHECK_CROPS = 16  # real test crops compared between PyTorch and ONNX Runtime, besides random inputs
+
+
+def check_inputs(predictor: Predictor, seed: int) -> np.ndarray:
+    """Random inputs plus real crops, preprocessed exactly as inference does."""
+    from deepfake_detector.train.augment import to_model_input
+
+    faces = load_face_table(MANIFEST_CSV, FACES_CSV)
+    crops = [read_crop(p) for p in faces["crop_path"].head(CHECK_CROPS)]
+    size = predictor.spec.input_size
+    noise = np.random.default_rng(seed).standard_normal((4, 3, size, size)).astype(np.float32)
+    return np.concatenate([noise, to_model_input(crops, size)])
+
+
+def main() -> None:
+    params = load_params()
+    torch_predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
+    spec, model = torch_predictor.spec, torch_predictor.backend.model
+    metrics = read_json(EVALUATE_DIR / "metrics.json")
+    with atomic_dir(MODEL_DIR) as out:
+        export_onnx(model, spec.input_size, out / ONNX_FILE, params.package.onnx_opset)
+        diff = check_onnx(model, out / ONNX_FILE, check_inputs(torch_predictor, params.seed), params.package.onnx_atol)
+        shutil.copy(TRAINED_MODEL_DIR / SPEC_FILE, out / SPEC_FILE)
+        card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
+        (out / "model_card.md").write_text(card)
+    labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()}}
+    bento = package_bento(MODEL_DIR, BENTOML_HOME, BENTO_DIR, labels)
+    log.info("model: %s (ONNX, max |diff| %.1e); bento archive: %s", MODEL_DIR, diff, bento)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,45 @@
+"""Shared fixtures: the real-data folder (skip with a reason when absent) and a small untrained model folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real-data samples not found at {SHARED_DATA} (they sit beside the checkout in CI)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """An untrained resnet18 at 64 px, saved like the package stage does (model.pt, model.onnx, model.json).
+
+    Its scores are meaningless but deterministic: enough to test plumbing, never accuracy.
+    """
+    import torch
+
+    from deepfake_detector.config import FacesConfig
+    from deepfake_detector.models.backbones import build_backbone
+    from deepfake_detector.models.export import export_onnx
+    from deepfake_detector.models.spec import ONNX_FILE, TORCH_WEIGHTS, ModelSpec
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    torch.manual_seed(0)
+    model = build_backbone("resnet18", 64).eval()
+    torch.save(model.state_dict(), out / TORCH_WEIGHTS)
+    export_onnx(model, 64, out / ONNX_FILE)
+    ModelSpec(backbone="resnet18", input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4,
+              version="test").save(out)
+    return out

@@ -1,0 +1,51 @@
+"""package_bento: the model folder becomes a stored BentoML model and a `.bento` archive holding it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+from deepfake_detector.serving.bento import BENTO_NAME, package_bento
+
+LABELS = {"git_commit": "0123abc", "params_hash": "p-hash", "data_hash": "d-hash"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_package_bento(tiny_model_dir, tmp_path):
+    home, out = tmp_path / "bentoml", tmp_path / "bento"
+    archive = package_bento(tiny_model_dir, home, out, LABELS)
+
+    assert archive == out / f"{BENTO_NAME}.bento" and archive.is_file()
+    assert sorted(p.name for p in out.iterdir()) == [archive.name], "no partial outputs left behind"
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        bento = yaml.safe_load(tar.extractfile("./bento.yaml"))
+    assert {"./src/service.py", "./src/src/deepfake_detector/serving/service.py",
+            "./src/src/deepfake_detector/serving/static/index.html", "./env/python/requirements.txt"} <= names
+    model_files = {n.rsplit("/", 1)[-1] for n in names if n.startswith(f"./models/{BENTO_NAME}/")}
+    assert {"model.onnx", "model.json"} <= model_files
+    assert bento["service"] == "service:DeepfakeDetector"
+    assert LABELS.items() <= bento["labels"].items()
+    assert [m["tag"].split(":")[0] for m in bento["services"][0]["models"]] == [BENTO_NAME]
+
+    # The archive imports into a fresh store, and the stored model carries the labels.
+    fresh = tmp_path / "fresh_home"
+    code = ("import bentoml, json, sys; b = bentoml.import_bento(sys.argv[1]); "
+            "m = bentoml.models.get('deepfake_detector:latest'); "
+            "print(json.dumps({'bento': str(b.tag), 'labels': m.info.labels}))")
+    env = {**os.environ, "BENTOML_HOME": str(fresh), "BENTOML_DO_NOT_TRACK": "True"}
+    result = subprocess.run([sys.executable, "-c", code, str(archive)], env=env, capture_output=True, text=True,
+                            timeout=300, check=True)
+    imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert imported["bento"].startswith(f"{BENTO_NAME}:") and LABELS.items() <= imported["labels"].items()
+
+    # Packaging again replaces the archive and keeps a single model and Bento in the store.
+    assert package_bento(tiny_model_dir, home, out, LABELS) == archive
+    assert len(list((home / "models" / BENTO_NAME).glob("*/model.json"))) == 1

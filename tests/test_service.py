@@ -1,0 +1,292 @@
+"""The BentoML service: through its ASGI app in-process, and as a real `bentoml serve` process.
+
+Media come from the demo renderer (procedural faces MTCNN finds), written to a temp dir per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepfake_detector.config import ServeConfig
+from deepfake_detector.serving.env import MODEL_DIR_ENV, SERVE_CONFIG_ENV
+
+# Small limits, so over-limit uploads and videos stay cheap to make.
+CONFIG = ServeConfig(max_upload_mb=2.0, max_video_seconds=3.0, max_image_pixels=4_000_000, frames_per_video=6)
+READY_TIMEOUT_S = 180
+
+
+# ----------------------------------------------------------------------------- media
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, Path]:
+    """Good media with faces, plus every kind of bad upload the service must refuse."""
+    from deepfake_detector.demo import generate_corpus
+
+    root = tmp_path_factory.mktemp("service_media")
+    corpus = root / "corpus"
+    generate_corpus(corpus, seed=3, identities=2, images_per_identity=1, videos_per_identity=1,
+                    frames_per_video=12, fps=12, size=256)
+    image = corpus / "real/images/id00_img00.jpg"
+    video = corpus / "real/videos/id00_vid00.mp4"
+    out = {"image": image, "video": video}
+
+    out["empty"] = _write(root / "empty.jpg", b"")
+    out["text_as_jpg"] = _write(root / "notes.jpg", b"this is a text file, renamed to .jpg\n" * 20)
+    out["truncated_jpg"] = _write(root / "truncated.jpg", image.read_bytes()[:600])
+    out["truncated_mp4"] = _write(root / "truncated.mp4", video.read_bytes()[: video.stat().st_size // 3])
+    # A Matroska header over a stream nothing can decode. (Renaming the codec tag of a real file is not
+    # enough: FFmpeg probes the bitstream and decodes it anyway.)
+    out["bad_codec"] = _write(root / "bad_codec.mkv", b"\x1a\x45\xdf\xa3" + os.urandom(50_000))
+    out["no_face"] = root / "sky.png"
+    cv2.imwrite(str(out["no_face"]), np.tile(np.linspace(90, 220, 320, dtype=np.uint8)[:, None, None], (1, 320, 3)))
+    out["bomb"] = _write(root / "bomb.png", png_header_only(30_000, 30_000))
+    out["too_big"] = _write(root / "big.jpg", b"\xff\xd8\xff" + os.urandom(int(2.5 * 2**20)))
+    out["too_long"] = root / "long.mp4"
+    _write_video(out["too_long"], seconds=5, fps=10)
+    return out
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def png_header_only(w: int, h: int) -> bytes:
+    """A valid PNG header claiming w x h pixels with almost no data: a decompression bomb's signature."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _write_video(path: Path, seconds: int, fps: int) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (64, 64))
+    for i in range(seconds * fps):
+        writer.write(np.full((64, 64, 3), i % 255, np.uint8))
+    writer.release()
+
+
+# (field, media key, expected status) for every upload the service must refuse with a clear 4xx
+BAD_UPLOADS = [
+    ("image", "empty", 400),
+    ("image", "text_as_jpg", 415),
+    ("image", "truncated_jpg", 422),
+    ("video", "truncated_mp4", 422),
+    ("video", "bad_codec", 422),
+    ("image", "bomb", 413),
+    ("image", "too_big", 413),
+    ("video", "too_long", 413),
+    ("video", "image", 415),  # an image sent to the video endpoint
+    ("image", "video", 415),
+]
+
+
+def check_prediction(body: dict, kind: str) -> None:
+    assert body["media"] == kind and body["error"] is None
+    assert body["verdict"] in ("fake", "real") and body["label"] == body["verdict"]
+    assert 0.0 <= body["fake_probability"] <= 1.0 and body["threshold"] == 0.5
+    assert body["faces"], "the demo face must be found"
+    face = body["faces"][0]
+    assert len(face["box"]) == 4 and 0.9 <= face["detection_prob"] <= 1.0 and 0 <= face["fake_probability"] <= 1
+    assert body["model_version"] == "test" and {"decode", "detect", "classify"} <= set(body["timings_ms"])
+    if kind == "video":
+        assert len(body["timeline"]) == len(body["faces"]) >= 2
+        assert body["frames"] == CONFIG.frames_per_video
+
+
+# ----------------------------------------------------------------------------- in-process ASGI app
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model_dir):
+    from starlette.testclient import TestClient
+
+    saved = {k: os.environ.get(k) for k in (MODEL_DIR_ENV, SERVE_CONFIG_ENV)}
+    os.environ[MODEL_DIR_ENV] = str(tiny_model_dir)
+    os.environ[SERVE_CONFIG_ENV] = CONFIG.model_dump_json()
+    from deepfake_detector.serving.service import DeepfakeDetector
+
+    try:
+        with TestClient(DeepfakeDetector.to_asgi(), raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def post(client, field: str, path: Path, filename: str | None = None):
+    with open(path, "rb") as f:
+        return client.post(f"/predict_{field}", files={field: (filename or path.name, f.read())})
+
+
+@pytest.mark.timeout(300)
+def test_good_image_and_video(client, media):
+    response = post(client, "image", media["image"])
+    assert response.status_code == 200, response.text
+    check_prediction(response.json(), "image")
+    response = post(client, "video", media["video"])
+    assert response.status_code == 200, response.text
+    check_prediction(response.json(), "video")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("field", "key", "status"), BAD_UPLOADS, ids=[f"{k}-{f}" for f, k, _ in BAD_UPLOADS])
+def test_bad_upload_is_a_clear_4xx(client, media, field, key, status):
+    response = post(client, field, media[key])
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status and len(body["error"]) > 10
+    assert "deepfake-upload-" not in body["error"], "messages must not leak server temp paths"
+
+
+def test_type_comes_from_the_bytes_not_the_name(client, media):
+    response = post(client, "image", media["image"], filename="holiday.mp4")
+    assert response.status_code == 200 and response.json()["media"] == "image"
+
+
+def test_no_face_is_a_200_with_no_verdict(client, media):
+    response = post(client, "image", media["no_face"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["verdict"] == "no_face" and body["fake_probability"] is None and "no face" in body["error"]
+
+
+def test_request_errors(client, media):
+    assert client.post("/predict_image").status_code == 400  # no body at all
+    wrong_field = client.post("/predict_image", files={"file": ("a.jpg", media["image"].read_bytes())})
+    assert wrong_field.status_code == 400 and "'image'" in wrong_field.json()["error"]
+    chunked = client.post("/predict_image", content=iter([media["image"].read_bytes()]))
+    assert chunked.status_code == 411
+    raw = client.post("/predict_image", content=media["image"].read_bytes(), headers={"content-type": "image/jpeg"})
+    assert raw.status_code == 200 and raw.json()["media"] == "image"
+
+
+def test_service_keeps_serving_after_bad_input(client, media):
+    for field, key, _ in BAD_UPLOADS:
+        post(client, field, media[key])
+    assert post(client, "image", media["image"]).status_code == 200
+
+
+def test_pages_health_and_model_card(client, tiny_model_dir):
+    page = client.get("/")
+    assert page.status_code == 200 and "Deepfake detector" in page.text and "static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    card = client.get("/model").json()
+    assert card["version"] == "test" and card["spec"]["backbone"] == "resnet18"
+    assert card["source"] == f"folder {tiny_model_dir}" and card["serve_config"]["max_upload_mb"] == 2.0
+
+
+def test_service_matches_predictor(client, media, tiny_model_dir):
+    """The service and `deepfake predict` (Predictor.predict_path) give the same numbers for the same file."""
+    from deepfake_detector.inference import Predictor
+
+    predictor = Predictor(tiny_model_dir)
+    for kind in ("image", "video"):
+        expected = predictor.predict_path(media[kind], CONFIG.max_image_pixels, CONFIG.frames_per_video)
+        served = post(client, kind, media[kind]).json()
+        assert served["fake_probability"] == pytest.approx(expected.fake_probability, abs=1e-6)
+        assert [f["box"] for f in served["faces"]] == [f.box for f in expected.faces]
+
+
+# ----------------------------------------------------------------------------- a real `bentoml serve`
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir, tmp_path_factory):
+    """`deepfake serve`'s function in a subprocess; yields the base URL, kills the process group at the end."""
+    import httpx
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    home = tmp_path_factory.mktemp("bentoml_home")
+    code = ("from pathlib import Path; from deepfake_detector.config import ServeConfig; "
+            "from deepfake_detector.serving.server import serve; "
+            f"raise SystemExit(serve(Path({str(tiny_model_dir)!r}), {port}, '127.0.0.1', "
+            f"ServeConfig.model_validate_json({CONFIG.model_dump_json()!r}), Path({str(home)!r})))")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([os.sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in {READY_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=10)
+
+
+def http_post(url: str, field: str, path: Path):
+    import httpx
+
+    with open(path, "rb") as f:
+        return httpx.post(f"{url}/predict_{field}", files={field: (path.name, f.read())}, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_real_server_end_to_end(server, media):
+    import httpx
+
+    assert httpx.get(f"{server}/healthz").status_code == 200
+    assert httpx.get(f"{server}/model").json()["version"] == "test"
+    assert "Deepfake detector" in httpx.get(f"{server}/").text
+    for kind in ("image", "video"):
+        response = http_post(server, kind, media[kind])
+        assert response.status_code == 200, response.text
+        check_prediction(response.json(), kind)
+    for field, key, status in BAD_UPLOADS:
+        response = http_post(server, field, media[key])
+        assert response.status_code == status, (key, response.text)
+        assert json.loads(response.text)["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_real_server_concurrent_requests(server, media):
+    """24 clients at once (images, videos and bad files mixed): every one answered, and answered right."""
+    expected = http_post(server, "image", media["image"]).json()["fake_probability"]
+    jobs = [("image", "image", 200)] * 16 + [("video", "video", 200)] * 4 + [("image", "text_as_jpg", 415)] * 4
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        responses = list(pool.map(lambda job: http_post(server, job[0], media[job[1]]), jobs))
+    for (_, key, status), response in zip(jobs, responses, strict=True):
+        assert response.status_code == status, response.text
+        if key == "image":
+            assert response.json()["fake_probability"] == pytest.approx(expected, abs=1e-6)
