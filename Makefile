@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.lock requirements-nodeps.lock pyproject.toml
 
 ## demo: fetch the demo corpus from the in-repo DVC remote and run every stage down to the Bento
 demo: venv
-	dvc pull --quiet
+	dvc pull --quiet data.dvc
 	dvc repro
 	python scripts/demo_summary.py
 

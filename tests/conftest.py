@@ -43,3 +43,13 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     ModelSpec(backbone="resnet18", input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4,
               version="test").save(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A tiny synthetic demo corpus (4 identities in 2 pairs, 24 files, labels.csv), rendered once per session."""
+    from deepfake_detector.demo import generate_corpus
+
+    out = tmp_path_factory.mktemp("tiny_corpus") / "demo"
+    generate_corpus(out, seed=1, identities=4, images_per_identity=2, videos_per_identity=1, frames_per_video=8)
+    return out

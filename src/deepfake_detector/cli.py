@@ -20,7 +20,7 @@ app.add_typer(data_app, name="data")
 def demo_data(
     out: Annotated[Path, typer.Argument(help="Folder to write the synthetic corpus to (e.g. data/demo).")],
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
-    identities: Annotated[int, typer.Option(help="Number of rendered identities (in swap pairs).")] = 24,
+    identities: Annotated[int, typer.Option(help="Rendered identities (in swap pairs); 64 is the shipped corpus.")] = 64,
 ) -> None:
     """Generate the synthetic demo corpus: rendered faces, real manipulations, labels.csv."""
     from deepfake_detector.demo import generate_corpus
@@ -92,14 +92,23 @@ def data_index(
 
 @app.command()
 def serve(
-    model: Annotated[Path, typer.Option(help="Model folder to serve.")] = MODEL_DIR,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (use --host 0.0.0.0 to expose).")] = 3000,
-    host: str = "127.0.0.1",
+    model: Annotated[Path, typer.Option(help="Model folder to serve (the package stage writes artifacts/model).")] = MODEL_DIR,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface; 0.0.0.0 exposes the service beyond this machine.")] = "127.0.0.1",
+    params: Annotated[Path, typer.Option(help="params.yaml whose `serve` section sets upload limits.")] = Path("params.yaml"),
 ) -> None:
     """Start the BentoML service with the upload page at http://HOST:PORT/."""
+    from deepfake_detector.config import ServeConfig, load_params
+    from deepfake_detector.models.spec import ModelSpec
     from deepfake_detector.serving.server import serve as run_server
 
-    run_server(model, port=port, host=host)
+    try:
+        ModelSpec.load(model)  # fail here, with the fix, rather than inside the server process
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    config = load_params(params).serve if params.exists() else ServeConfig()
+    raise typer.Exit(run_server(model, port=port, host=host, config=config))
 
 
 if __name__ == "__main__":

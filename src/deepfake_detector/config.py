@@ -26,7 +26,7 @@ class SourceConfig(Strict):
     sha256: str | None = None  # required for http archives
     kaggle: str | None = None  # "competitions/<name>" or "<owner>/<dataset>"
     repo_id: str | None = None  # Hugging Face dataset repo
-    cache_dir: str = "data/downloads"
+    cache_dir: str = ".cache/datasets"  # outside data/, which data.dvc versions
 
     @model_validator(mode="after")
     def _needs(self) -> SourceConfig:

@@ -8,11 +8,13 @@ import warnings
 
 
 def setup_logging(level: int = logging.INFO) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
+    # logs go to stderr: stdout is for results (`deepfake predict --json` prints one JSON object per line)
     logging.basicConfig(
         level=level, format="%(message)s", datefmt="[%X]",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=False)], force=True,
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)], force=True,
     )
     for noisy in ("lightning", "lightning.pytorch", "PIL", "matplotlib", "bentoml", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

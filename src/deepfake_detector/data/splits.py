@@ -34,16 +34,25 @@ def assign_splits(df: pd.DataFrame, val: float, test: float, seed: int) -> pd.Se
 
 
 def _deal(sizes: pd.Series, fractions: dict[str, float], seed: int) -> dict[str, str]:
-    """Groups in hash order; each split takes groups until it holds its fraction of the items."""
+    """Groups in hash order; each split takes groups until it holds its fraction of the items.
+
+    A split with a positive fraction gets at least one group even when a large group before it overshot
+    the previous split's share, as long as a group is left for train.
+    """
     order = sorted(sizes.index, key=lambda g: _unit(str(g), seed))
     total, taken, result = sizes.sum(), 0, {}
     bounds, cumulative = [], 0.0
     for name, fraction in fractions.items():
         cumulative += fraction
-        bounds.append((name, cumulative * total))
-    for group in order:
-        name = next((n for n, bound in bounds if taken < bound), "train")
+        if fraction > 0:
+            bounds.append((name, cumulative * total))
+    stage, used = 0, set()
+    for i, group in enumerate(order):
+        while stage < len(bounds) and taken >= bounds[stage][1] and (bounds[stage][0] in used or i == len(order) - 1):
+            stage += 1
+        name = bounds[stage][0] if stage < len(bounds) else "train"
         result[group] = name
+        used.add(name)
         taken += int(sizes[group])
     return result
 

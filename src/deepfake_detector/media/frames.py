@@ -49,6 +49,8 @@ def _check_pixel_count(data: bytes, name: str, max_pixels: int) -> None:
     try:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
+    except Image.DecompressionBombError as err:  # PIL refuses very large headers itself: still a refusal
+        raise MediaError(f"{name}: over the limit of {max_pixels} pixels ({err}); downscale the image first") from None
     except Exception:
         return  # not a format PIL knows; cv2 will decide
     if w * h > max_pixels:

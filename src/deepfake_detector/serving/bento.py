@@ -20,7 +20,7 @@ from pathlib import Path
 from deepfake_detector.serving.env import MODEL_DIR_ENV
 
 BENTO_NAME = "deepfake_detector"  # the Bento and the stored model share the service's name
-PROJECT_ROOT = Path(__file__).resolve().parents[3]  # holds bentofile.yaml and service.py
+CHECKOUT = Path(__file__).resolve().parents[3]  # the checkout this package is installed from (editable)
 BENTOFILE = "bentofile.yaml"
 BUILD_TIMEOUT_S = 900
 
@@ -32,8 +32,7 @@ def package_bento(model_dir: Path, bentoml_home: Path, out_dir: Path, labels: di
     `bentoml_home` keeps only this model and Bento, so it mirrors the packaged model exactly.
     """
     model_dir, bentoml_home, out_dir = Path(model_dir).resolve(), Path(bentoml_home).resolve(), Path(out_dir).resolve()
-    if not (PROJECT_ROOT / BENTOFILE).is_file():
-        raise FileNotFoundError(f"{PROJECT_ROOT / BENTOFILE} not found; package_bento needs the project checkout")
+    project_root = project_root_for_build()
     bentoml_home.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{BENTO_NAME}.bento"
@@ -43,9 +42,18 @@ def package_bento(model_dir: Path, bentoml_home: Path, out_dir: Path, labels: di
         env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "True"}
         env.pop(MODEL_DIR_ENV, None)  # with it set the service declares no model and the Bento would lack it
         subprocess.run([sys.executable, "-m", "deepfake_detector.serving.bento", json.dumps(job)],
-                       env=env, cwd=PROJECT_ROOT, check=True, timeout=BUILD_TIMEOUT_S)
+                       env=env, cwd=project_root, check=True, timeout=BUILD_TIMEOUT_S)
         os.replace(partial, final)
     return final
+
+
+def project_root_for_build() -> Path:
+    """The project being packaged: the working directory (where DVC runs stages) when it holds a
+    bentofile.yaml, else the checkout this package was installed from."""
+    for root in (Path.cwd(), CHECKOUT):
+        if (root / BENTOFILE).is_file():
+            return root
+    raise FileNotFoundError(f"no {BENTOFILE} in {Path.cwd()} or {CHECKOUT}; package_bento needs the project checkout")
 
 
 def content_version(model_dir: Path, labels: dict[str, str]) -> str:
@@ -72,7 +80,7 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
     metadata = {"source_dir": model_dir.name, "files": sorted(p.name for p in model_dir.iterdir())}
     with bentoml.models.create(f"{BENTO_NAME}:{version}", labels=labels, metadata=metadata) as model:
         shutil.copytree(model_dir, model.path, dirs_exist_ok=True)
-    bento = bentoml.bentos.build_bentofile(BENTOFILE, build_ctx=str(PROJECT_ROOT), version=version, labels=labels)
+    bento = bentoml.bentos.build_bentofile(BENTOFILE, build_ctx=str(Path.cwd()), version=version, labels=labels)
     bentoml.export_bento(bento.tag, str(out))
 
 

@@ -46,6 +46,10 @@ function show(file, kind, result) {
   const media = kind === "image" ? img : video;
   current = { kind, result, media };
   media.onload = media.onloadedmetadata = () => { drawBoxes(); drawTimeline(); };
+  media.onerror = () => { // e.g. a codec this browser cannot play: the scores are still worth showing
+    drawTimeline();
+    setStatus("This browser cannot display the file, but it was analysed.");
+  };
   media.src = url;
   $("result").hidden = false;
   showVerdict(result);

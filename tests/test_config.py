@@ -1,0 +1,121 @@
+"""params.yaml -> Params: the repo's file loads, typos and unsafe sources are rejected with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = {"data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]}}
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_repo_params_load() -> None:
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    assert isinstance(params, Params)
+    assert params.seed == raw["seed"]
+    assert [d.name for d in params.data.datasets] == [d["name"] for d in raw["data"]["datasets"]]
+    assert params.data.split.val == raw["data"]["split"]["val"]
+    assert params.faces.crop_size == raw["faces"]["crop_size"]
+    assert params.train.backbone == raw["train"]["backbone"]
+    # `validate` is a pydantic method name, so the section lives under an alias
+    assert params.validate_.max_class_ratio == raw["validate"]["max_class_ratio"]
+    assert params.serve.max_image_pixels == raw["serve"]["max_image_pixels"]
+
+
+def test_minimal_params_get_defaults(tmp_path: Path) -> None:
+    params = load_params(_write(tmp_path, MINIMAL))
+    assert params.seed == 42
+    assert params.data.datasets[0].role == "train"
+    assert params.data.datasets[0].source.cache_dir == ".cache/datasets"
+    assert params.faces.already_cropped == "pad"
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"train": {"epoch": 3}}, "epoch"),  # typo of `epochs`
+        ({"trian": {"epochs": 3}}, "trian"),
+        ({"faces": {"crop_size": 128, "marginn": 1.2}}, "marginn"),
+    ],
+)
+def test_unknown_key_names_the_key(tmp_path: Path, patch: dict, key: str) -> None:
+    path = _write(tmp_path, {**MINIMAL, **patch})
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert key in message
+    assert str(path) in message
+    assert "Traceback" not in message
+
+
+def test_out_of_range_value_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="jpeg_quality"):
+        load_params(_write(tmp_path, {**MINIMAL, "frames": {"jpeg_quality": 10}}))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "params.yaml"
+    with pytest.raises(ConfigError, match="not found") as info:
+        load_params(missing)
+    assert str(missing) in str(info.value)
+
+
+def test_empty_file_says_data_is_required(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match="data"):
+        load_params(path)
+
+
+def test_http_source_needs_sha256(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="sha256"):
+        SourceConfig(kind="http", url="https://example.org/data.zip")
+    ok = SourceConfig(kind="http", url="https://example.org/data.zip", sha256="ab" * 32)
+    assert ok.sha256 == "ab" * 32
+
+    raw = {"data": {"datasets": [{"name": "x", "adapter": "folder",
+                                  "source": {"kind": "http", "url": "https://example.org/x.zip"}}]}}
+    with pytest.raises(ConfigError, match="sha256"):
+        load_params(_write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(("kind", "key"), [("local", "path"), ("kaggle", "kaggle"), ("huggingface", "repo_id"),
+                                           ("fsspec", "url")])
+def test_source_kind_names_its_required_key(kind: str, key: str) -> None:
+    with pytest.raises(ValidationError, match=f"'{kind}' needs '{key}'"):
+        SourceConfig(kind=kind)
+
+
+def test_section_hash_is_stable_and_tracks_its_section(tmp_path: Path) -> None:
+    base = load_params(PROJECT_ROOT / "params.yaml")
+    again = load_params(PROJECT_ROOT / "params.yaml")
+    assert base.section_hash("tune") == again.section_hash("tune")
+    assert len(base.section_hash("tune")) == 12
+    assert base.section_hash("tune", "data") == base.section_hash("data", "tune")  # order-free
+
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    raw["train"]["epochs"] += 1
+    changed = load_params(_write(tmp_path, raw))
+    assert changed.section_hash("train") != base.section_hash("train")
+    assert changed.section_hash("tune") == base.section_hash("tune")  # other sections are unaffected
+    assert changed.section_hash("tune", "train") != base.section_hash("tune", "train")
+    # the aliased section hashes too
+    assert base.section_hash("validate") == again.section_hash("validate")
+
+
+def test_params_are_frozen() -> None:
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    with pytest.raises(ValidationError):
+        params.seed = 1  # type: ignore[misc]

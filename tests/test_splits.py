@@ -1,0 +1,199 @@
+"""Group-aware splits (assign_splits) and dataset indexing (index_dataset) on the tiny demo corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepfake_detector.config import DatasetConfig, SourceConfig, SplitConfig
+from deepfake_detector.data.adapters import LayoutError
+from deepfake_detector.data.manifest import index_dataset
+from deepfake_detector.data.splits import SPLITS, assign_splits, leaked_groups
+from deepfake_detector.tables import MANIFEST
+
+
+def _frame(sizes: list[int], split: str | list[str] = "") -> pd.DataFrame:
+    groups = np.repeat([f"g{i:03d}" for i in range(len(sizes))], sizes)
+    return pd.DataFrame({"group": groups, "split": split})
+
+
+def _group_split(df: pd.DataFrame, splits: pd.Series) -> dict[str, str]:
+    return dict(zip(df["group"], splits, strict=True))
+
+
+def test_deterministic_and_row_order_free() -> None:
+    df = _frame([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])
+    a = assign_splits(df, 0.2, 0.25, seed=7)
+    b = assign_splits(df, 0.2, 0.25, seed=7)
+    pd.testing.assert_series_equal(a, b)
+    assert a.dtype == "string" and a.index.equals(df.index)
+    shuffled = df.sample(frac=1, random_state=0)
+    c = assign_splits(shuffled, 0.2, 0.25, seed=7)
+    assert _group_split(shuffled, c) == _group_split(df, a)
+    # another seed deals the groups differently
+    others = [_group_split(df, assign_splits(df, 0.2, 0.25, seed=s)) for s in range(8, 12)]
+    assert any(o != _group_split(df, a) for o in others)
+
+
+def test_random_group_sizes_never_leak_and_fill_every_split() -> None:
+    """Hypothesis-style: many seeds, random group counts (>= 6) and sizes."""
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        sizes = rng.integers(1, 20, int(rng.integers(6, 40))).tolist()
+        df = _frame(sizes)
+        df["split"] = assign_splits(df, 0.15, 0.2, seed)
+        assert leaked_groups(df) == [], seed
+        counts = df["split"].value_counts()
+        assert set(counts.index) == set(SPLITS), (seed, sizes, counts.to_dict())
+
+
+def test_fractions_are_close_with_many_small_groups() -> None:
+    df = _frame([1] * 400)
+    counts = assign_splits(df, 0.2, 0.25, seed=3).value_counts(normalize=True)
+    assert counts["test"] == pytest.approx(0.25, abs=0.01)
+    assert counts["val"] == pytest.approx(0.2, abs=0.01)
+    assert counts["train"] == pytest.approx(0.55, abs=0.01)
+
+
+def test_six_equal_groups_fill_every_split() -> None:
+    for seed in range(30):
+        splits = assign_splits(_frame([5] * 6), 0.15, 0.2, seed)
+        assert set(splits) == set(SPLITS), seed
+
+
+def test_two_groups_keep_a_train_split() -> None:
+    for seed in range(30):
+        splits = assign_splits(_frame([6, 6]), 0.2, 0.25, seed)
+        assert "train" in set(splits) and "test" in set(splits)
+
+
+def test_zero_fractions_leave_split_empty() -> None:
+    splits = assign_splits(_frame([2] * 20), 0.0, 0.0, seed=1)
+    assert set(splits) == {"train"}
+    splits = assign_splits(_frame([2] * 20), 0.3, 0.0, seed=1)
+    assert set(splits) == {"train", "val"}
+
+
+def test_given_splits_are_kept_and_pull_their_group() -> None:
+    df = _frame([4] * 12)
+    given = ["" for _ in range(len(df))]
+    given[0] = "test"  # one item of g000 is given as test: the other three follow it
+    given[4] = "train"  # g001 likewise
+    for i in range(8, 12):
+        given[i] = "val"  # g002 fully given
+    df["split"] = given
+    out = assign_splits(df, 0.2, 0.25, seed=5)
+    assert out[df["group"] == "g000"].unique().tolist() == ["test"]
+    assert out[df["group"] == "g001"].unique().tolist() == ["train"]
+    assert out[df["group"] == "g002"].unique().tolist() == ["val"]
+    assert leaked_groups(df.assign(split=out)) == []
+
+
+def test_given_splits_survive_whatever_the_fractions() -> None:
+    df = _frame([1] * 30)
+    df["split"] = ["test"] * 10 + [""] * 20
+    out = assign_splits(df, 0.0, 0.0, seed=0)
+    assert (out[:10] == "test").all()
+    assert (out[10:] == "train").all()
+
+
+def test_trainval_is_never_test() -> None:
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        df = _frame(rng.integers(1, 10, 20).tolist(), "trainval")
+        out = assign_splits(df, 0.2, 0.3, seed)
+        assert "test" not in set(out), seed
+        assert set(out) == {"train", "val"}, seed
+        assert leaked_groups(df.assign(split=out)) == []
+
+
+def test_mixed_pools_each_group_once() -> None:
+    sizes = [3] * 30
+    df = _frame(sizes)
+    df["split"] = np.repeat(["", "trainval", "test"], [30, 30, 30])
+    out = assign_splits(df, 0.2, 0.25, seed=11)
+    assert (out[60:] == "test").all()
+    assert "test" not in set(out[30:60])
+    assert leaked_groups(df.assign(split=out)) == []
+
+
+def test_leaked_groups_reports_a_leak() -> None:
+    df = pd.DataFrame({"group": ["a", "a", "b"], "split": ["train", "test", "val"]})
+    assert leaked_groups(df) == ["a"]
+
+
+# -------------------------------------------------------------------------------------------- index_dataset
+
+
+def _dataset(root: Path, **kwargs) -> DatasetConfig:
+    return DatasetConfig(name="demo", adapter="demo", source=SourceConfig(path=str(root)), **kwargs)
+
+
+def test_index_tiny_corpus(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tiny_corpus.parent)
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(val=0.2, test=0.25), seed=42)
+    assert list(df.columns) == list(MANIFEST.columns)
+    assert len(df) == 24
+    assert (df["label"] == 0).sum() == 12 and (df["label"] == 1).sum() == 12
+    assert df["media"].value_counts().to_dict() == {"image": 16, "video": 8}
+    assert df["method"].value_counts().to_dict() == {
+        "real": 12, "faceswap": 3, "reenact": 3, "resynthesis": 3, "selfblend": 3}
+    assert df["item_id"].is_unique
+    assert "demo/real/images/id00_img00" in set(df["item_id"])
+    assert set(df["group"]) == {"demo/pair00", "demo/pair01"}
+    assert set(df["dataset"]) == {"demo"}
+    for path in df["path"]:
+        assert not os.path.isabs(path) and path.startswith("demo/"), path
+        assert (tiny_corpus.parent / path).is_file()
+    assert set(df["split"]) <= set(SPLITS)
+    assert leaked_groups(df) == []
+    assert "train" in set(df["split"])  # two groups: one for test, the other must stay in train
+    assert not df["cropped"].any()
+    again = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(val=0.2, test=0.25), seed=42)
+    pd.testing.assert_frame_equal(df, again)
+
+
+def test_index_paths_relative_to_working_dir(tiny_corpus: Path) -> None:
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(), seed=42)
+    for path in df["path"]:
+        assert not os.path.isabs(path)
+        assert Path(path).resolve().is_relative_to(tiny_corpus.resolve())
+        assert Path(path).is_file()
+
+
+def test_max_items_keeps_whole_groups(tiny_corpus: Path) -> None:
+    full = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(), seed=42)
+    small = index_dataset(tiny_corpus, _dataset(tiny_corpus, max_items=5), SplitConfig(), seed=42)
+    assert 0 < len(small) < len(full)
+    assert set(small["label"]) == {0, 1}
+    assert (small["label"] == 0).sum() >= 5 and (small["label"] == 1).sum() >= 5
+    assert set(small["item_id"]) <= set(full["item_id"])
+    for (group, label), part in small.groupby(["group", "label"]):
+        whole = full[(full["group"] == group) & (full["label"] == label)]
+        assert set(part["item_id"]) == set(whole["item_id"]), group
+    assert small["item_id"].is_monotonic_increasing  # sorted, deterministic
+    again = index_dataset(tiny_corpus, _dataset(tiny_corpus, max_items=5), SplitConfig(), seed=42)
+    pd.testing.assert_frame_equal(small, again)
+
+
+def test_unseen_role_puts_everything_in_test(tiny_corpus: Path) -> None:
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus, role="unseen"), SplitConfig(), seed=42)
+    assert len(df) == 24
+    assert set(df["split"]) == {"test"}
+
+
+def test_wrong_layout_is_a_layout_error(tmp_path: Path) -> None:
+    (tmp_path / "stuff").mkdir()
+    with pytest.raises(LayoutError, match="expected real/ and fake/ folders, or labels.csv"):
+        index_dataset(tmp_path, _dataset(tmp_path), SplitConfig(), seed=42)
+    bad_label = tmp_path / "labels.csv"
+    bad_label.write_text("path,label\na.jpg,maybe\n")
+    with pytest.raises(LayoutError, match="label 'maybe' for a.jpg is not one of 0/1/real/fake"):
+        index_dataset(tmp_path, _dataset(tmp_path), SplitConfig(), seed=42)
+    bad_label.write_text("file,kind\na.jpg,real\n")
+    with pytest.raises(LayoutError, match="needs columns 'path' and 'label'"):
+        index_dataset(tmp_path, _dataset(tmp_path), SplitConfig(), seed=42)

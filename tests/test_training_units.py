@@ -1,0 +1,214 @@
+"""Calibration, augmentation, metrics and score aggregation on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts, video_scores
+from deepfake_detector.inference import aggregate
+from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.train.augment import eval_transform, to_model_input, train_transform
+from deepfake_detector.train.calibrate import choose_threshold, expected_calibration_error, fit_temperature
+
+# ------------------------------------------------------------------------------------------- calibration
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.5])
+def test_fit_temperature_recovers_a_known_temperature(temperature: float) -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, 20_000)
+    labels = (rng.random(logits.size) < expit(logits / temperature)).astype(float)
+    assert fit_temperature(logits, labels) == pytest.approx(temperature, rel=0.08)
+
+
+def test_fit_temperature_of_calibrated_logits_is_one() -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, 20_000)
+    labels = (rng.random(logits.size) < expit(logits)).astype(float)
+    assert fit_temperature(logits, labels) == pytest.approx(1.0, abs=0.08)
+
+
+def test_choose_threshold_separable() -> None:
+    probs = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert choose_threshold(probs, labels, "f1") == pytest.approx(0.7)
+    assert 0.3 < choose_threshold(probs, labels, "youden") <= 0.7
+
+
+def test_choose_threshold_f1_by_hand() -> None:
+    # t=0.2 -> all positive: P=3/5 R=1 F1=0.75; t=0.4 -> P=3/4 R=1 F1=0.857; t=0.6 -> P=2/2 R=2/3 F1=0.8
+    probs = np.array([0.2, 0.4, 0.6, 0.8, 0.9])
+    labels = np.array([0, 1, 0, 1, 1])
+    assert choose_threshold(probs, labels, "f1") == pytest.approx(0.4)
+    assert choose_threshold(np.array([]), np.array([]), "f1") == 0.5
+
+
+def test_youden_threshold_is_a_probability() -> None:
+    probs = np.array([0.0, 0.0, 1.0, 1.0])
+    labels = np.array([0, 0, 1, 1])
+    assert 0.0 <= choose_threshold(probs, labels, "youden") <= 1.0  # roc_curve's first threshold is inf
+
+
+def test_ece_of_calibrated_data_is_near_zero() -> None:
+    rng = np.random.default_rng(2)
+    probs = rng.random(100_000)
+    labels = (rng.random(probs.size) < probs).astype(float)
+    assert expected_calibration_error(probs, labels) < 0.01
+    overconfident = np.where(probs > 0.5, 1.0, 0.0)  # says 0/1 but is right only with probability p
+    assert expected_calibration_error(overconfident, labels) > 0.2
+
+
+def test_ece_by_hand() -> None:
+    probs = np.array([0.8, 0.8, 0.8, 0.8, 0.15, 0.15])
+    labels = np.array([1, 1, 0, 0, 0, 0])
+    # bin 8: 4/6 of items, |0.8 - 0.5| = 0.3; bin 1: 2/6, |0.15 - 0| = 0.15
+    assert expected_calibration_error(probs, labels) == pytest.approx(4 / 6 * 0.3 + 2 / 6 * 0.15)
+    assert expected_calibration_error(np.array([1.0, 0.0]), np.array([1, 0])) == pytest.approx(0.0)
+
+
+# ------------------------------------------------------------------------------------------- augmentation
+
+
+def _image(h: int = 90, w: int = 70, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
+def test_train_transform_shape_and_dtype(strength: float) -> None:
+    transform = train_transform(48, strength)
+    for seed in range(5):
+        out = transform(image=_image(seed=seed))["image"]
+        assert out.shape == (48, 48, 3)
+        assert out.dtype == np.float32
+        assert np.isfinite(out).all()
+
+
+def test_strength_zero_is_resize_normalise_up_to_a_flip() -> None:
+    image = _image()
+    expected = eval_transform(48)(image=image)["image"]
+    transform = train_transform(48, 0.0)
+    transform.set_random_seed(0)
+    flips = 0
+    for _ in range(20):
+        out = transform(image=image)["image"]
+        if np.allclose(out, expected, atol=1e-5):
+            continue
+        assert np.allclose(out, expected[:, ::-1], atol=1e-5)  # horizontal flip is the one thing left
+        flips += 1
+    assert 0 < flips < 20
+
+
+def test_full_strength_changes_images() -> None:
+    image = _image()
+    expected = eval_transform(48)(image=image)["image"]
+    transform = train_transform(48, 1.0)
+    transform.set_random_seed(0)
+    outs = [transform(image=image)["image"] for _ in range(10)]
+    changed = [not np.allclose(o, expected, atol=1e-3) and not np.allclose(o, expected[:, ::-1], atol=1e-3)
+               for o in outs]
+    assert any(changed)
+
+
+def test_to_model_input_layout_and_normalisation() -> None:
+    white = np.full((30, 50, 3), 255, np.uint8)
+    black = np.zeros((64, 64, 3), np.uint8)
+    batch = to_model_input([white, black], 32)
+    assert batch.shape == (2, 3, 32, 32)
+    assert batch.dtype == np.float32 and batch.flags["C_CONTIGUOUS"]
+    for c in range(3):
+        assert batch[0, c] == pytest.approx((1 - IMAGENET_MEAN[c]) / IMAGENET_STD[c], abs=1e-4)
+        assert batch[1, c] == pytest.approx(-IMAGENET_MEAN[c] / IMAGENET_STD[c], abs=1e-4)
+    empty = to_model_input([], 32)
+    assert empty.shape == (0, 3, 32, 32) and empty.dtype == np.float32
+
+
+def test_to_model_input_keeps_channel_order() -> None:
+    red = np.zeros((16, 16, 3), np.uint8)
+    red[..., 0] = 255  # RGB red
+    batch = to_model_input([red], 16)
+    assert batch[0, 0].mean() > 2 and batch[0, 1].mean() < -1 and batch[0, 2].mean() < -1
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def test_binary_metrics_by_hand() -> None:
+    labels = np.array([0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.6, 0.4, 0.8, 0.9])
+    m = binary_metrics(labels, probs, threshold=0.5)  # predicted 0 1 0 1 1: TP 2, FP 1, FN 1, TN 1
+    assert m["n"] == 5 and m["n_fake"] == 3 and m["n_real"] == 2
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["roc_auc"] == pytest.approx(5 / 6)  # 5 of 6 (fake, real) pairs ranked right
+    assert m["average_precision"] == pytest.approx((1 + 1 + 3 / 4) / 3)
+    assert m["eer"] == pytest.approx((1 / 2 + 1 / 3) / 2)  # at t=0.6: FPR 1/2, FNR 1/3
+    assert confusion_counts(labels, probs, 0.5) == [[1, 1], [1, 2]]
+
+
+def test_binary_metrics_threshold_is_inclusive() -> None:
+    m = binary_metrics(np.array([0, 1]), np.array([0.2, 0.5]), threshold=0.5)
+    assert m["accuracy"] == 1.0 and m["recall"] == 1.0
+
+
+def test_binary_metrics_single_class_has_no_ranking_metrics() -> None:
+    m = binary_metrics(np.array([1, 1, 1]), np.array([0.9, 0.2, 0.7]), threshold=0.5)
+    assert m["roc_auc"] is None and m["average_precision"] is None and m["eer"] is None
+    assert m["recall"] == pytest.approx(2 / 3) and m["precision"] == 1.0
+    assert m["n_real"] == 0
+
+
+def test_perfect_separation() -> None:
+    m = binary_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]), threshold=0.5)
+    assert m["roc_auc"] == 1.0 and m["eer"] == 0.0 and m["f1"] == 1.0
+
+
+def _frame_scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "item_id": ["v1", "v1", "v1", "img", "v2", "v2", "v2", "v2"],
+            "label": [1, 1, 1, 0, 0, 0, 0, 0],
+            "prob": [0.2, 0.4, 0.9, 0.7, 0.05, 0.5, 0.5, 0.5],
+            "method": ["faceswap"] * 3 + ["real"] + ["real"] * 4,
+            "dataset": ["d"] * 8,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("how", "v1", "v2"),
+    [
+        ("mean", 0.5, (0.05 + 1.5) / 4),
+        ("median", 0.4, 0.5),
+        ("max", 0.9, 0.5),
+        ("confident", 0.9, 0.05),  # v1: 0.9 is the only confident frame (1/3 >= 25%); v2: 0.05 (1/4)
+    ],
+)
+def test_video_scores_aggregate_per_item(how: str, v1: float, v2: float) -> None:
+    videos = video_scores(_frame_scores(), how)
+    assert videos["item_id"].tolist() == ["img", "v1", "v2"]  # one row per item, sorted
+    assert list(videos.columns) == ["item_id", "label", "prob", "method", "dataset"]
+    by_item = videos.set_index("item_id")
+    assert by_item.loc["img", "prob"] == pytest.approx(0.7)  # an image is its one frame
+    assert by_item.loc["v1", "prob"] == pytest.approx(v1)
+    assert by_item.loc["v2", "prob"] == pytest.approx(v2)
+    assert by_item.loc["v1", "label"] == 1 and by_item.loc["v1", "method"] == "faceswap"
+
+
+def test_aggregate_modes() -> None:
+    probs = np.array([0.95, 0.97, 0.5, 0.55])
+    assert aggregate(probs, "mean") == pytest.approx(np.mean(probs))
+    assert aggregate(probs, "median") == pytest.approx(0.75)
+    assert aggregate(probs, "max") == pytest.approx(0.97)
+    assert aggregate(probs, "confident") == pytest.approx(0.96)  # 2 of 4 frames confident: their mean
+    few = np.array([0.95, 0.5, 0.5, 0.5, 0.5])  # 1 of 5 confident (< 25%): plain mean
+    assert aggregate(few, "confident") == pytest.approx(np.mean(few))
+    both_sides = np.array([0.02, 0.98, 0.5])  # confident either way counts
+    assert aggregate(both_sides, "confident") == pytest.approx(0.5)
+    single = np.array([0.3])
+    assert all(aggregate(single, how) == pytest.approx(0.3) for how in ("mean", "median", "max", "confident"))
+    assert isinstance(aggregate(probs, "max"), float)

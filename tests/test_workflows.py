@@ -1,0 +1,272 @@
+"""The GitHub workflows and the scripts they run.
+
+Static: every workflow validates against the GitHub workflow schema (check-jsonschema's vendored copy, offline),
+every action is pinned, every `run:` step is one call of a script in scripts/ or of make.
+
+For real, on the tiny pipeline (one module-scoped run, then copies of it):
+  - retrain: a fresh clone pulls from a local DVC remote, retrains with an override, pushes, commits on a branch;
+    the PR step in dry-run;
+  - the PR metrics report of that retrain against the first commit (copied to tests/artifacts/pr_report/);
+  - reproducibility: forcing the training stages again from the same commit gives the same metrics;
+  - the commands docs/workflows.md documents: dvc exp run -S, queue, exp show, promoting the best trial.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_helpers import PROJECT_ROOT, make_tiny_project, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
+SCRIPTS = PROJECT_ROOT / "scripts"
+MARKER = "<!-- deepfake-metrics-report -->"
+PLOTS_ROC = "artifacts/evaluate/plots/roc.png"
+METRICS = ("artifacts/evaluate/metrics.json", "artifacts/train/metrics.json")
+GIT_ID = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+          "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+# ----------------------------------------------------------------------------- static checks
+
+
+def steps(workflow: Path):
+    doc = yaml.safe_load(workflow.read_text())
+    for job in doc["jobs"].values():
+        yield from job.get("steps", [])
+
+
+def test_workflows_exist():
+    assert {w.name for w in WORKFLOWS} >= {"ci.yml", "pr-report.yml", "retrain.yml", "release.yml"}
+
+
+def test_workflows_match_the_github_schema():
+    checker = Path(sys.executable).parent / "check-jsonschema"  # installed with the test extras
+    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned(workflow: Path):
+    for step in steps(workflow):
+        if "uses" not in step:
+            continue
+        name, _, ref = step["uses"].partition("@")
+        assert ref, f"{workflow.name}: {name} is not pinned"
+        assert ref not in ("main", "master", "latest"), f"{workflow.name}: {step['uses']} follows a branch"
+        assert re.fullmatch(r"[0-9a-f]{40}|v\d+(\.\d+){0,2}", ref), f"{workflow.name}: {step['uses']}"
+    text = workflow.read_text()  # a SHA pin keeps the version it stands for in a comment
+    for sha in re.findall(r"uses: \S+@([0-9a-f]{40})", text):
+        assert re.search(sha + r"\s+# v\d", text), f"{workflow.name}: SHA {sha} lacks a '# vX.Y.Z' comment"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_run_steps_call_a_script_or_make(workflow: Path):
+    for step in steps(workflow):
+        if "run" not in step:
+            continue
+        command = step["run"].strip()
+        assert "\n" not in command, f"{workflow.name}: multi-line run step {command!r}; move it to scripts/"
+        assert re.match(r"(make \w+|(python )?scripts/[\w.-]+)( |$)", command), f"{workflow.name}: {command!r}"
+        for script in re.findall(r"scripts/[\w.-]+", command):
+            path = PROJECT_ROOT / script
+            assert path.is_file(), f"{workflow.name}: {script} missing"
+            if path.suffix == ".sh" or not command.startswith("python "):
+                assert path.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_shell_scripts_parse():
+    for script in SCRIPTS.glob("*.sh"):
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+
+def test_comment_step_dry_run(tmp_path: Path):
+    body = tmp_path / "report.md"
+    body.write_text("no marker here")
+    assert run([str(SCRIPTS / "post_pr_comment.sh"), "--dry-run", str(body)], tmp_path, check=False).returncode != 0
+    body.write_text(f"{MARKER}\nhello")
+    result = run([str(SCRIPTS / "post_pr_comment.sh"), "--dry-run", str(body)], tmp_path)
+    assert "PATCH" in result.stdout and "POST" in result.stdout
+
+
+def test_publish_report_images_to_a_branch(tmp_path: Path):
+    """The images go to an orphan branch of origin, one folder per PR and commit, older folders kept."""
+    origin, work = tmp_path / "origin.git", tmp_path / "work"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "init", "-q", str(work)], tmp_path)
+    (work / "README").write_text("x")
+    run(["git", "add", "README"], work)
+    run(["git", "commit", "-q", "-m", "init"], work, env=GIT_ID)
+    run(["git", "remote", "add", "origin", str(origin)], work)
+    (work / "report/images").mkdir(parents=True)
+    (work / "report/images/base_roc.png").write_bytes(b"png")
+    for dest in ("pr-1/aaa", "pr-2/bbb"):
+        run([str(SCRIPTS / "publish_report_images.sh"), "report", dest], work)
+    files = run(["git", "ls-tree", "-r", "--name-only", "pr-report-assets"], origin).stdout.split()
+    assert files == ["pr-1/aaa/base_roc.png", "pr-2/bbb/base_roc.png"]
+    assert run(["git", "status", "--porcelain"], work).stdout.strip() == "?? report/"
+    assert run(["git", "worktree", "list"], work).stdout.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- the tiny pipeline
+
+
+def commit(project: Path, message: str) -> str:
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "--allow-empty", "-m", message], project, env=GIT_ID)
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def track_corpus_with_dvc(project: Path) -> None:
+    """data/ -> data.dvc at the project root, as in the real repository."""
+    run(["dvc", "add", "-q", "data"], project)
+    assert (project / "data.dvc").is_file()
+
+
+@pytest.fixture(scope="module")
+def workflow_corpus(tmp_path_factory) -> Path:
+    """Like conftest's tiny_corpus but 6 identities (3 pairs): the group split needs 3 groups to fill train, val
+    and test, and 4 identities (2 pairs) leave val empty, so tune fails. Switch to tiny_corpus once it has 3."""
+    from deepfake_detector.demo import generate_corpus
+
+    out = tmp_path_factory.mktemp("workflow_corpus") / "demo"
+    generate_corpus(out, seed=1, identities=6, images_per_identity=2, videos_per_identity=1, frames_per_video=8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def base_project(tmp_path_factory, workflow_corpus) -> tuple[Path, str]:
+    """The tiny pipeline run once and committed (dvc.lock and the cache: false metrics and plots included)."""
+    project = make_tiny_project(tmp_path_factory.mktemp("wf") / "project", workflow_corpus)
+    shutil.copytree(SCRIPTS, project / "scripts", dirs_exist_ok=True)  # the scripts under test, tracked or not
+    track_corpus_with_dvc(project)
+    commit(project, "tiny project")  # dvclive (train stage) needs a commit to exist
+    run(["dvc", "repro"], project)
+    return project, commit(project, "tiny pipeline run")
+
+
+def copy_of(project: Path, dest: Path) -> Path:
+    shutil.copytree(project, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def retrained(base_project, tmp_path_factory) -> dict:
+    """scripts/retrain.sh in a fresh clone that only has git history and a DVC remote (as CI does)."""
+    base, base_rev = base_project
+    tmp = tmp_path_factory.mktemp("retrain")
+    remote, origin = tmp / "dvc-remote", copy_of(base, tmp / "origin")
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], origin)
+    base_rev = commit(origin, "use the local DVC remote")
+    run(["dvc", "push", "-q"], origin)
+    before = {p.relative_to(remote) for p in remote.rglob("*") if p.is_file()}
+    clone = tmp / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp)
+    assert not (clone / "artifacts/train/model").exists() and not (clone / "data/demo").exists()
+    result = run(["scripts/retrain.sh", "train.epochs=1"], clone,
+                 env={**GIT_ID, "RETRAIN_BRANCH": "retrain/test", "DVC_PUSH": "1"})
+    after = {p.relative_to(remote) for p in remote.rglob("*") if p.is_file()}
+    return {"clone": clone, "base_rev": base_rev, "output": result.stdout, "new_in_remote": after - before,
+            "tmp": tmp}
+
+
+def test_retrain_pulls_reproduces_pushes_and_commits(retrained):
+    clone, out = retrained["clone"], retrained["output"]
+    assert "== dvc pull" in out and "== dvc push" in out
+    # Pulled, not recomputed: only the stages the override touches ran.
+    ran = set(re.findall(r"Running stage '(\w+)'", out))
+    assert ran and ran <= {"train", "evaluate", "package"}, ran
+    assert retrained["new_in_remote"], "dvc push sent nothing to the remote"
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())
+    model = next(o for o in lock["stages"]["train"]["outs"] if o["path"] == "artifacts/train/model")
+    digest = model["md5"].removesuffix(".dir")
+    assert Path("files/md5", digest[:2], digest[2:] + ".dir") in retrained["new_in_remote"]
+    assert run(["git", "rev-parse", "--abbrev-ref", "HEAD"], clone).stdout.strip() == "retrain/test"
+    changed = run(["git", "show", "--name-only", "--format=%s", "HEAD"], clone).stdout
+    assert changed.startswith("Retrain: train.epochs=1")
+    for path in ("dvc.lock", "params.yaml", *METRICS, "reports/retrain/report.md"):
+        assert path in changed, f"{path} not in the retrain commit:\n{changed}"
+    assert yaml.safe_load((clone / "params.yaml").read_text())["train"]["epochs"] == 1
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], clone).stdout.strip() == ""
+    dry = run(["scripts/open_pr.sh", "--dry-run", "retrain/test"], clone)
+    assert "gh pr create --base main --head retrain/test" in dry.stdout
+    assert "Retrain: train.epochs=1" in dry.stdout
+
+
+def test_metrics_report_against_the_first_commit(retrained):
+    clone = retrained["clone"]
+    run(["python", "scripts/metrics_report.py", "--base", retrained["base_rev"], "--out", "report"], clone)
+    report_dir = clone / "report"
+    report = (report_dir / "report.md").read_text()
+    assert report.startswith(MARKER)
+    params_table = report.split("### Parameters changed")[1].split("###")[0]
+    assert re.search(r"\| params\.yaml\s+\| train\.epochs\s+\| 2\s+\| 1\s+\|", params_table), params_table
+    metrics_table = report.split("### Metrics changed")[1]
+    assert re.search(r"\| artifacts/evaluate/metrics\.json\s+\| (video|frame)\.", metrics_table), metrics_table
+    assert "| video roc_auc |" in report
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(links) == 4 and all(not link.startswith(("http:", "https:", "/")) for link in links), links
+    for link in links:
+        assert (report_dir / link).is_file() and (report_dir / link).stat().st_size > 1000, link
+    run(["git", "cat-file", "-e", f"{retrained['base_rev']}:artifacts/evaluate/plots/roc.png"], clone)
+    base_roc = subprocess.run(["git", "show", f"{retrained['base_rev']}:artifacts/evaluate/plots/roc.png"],
+                              cwd=clone, capture_output=True, check=True).stdout
+    assert (report_dir / "images/base_roc.png").read_bytes() == base_roc
+    assert (report_dir / "images/workspace_roc.png").read_bytes() == (clone / PLOTS_ROC).read_bytes()
+    # The committed retrain report says the same (both compare the workspace with the first commit).
+    assert "train.epochs" in (clone / "reports/retrain/report.md").read_text()
+    keep = PROJECT_ROOT / "tests" / "artifacts" / "pr_report"
+    shutil.rmtree(keep, ignore_errors=True)
+    shutil.copytree(report_dir, keep)
+
+
+def test_metrics_report_absolute_image_links(retrained):
+    clone = retrained["clone"]
+    url = "https://raw.githubusercontent.com/o/r/pr-report-assets/pr-1/abc"
+    run(["python", "scripts/metrics_report.py", "--base", retrained["base_rev"], "--out", "report-url"], clone,
+        env={"REPORT_IMAGE_BASE_URL": url})
+    report = (clone / "report-url/report.md").read_text()
+    assert f"]({url}/workspace_roc.png)" in report and f"]({url}/base_pr.png)" in report
+
+
+def test_training_is_reproducible(base_project, tmp_path):
+    """Forcing tune, train and evaluate again from the same commit gives bit-identical metrics."""
+    base, _ = base_project
+    again = copy_of(base, tmp_path / "again")
+    run(["dvc", "repro", "--force", "--single-item", "tune", "train", "evaluate"], again)
+    for path in METRICS:
+        first, second = json.loads((base / path).read_text()), json.loads((again / path).read_text())
+        assert first == second, f"{path} differs between two runs:\n{first}\n{second}"
+    status = run(["git", "status", "--porcelain", "--", "dvc.lock"], again).stdout
+    assert status.strip() == "", f"dvc.lock hashes changed after a forced re-run:\n{status}"
+
+
+def test_documented_experiment_commands(base_project, tmp_path):
+    """The experiment commands of docs/workflows.md, on a copy of the tiny project."""
+    base, _ = base_project
+    project = copy_of(base, tmp_path / "exp")
+    dry = run(["python", "scripts/promote_best_trial.py", "--dry-run", "--name", "best-trial"], project)
+    command = dry.stdout.strip().splitlines()[-1]
+    assert command.startswith("dvc exp run --name best-trial -S ") and "-S train.use_tuned=false" in command
+    assert "-S train.lr=" in command and "-S train.backbone=resnet18" in command
+    queued = run(["python", "scripts/promote_best_trial.py", "--queue", "--name", "best-trial"], project)
+    assert "Queued experiment" in queued.stdout + queued.stderr
+    run(["dvc", "exp", "run", "--queue", "-S", "evaluate.batch_size=16", "--name", "bs16"], project)
+    shown = run(["dvc", "queue", "status"], project).stdout
+    assert "best-trial" in shown and "bs16" in shown
+    run(["dvc", "queue", "remove", "--all"], project)
+    # Runs in the workspace; only evaluate depends on evaluate.batch_size, so this one is quick.
+    run(["dvc", "exp", "run", "-S", "evaluate.batch_size=16", "--name", "eval-bs16"], project, env=GIT_ID)
+    table = run(["dvc", "exp", "show", "--json"], project).stdout
+    assert "eval-bs16" in table
+    md = run(["dvc", "exp", "show", "--md", "--no-pager"], project).stdout
+    assert "eval-bs16" in md
