@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,11 @@ def read_at_rev(path: str, rev: str) -> bytes | None:
         return dvc.api.read(path, repo=".", rev=rev, mode="rb")
     except Exception:  # noqa: BLE001 - missing at that revision, or not in the local cache
         return None
+
+
+def table_or(markdown: str, empty: str) -> str:
+    """DVC's markdown table, or `empty` when it has no rows (DVC then prints just the header)."""
+    return markdown if len(markdown.strip().splitlines()) > 2 else empty
 
 
 def headline_table(metrics_json: dict) -> str:
@@ -120,9 +126,11 @@ def plots_section(found: dict, link_prefix: str) -> str:
 
 def build_report(base: str, out: Path, image_base_url: str | None) -> Path:
     base_sha = git("rev-parse", "--short", base)
+    if re.fullmatch(r"[0-9a-f]{40}", base):
+        base = base_sha  # DVC names table columns after the revision as given: keep them narrow
     head_sha = git("rev-parse", "--short", "HEAD")
-    params_md = dvc("params", "diff", base, "--md") or "_no parameter changes_"
-    metrics_md = dvc("metrics", "diff", base, "--md", "--precision", "4") or "_no metric changes_"
+    params_md = table_or(dvc("params", "diff", base, "--md"), "_no parameter changes_")
+    metrics_md = table_or(dvc("metrics", "diff", base, "--md", "--precision", "4"), "_no metric changes_")
     metrics_all_md = dvc("metrics", "diff", base, "--all", "--md", "--precision", "4")
     metrics_all = json.loads(dvc("metrics", "diff", base, "--all", "--json") or "{}")
     found = write_plots(base, out / "images")

@@ -16,6 +16,7 @@ from deepfake_detector.provenance import provenance
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.data import load_face_table
 from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.train.search import self_blend_settings
 
 log = logging.getLogger("train")
 TUNABLE = ("backbone", "input_size", "lr", "weight_decay", "augment_strength")
@@ -35,6 +36,7 @@ def settings_from(params) -> FitSettings:
     return FitSettings(
         **chosen, epochs=train.epochs, batch_size=train.batch_size, pretrained=train.pretrained,
         balance_classes=train.balance_classes, num_workers=train.num_workers,
+        self_blend=self_blend_settings(params),
     )
 
 

@@ -47,9 +47,29 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
-    """A tiny synthetic demo corpus (4 identities in 2 pairs, 24 files, labels.csv), rendered once per session."""
+    """A tiny synthetic demo corpus (4 identities in 2 pairs, 24 files, labels.csv), rendered once per session.
+
+    Too small for the pipeline, whose group split needs 3 pairs for train, val and test: see pipeline_corpus."""
     from deepfake_detector.demo import generate_corpus
 
     out = tmp_path_factory.mktemp("tiny_corpus") / "demo"
     generate_corpus(out, seed=1, identities=4, images_per_identity=2, videos_per_identity=1, frames_per_video=8)
     return out
+
+
+@pytest.fixture(scope="session")
+def pipeline_corpus(tmp_path_factory) -> Path:
+    """6 identities (3 pairs): the smallest corpus whose group split fills train, val and test."""
+    from deepfake_detector.demo import generate_corpus
+
+    out = tmp_path_factory.mktemp("pipeline_corpus") / "demo"
+    generate_corpus(out, seed=1, identities=6, images_per_identity=2, videos_per_identity=1, frames_per_video=8)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory, pipeline_corpus) -> tuple[Path, str]:
+    """The whole DVC pipeline run once per session on the tiny corpus in a committed temp copy of the project."""
+    from pipeline_helpers import run_tiny_pipeline
+
+    return run_tiny_pipeline(tmp_path_factory.mktemp("tiny_pipeline") / "project", pipeline_corpus)

@@ -74,3 +74,23 @@ def make_tiny_project(dest: Path, tiny_corpus: Path) -> Path:
     shrink_params(dest)
     run(["git", "init", "-q"], dest)
     return dest
+
+
+GIT_ID = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+          "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def commit(project: Path, message: str) -> str:
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "--allow-empty", "-m", message], project, env=GIT_ID)
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def run_tiny_pipeline(dest: Path, corpus: Path) -> tuple[Path, str]:
+    """The tiny project with data/ tracked by data.dvc as in the real repository, committed (dvclive in the
+    train stage needs a commit), `dvc repro` run and its results committed; returns the project and the rev."""
+    project = make_tiny_project(dest, corpus)
+    run(["dvc", "add", "-q", "data"], project)
+    commit(project, "tiny project")
+    run(["dvc", "repro"], project)
+    return project, commit(project, "tiny pipeline run")

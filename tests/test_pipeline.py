@@ -6,17 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import make_tiny_project
 from pipeline_helpers import run as _run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory, tiny_corpus) -> Path:
-    project = make_tiny_project(tmp_path_factory.mktemp("project"), tiny_corpus)
-    _run(["dvc", "repro"], project)
-    return project
+def pipeline_run(tiny_pipeline) -> Path:
+    return tiny_pipeline[0]
 
 
 def test_every_stage_writes_its_outputs(pipeline_run: Path):

@@ -98,6 +98,8 @@ class TrainConfig(Strict):
     weight_decay: float = Field(1e-4, ge=0)
     augment: AugmentConfig = AugmentConfig()
     balance_classes: bool = True
+    # share of real training crops turned into self-blended fakes (SBI) each time they are drawn; 0 = off
+    self_blend_rate: float = Field(0.0, ge=0, le=1)
     use_tuned: bool = True  # take lr/weight_decay/backbone/strength/input_size from the tune stage
     num_workers: int = Field(0, ge=0)
     threshold_metric: Literal["f1", "youden"] = "f1"

@@ -12,8 +12,11 @@ MIN_JPEG_QUALITY = 40  # at strength 1
 MIN_DOWNSCALE = 0.35  # at strength 1
 
 
-def train_transform(input_size: int, strength: float) -> A.Compose:
-    """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild."""
+def train_transform(input_size: int, strength: float, seed: int | None = None) -> A.Compose:
+    """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild.
+
+    `seed` seeds albumentations' own generator: since 2.x it ignores the global seeds (seed_everything), and
+    without a seed two runs augment differently, so training is not reproducible."""
     p = 0.6 * strength
     return A.Compose(
         [
@@ -25,7 +28,8 @@ def train_transform(input_size: int, strength: float) -> A.Compose:
             A.GaussNoise(std_range=(0.0, 0.05 * strength), p=p / 2),
             A.ColorJitter(brightness=0.2 * strength, contrast=0.2 * strength, saturation=0.2 * strength, hue=0.0, p=p),
             *eval_transform(input_size).transforms,
-        ]
+        ],
+        seed=seed,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from deepfake_detector.tables import FACES, MANIFEST, read_table
 from deepfake_detector.train.augment import eval_transform, train_transform
+from deepfake_detector.train.self_blend import crop_landmarks, self_blend
 
 
 def load_face_table(manifest_csv: str | Path, faces_csv: str | Path) -> pd.DataFrame:
@@ -30,18 +32,35 @@ def read_crop(path: str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+@dataclass(frozen=True)
+class SelfBlendSettings:
+    rate: float  # share of real crops turned into self-blended fakes, each time they are drawn
+    margin: float  # the crop geometry (faces.margin, faces.crop_size), to map landmarks into crops
+    crop_size: int
+
+
 class CropDataset(Dataset):
-    def __init__(self, rows: pd.DataFrame, transform):
+    def __init__(self, rows: pd.DataFrame, transform, self_blend: SelfBlendSettings | None = None, seed: int = 0):
         self.paths = rows["crop_path"].tolist()
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.transform = transform
+        self.self_blend = self_blend if self_blend and self_blend.rate > 0 else None
+        if self.self_blend:
+            sb = self.self_blend
+            self.landmarks = [crop_landmarks(r, sb.margin, sb.crop_size) for r in rows.itertuples(index=False)]
+        self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        image = self.transform(image=read_crop(self.paths[i]))["image"]
-        return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(self.labels[i])
+        image, label = read_crop(self.paths[i]), self.labels[i]
+        if self.self_blend and label == 0 and self.rng.random() < self.self_blend.rate:
+            scale = image.shape[0] / self.self_blend.crop_size  # crops may be stored at another size
+            landmarks = None if self.landmarks[i] is None else self.landmarks[i] * scale
+            image, label = self_blend(image, landmarks, self.rng), np.float32(1.0)
+        image = self.transform(image=image)["image"]
+        return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(label)
 
 
 def balanced_sampler(labels: np.ndarray, seed: int) -> WeightedRandomSampler:
@@ -61,6 +80,7 @@ def make_loaders(
     seed: int,
     num_workers: int = 0,
     max_train_items: int | None = None,
+    self_blend: SelfBlendSettings | None = None,
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
     if max_train_items and len(train_rows) > max_train_items:
@@ -71,7 +91,7 @@ def make_loaders(
             "training needs real and fake faces in both the train and val splits; "
             f"got train labels {sorted(train_rows['label'].unique())}, val labels {sorted(val_rows['label'].unique())}"
         )
-    train_set = CropDataset(train_rows, train_transform(input_size, strength))
+    train_set = CropDataset(train_rows, train_transform(input_size, strength, seed), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size))
     generator = torch.Generator().manual_seed(seed)
     sampler = balanced_sampler(train_set.labels, seed) if balance else None

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from deepfake_detector.train.data import make_loaders
+from deepfake_detector.train.data import SelfBlendSettings, make_loaders
 from deepfake_detector.train.module import FrameClassifier
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class FitSettings:
     balance_classes: bool = True
     num_workers: int = 0
     max_train_items: int | None = None
+    self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
 
 
 @dataclass
@@ -50,7 +51,7 @@ def fit(
     L.seed_everything(seed, workers=True, verbose=False)
     train_loader, val_loader = make_loaders(
         faces, settings.input_size, settings.augment_strength, settings.batch_size, settings.balance_classes,
-        seed, settings.num_workers, settings.max_train_items,
+        seed, settings.num_workers, settings.max_train_items, settings.self_blend,
     )
     module = FrameClassifier(
         settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, settings.pretrained

@@ -7,7 +7,12 @@ import pandas as pd
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params
+from deepfake_detector.train.data import SelfBlendSettings
 from deepfake_detector.train.fit import FitSettings, fit
+
+
+def self_blend_settings(params: Params) -> SelfBlendSettings:
+    return SelfBlendSettings(params.train.self_blend_rate, params.faces.margin, params.faces.crop_size)
 
 
 class PruneOnValAuc(Callback):
@@ -39,6 +44,7 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         balance_classes=train.balance_classes,
         num_workers=train.num_workers,
         max_train_items=params.tune.max_train_items,
+        self_blend=self_blend_settings(params),
     )
 
 
