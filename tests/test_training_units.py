@@ -212,3 +212,17 @@ def test_aggregate_modes() -> None:
     single = np.array([0.3])
     assert all(aggregate(single, how) == pytest.approx(0.3) for how in ("mean", "median", "max", "confident"))
     assert isinstance(aggregate(probs, "max"), float)
+
+
+def test_meso4_is_a_selectable_backbone_and_exports_to_onnx(tmp_path):
+    import torch
+
+    from deepfake_detector.models.backbones import build_backbone, count_parameters
+    from deepfake_detector.models.export import check_onnx, export_onnx
+
+    model = build_backbone("meso4", 96).eval()
+    assert count_parameters(model) < 50_000  # the point of MesoNet: tiny, learns from small data
+    assert model(torch.zeros(3, 3, 96, 96)).shape == (3, 1)
+    export_onnx(model, 96, tmp_path / "meso.onnx")
+    batch = np.random.default_rng(0).standard_normal((4, 3, 96, 96)).astype(np.float32)
+    assert check_onnx(model, tmp_path / "meso.onnx", batch, atol=1e-4) < 1e-4

@@ -8,7 +8,7 @@ For real, on the tiny pipeline (one module-scoped run, then copies of it):
     the PR step in dry-run;
   - the PR metrics report of that retrain against the first commit (copied to tests/artifacts/pr_report/);
   - reproducibility: forcing the training stages again from the same commit gives the same metrics;
-  - the commands docs/workflows.md documents: dvc exp run -S, queue, exp show, promoting the best trial.
+  - the commands the README (User workflows) documents: dvc exp run -S, queue, exp show, promoting the best trial.
 """
 
 from __future__ import annotations
@@ -231,13 +231,14 @@ def test_training_is_reproducible(base_project, tmp_path):
 
 
 def test_documented_experiment_commands(base_project, tmp_path):
-    """The experiment commands of docs/workflows.md, on a copy of the tiny project."""
+    """The experiment commands of the README (User workflows), on a copy of the tiny project."""
     base, _ = base_project
     project = copy_of(base, tmp_path / "exp")
     dry = run(["python", "scripts/promote_best_trial.py", "--dry-run", "--name", "best-trial"], project)
     command = dry.stdout.strip().splitlines()[-1]
     assert command.startswith("dvc exp run --name best-trial -S ") and "-S train.use_tuned=false" in command
-    assert "-S train.lr=" in command and "-S train.backbone=resnet18" in command
+    best = json.loads((project / "artifacts/tune/best_params.json").read_text())["params"]
+    assert "-S train.lr=" in command and f"-S train.backbone={best['backbone']}" in command
     queued = run(["python", "scripts/promote_best_trial.py", "--queue", "--name", "best-trial"], project)
     assert "Queued experiment" in queued.stdout + queued.stderr
     run(["dvc", "exp", "run", "--queue", "-S", "evaluate.batch_size=16", "--name", "bs16"], project)

@@ -25,7 +25,11 @@ def demo_data(
     """Generate the synthetic demo corpus: rendered faces, real manipulations, labels.csv."""
     from deepfake_detector.demo import generate_corpus
 
-    summary = generate_corpus(out, seed=seed, identities=identities)
+    try:
+        summary = generate_corpus(out, seed=seed, identities=identities)
+    except ValueError as err:  # e.g. an odd number of identities (they come in swap pairs)
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 

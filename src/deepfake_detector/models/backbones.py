@@ -8,6 +8,8 @@ import timm
 import torch
 from torch import nn
 
+from deepfake_detector.models.meso import Meso4
+
 # Inputs are normalised like ImageNet so pretrained weights (when enabled) see what they were trained on.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -18,9 +20,11 @@ class BackboneError(RuntimeError):
 
 
 def build_backbone(name: str, input_size: int, pretrained: bool = False) -> nn.Module:
-    """A timm model with a single output logit. ViTs are built for `input_size` (their patch grid is fixed)."""
-    if name not in timm.list_models() and not timm.is_model(name):
-        raise BackboneError(f"unknown backbone '{name}'; try one of: efficientnet_b0, xception41, resnet18, vit_tiny_patch16_224")
+    """A timm model (or `meso4`) with a single output logit. ViTs are built for `input_size` (fixed patch grid)."""
+    if name == "meso4":
+        return Meso4()
+    if name != "meso4" and not timm.is_model(name):
+        raise BackboneError(f"unknown backbone '{name}'; try one of: meso4, efficientnet_b0, xception41, resnet18, vit_tiny_patch16_224")
     kwargs = {"img_size": input_size} if name.startswith(("vit", "deit")) else {}
     try:
         return timm.create_model(name, pretrained=pretrained, num_classes=1, **kwargs)

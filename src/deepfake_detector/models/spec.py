@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,7 +23,7 @@ class ModelSpec(BaseModel):
     std: tuple[float, float, float] = IMAGENET_STD
     temperature: float = 1.0
     threshold: float = 0.5
-    video_aggregation: str = "mean"
+    video_aggregation: Literal["mean", "median", "max", "confident"] = "mean"
     frames_per_video: int = 8
     faces: FacesConfig = FacesConfig()
     version: str = "0"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
-import tempfile
 from dataclasses import dataclass
 
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
 from deepfake_detector.train.module import FrameClassifier
@@ -56,21 +56,35 @@ def fit(
     module = FrameClassifier(
         settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, settings.pretrained
     )
-    with tempfile.TemporaryDirectory(prefix="ckpt-") as ckpt_dir:
-        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_auc", mode="max", save_top_k=1)
-        trainer = L.Trainer(
-            max_epochs=settings.epochs,
-            accelerator="cpu",
-            deterministic=True,
-            logger=logger if logger is not None else False,
-            callbacks=[checkpoint, *(callbacks or [])],
-            enable_progress_bar=progress,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            log_every_n_steps=5,
-        )
-        trainer.fit(module, train_loader, val_loader)
-        best = FrameClassifier.load_from_checkpoint(checkpoint.best_model_path, weights_only=False)
-        best_auc = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
-    log.info("best val AUC %.4f after %d epochs", best_auc, trainer.current_epoch)
-    return FitResult(best.model.eval(), best_auc, trainer.current_epoch)
+    keep_best = KeepBest()
+    trainer = L.Trainer(
+        max_epochs=settings.epochs,
+        accelerator="cpu",
+        deterministic=True,
+        logger=logger if logger is not None else False,
+        callbacks=[keep_best, *(callbacks or [])],
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=5,
+    )
+    trainer.fit(module, train_loader, val_loader)
+    if keep_best.state is not None:
+        module.model.load_state_dict(keep_best.state)
+    log.info("best val AUC %.4f at epoch %d of %d", keep_best.best_auc, keep_best.best_epoch, trainer.current_epoch)
+    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch)
+
+
+class KeepBest(Callback):
+    """Keeps a copy of the weights with the best validation AUC (in memory: the model is small, and no
+    checkpoint files can go stale or be mixed up between runs)."""
+
+    def __init__(self):
+        self.best_auc, self.best_epoch, self.state = float("-inf"), -1, None
+
+    def on_validation_end(self, trainer, pl_module):
+        auc = trainer.callback_metrics.get("val_auc")
+        if auc is not None and float(auc) > self.best_auc:
+            self.best_auc, self.best_epoch = float(auc), trainer.current_epoch
+            self.state = copy.deepcopy(pl_module.model.state_dict())

@@ -32,7 +32,9 @@ class FrameClassifier(L.LightningModule):
     def validation_step(self, batch, _):
         x, y = batch
         logits = self(x)
-        self.val_auc.update(logits, y.int())
+        # probabilities, not logits: torchmetrics applies a sigmoid only to batches with values outside [0, 1],
+        # so raw logits that happen to fall inside [0, 1] would be ranked on a different scale than the rest
+        self.val_auc.update(torch.sigmoid(logits), y.int())
         self.val_logits.append(logits.detach())
         self.val_labels.append(y)
         self.log("val_loss", self.loss(logits, y), prog_bar=True, on_step=False, on_epoch=True)

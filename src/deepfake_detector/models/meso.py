@@ -1,0 +1,24 @@
+"""Meso-4 (Afchar et al., "MesoNet", WIFS 2018): a tiny CNN built for the mesoscopic traces of face
+manipulation. Few parameters, so it learns from small datasets from scratch; also the classic baseline."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def _block(c_in: int, c_out: int, kernel: int, pool: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True), nn.MaxPool2d(pool))
+
+
+class Meso4(nn.Module):
+    def __init__(self, num_classes: int = 1):
+        super().__init__()
+        self.features = nn.Sequential(_block(3, 8, 3, 2), _block(8, 8, 5, 2), _block(8, 16, 5, 2), _block(16, 16, 5, 4))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16 * 4 * 4, 16), nn.LeakyReLU(0.1),
+            nn.Dropout(0.5), nn.Linear(16, num_classes),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))
