@@ -226,3 +226,22 @@ def test_meso4_is_a_selectable_backbone_and_exports_to_onnx(tmp_path):
     export_onnx(model, 96, tmp_path / "meso.onnx")
     batch = np.random.default_rng(0).standard_normal((4, 3, 96, 96)).astype(np.float32)
     assert check_onnx(model, tmp_path / "meso.onnx", batch, atol=1e-4) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "xception41", "resnet18", "vit_tiny_patch16_224"])
+def test_every_documented_backbone_family_builds_offline(name):
+    import torch
+
+    from deepfake_detector.models.backbones import build_backbone
+
+    model = build_backbone(name, 96, pretrained=False).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 3, 96, 96)).shape == (2, 1)
+
+
+def test_pretrained_weights_offline_fail_fast_with_the_fix(monkeypatch):
+    from deepfake_detector.models.backbones import BackboneError, build_backbone
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BackboneError, match="pretrained: false"):
+        build_backbone("resnet18", 96, pretrained=True)
