@@ -197,3 +197,20 @@ def test_wrong_layout_is_a_layout_error(tmp_path: Path) -> None:
     bad_label.write_text("file,kind\na.jpg,real\n")
     with pytest.raises(LayoutError, match="needs columns 'path' and 'label'"):
         index_dataset(tmp_path, _dataset(tmp_path), SplitConfig(), seed=42)
+
+
+def test_duplicate_images_share_a_group_so_they_share_a_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import cv2
+    import numpy as np
+
+    from deepfake_detector.data.dedup import merge_duplicate_groups
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        cv2.imwrite(f"{name}.jpg", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    cv2.imwrite("a_copy.jpg", cv2.imread("a.jpg"))  # the same picture filed under another video
+    df = pd.DataFrame({"path": ["a.jpg", "a_copy.jpg", "b.jpg", "c.jpg"], "group": ["g1", "g2", "g3", "g4"],
+                       "media": ["image"] * 4})
+    merged = merge_duplicate_groups(df)
+    assert merged["group"].tolist() == ["g1", "g1", "g3", "g4"]
