@@ -71,7 +71,7 @@ class FaceDetector:
         for faces, pad, n in zip(detected, pads, owners, strict=True):
             per_item[n].append([shift_face(f, -pad, -pad) for f in faces] if pad else faces)
         return [
-            [whole_image_face(f) for f in frames] if cropped and self.cfg.already_cropped == "skip"
+            [whole_image_face(f, self.cfg.margin) for f in frames] if cropped and self.cfg.already_cropped == "skip"
             else track_main_face(per_item[n])
             for n, (frames, cropped) in enumerate(items)
         ]
@@ -171,7 +171,10 @@ def shift_face(face: Face, dx: float, dy: float) -> Face:
     return Face((x1 + dx, y1 + dy, x2 + dx, y2 + dy), face.landmarks + np.array([dx, dy]), face.prob)
 
 
-def whole_image_face(rgb: np.ndarray) -> Face:
-    """For datasets that are face crops already and skip detection: the whole image is the face."""
+def whole_image_face(rgb: np.ndarray, margin: float = 1.0) -> Face:
+    """For datasets that are face crops already and skip detection: a box that, widened by the crop margin,
+    is exactly the whole image, so the crop is the image itself (no black border around it)."""
     h, w = rgb.shape[:2]
-    return Face((0.0, 0.0, float(w), float(h)), np.full((5, 2), np.nan), 1.0)
+    half_w, half_h = w / (2 * margin), h / (2 * margin)
+    box = (w / 2 - half_w, h / 2 - half_h, w / 2 + half_w, h / 2 + half_h)
+    return Face(box, np.full((5, 2), np.nan), 1.0)
