@@ -21,7 +21,7 @@ def main() -> None:
     for dataset in params.data.datasets:
         try:
             root = acquire(dataset.source, Path.cwd())
-            parts.append(index_dataset(root, dataset, params.data.split, params.seed))
+            parts.append(index_dataset(root, dataset, params.data.split, params.seed, params.data.duplicate_bits))
         except (SourceError, LayoutError) as err:
             raise UserError(f"dataset '{dataset.name}': {err}") from None
     manifest = probe_sizes(pd.concat(parts, ignore_index=True))

@@ -1,5 +1,6 @@
 """Stage tune: an Optuna study (seeded TPE sampler, median pruning, SQLite storage that survives re-runs)."""
 
+import hashlib
 import logging
 
 import optuna
@@ -19,7 +20,8 @@ def main() -> None:
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     TUNE_DIR.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = run_study(faces, params, storage=f"sqlite:///{TUNE_DIR / 'optuna.db'}")
+    data_key = "-" + hashlib.sha256(FACES_CSV.read_bytes()).hexdigest()[:8]  # new crops, new study
+    study = run_study(faces, params, storage=f"sqlite:///{TUNE_DIR / 'optuna.db'}", data_key=data_key)
     best = study.best_trial
     write_json({"value": best.value, "trial": best.number, "study": study.study_name, "params": best.params},
                TUNE_DIR / "best_params.json")

@@ -57,6 +57,9 @@ class DataConfig(Strict):
     datasets: list[DatasetConfig]
     split: SplitConfig = SplitConfig()
     max_file_mb: float = 500.0
+    # images whose perceptual hashes differ in at most this many of 64 bits are joined into one group before
+    # splitting (near-duplicates must not straddle splits); too high chains look-alike faces together
+    duplicate_bits: int = Field(4, ge=0, le=16)
 
 
 class FramesConfig(Strict):

@@ -18,10 +18,10 @@ from deepfake_detector.data.adapters.groups import UnionFind
 log = logging.getLogger(__name__)
 
 
-# Bits of 64 in which two perceptual hashes may differ and still count as one picture. Looser than the
-# validate stage's test on crops (which sees the same pictures resized): pictures 6 bits apart here were seen
-# to hash identically once cropped and resized.
-DUPLICATE_BITS = 8
+# Bits of 64 in which two perceptual hashes may differ and still count as one picture (data.duplicate_bits).
+# Looser than the validate stage's test on crops, which sees the same pictures resized: DFDC pictures 4-6 bits
+# apart here hash identically once cropped. Higher values chain look-alike rendered faces into one group.
+DUPLICATE_BITS = 4
 
 
 def merge_duplicate_groups(df: pd.DataFrame, max_bits: int = DUPLICATE_BITS) -> pd.DataFrame:

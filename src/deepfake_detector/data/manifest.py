@@ -11,17 +11,19 @@ import pandas as pd
 
 from deepfake_detector.config import DatasetConfig, SplitConfig
 from deepfake_detector.data.adapters import Item, get_adapter
-from deepfake_detector.data.dedup import merge_duplicate_groups
+from deepfake_detector.data.dedup import DUPLICATE_BITS, merge_duplicate_groups
 from deepfake_detector.data.splits import assign_splits
 from deepfake_detector.tables import MANIFEST
 
 log = logging.getLogger(__name__)
 
 
-def index_dataset(root: Path, dataset: DatasetConfig, split: SplitConfig, seed: int) -> pd.DataFrame:
+def index_dataset(
+    root: Path, dataset: DatasetConfig, split: SplitConfig, seed: int, duplicate_bits: int = DUPLICATE_BITS
+) -> pd.DataFrame:
     """Index one dataset root with its adapter and give every item a split."""
     items = get_adapter(dataset.adapter)(root, dict(dataset.options))
-    df = merge_duplicate_groups(items_to_frame(items, dataset.name, root))
+    df = merge_duplicate_groups(items_to_frame(items, dataset.name, root), duplicate_bits)
     if dataset.max_items:
         df = _subsample(df, dataset.max_items, seed)
     if dataset.role == "unseen":

@@ -48,11 +48,12 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
     )
 
 
-def run_study(faces: pd.DataFrame, params: Params, storage: str) -> optuna.Study:
-    """Run the trials still missing from the study; a study is named after the params that define it, so an
-    unchanged re-run resumes (and adds nothing once complete) while changed params start a fresh study."""
+def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str = "") -> optuna.Study:
+    """Run the trials still missing from the study. A study is named after the params that define it and
+    `data_key` (a hash of the faces table), so an unchanged re-run resumes (and adds nothing once complete)
+    while changed params or data start a fresh study."""
     study = optuna.create_study(
-        study_name=f"tune-{params.section_hash('seed', 'data', 'faces', 'tune', 'train')}",
+        study_name=f"tune-{params.section_hash('seed', 'data', 'faces', 'tune', 'train')}{data_key}",
         storage=storage,
         sampler=optuna.samplers.TPESampler(seed=params.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
