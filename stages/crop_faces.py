@@ -53,8 +53,9 @@ def main() -> None:
                     summary.skip(str(manifest.at[item_id, "path"]), str(err))
             found = detector.main_faces_many([(images, bool(manifest.at[i, "cropped"])) for i, _, images in decoded])
             for (item_id, item_frames, images), faces in zip(decoded, found, strict=True):
+                cropped = bool(manifest.at[item_id, "cropped"])
                 for frame_idx, image, face in zip(item_frames["frame_idx"], images, faces, strict=True):
-                    rows.append(face_row(item_id, int(frame_idx), image, face, out, cfg))
+                    rows.append(face_row(item_id, int(frame_idx), image, face, out, cfg, cropped))
             progress.update(sum(len(f) for _, f in batch))
     progress.close()
     elapsed = time.perf_counter() - started
@@ -64,14 +65,15 @@ def main() -> None:
     summary.write()
 
 
-def face_row(item_id: str, frame_idx: int, image, face, out, cfg) -> dict:
-    """The faces-table row of one frame; the crop is written under `out` when a face was found."""
+def face_row(item_id: str, frame_idx: int, image, face, out, cfg, cropped: bool) -> dict:
+    """The faces-table row of one frame; the crop is written under `out` when a face was found.
+    Items that are face crops already are cropped inside the image (no black border)."""
     row = {"item_id": item_id, "frame_idx": frame_idx, **NOT_FOUND}
     if face is None:
         return row
     target = out / item_id / f"{frame_idx:06d}.jpg"
     target.parent.mkdir(parents=True, exist_ok=True)
-    crop = crop_face(image, face, cfg.margin, cfg.crop_size)
+    crop = crop_face(image, face, cfg.margin, cfg.crop_size, fit_inside=cropped)
     cv2.imwrite(str(target), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
     x1, y1, x2, y2 = face.box
     row.update(found=True, x1=x1, y1=y1, x2=x2, y2=y2, landmarks=face.landmarks_json(), prob=face.prob,

@@ -259,6 +259,35 @@ def test_crop_face_size_and_black_padding() -> None:
     assert (far[61:, :] == 0).all() and (far[:, 61:] == 0).all()
 
 
+def test_crop_face_fit_inside_never_adds_a_border() -> None:
+    """Face-crop datasets: a box larger than the image, or near its edge, gives a crop inside the image."""
+    rgb = np.full((100, 120, 3), 200, np.uint8)
+    oversized = crop_face(rgb, _face(-10, -10, 130), margin=1.3, size=64, fit_inside=True)
+    assert (oversized == 200).all()
+    near_edge = crop_face(rgb, _face(80, 60, 40), margin=1.3, size=64, fit_inside=True)
+    assert (near_edge == 200).all()
+    # without fit_inside the same box keeps its scale and position, with black outside the frame
+    assert (crop_face(rgb, _face(80, 60, 40), margin=1.3, size=64) == 0).any()
+    # a box well inside the image is cropped exactly as without fit_inside
+    inside = _face(40, 30, 30)
+    assert np.array_equal(crop_face(rgb, inside, 1.3, 64, fit_inside=True), crop_face(rgb, inside, 1.3, 64))
+
+
+@pytest.mark.real_data
+def test_pad_mode_crops_of_real_dfdc_faces_have_no_black_border(shared_data: Path) -> None:
+    """Real tight DFDC crops: MTCNN boxes on the padded crop are often larger than the crop itself. Cropping
+    inside the image keeps every pixel of the crop real (before fit_inside about half was black border)."""
+    paths = sorted((shared_data / "dfdc_faces_dev" / "faces_224").glob("*.jpg"))[:24]
+    images = [read_image(p) for p in paths]
+    detector = FaceDetector(FacesConfig(already_cropped="pad", crop_size=128))
+    found = [faces[0] for faces in detector.main_faces_many([([im], True) for im in images])]
+    pairs = [(im, f) for im, f in zip(images, found, strict=True) if f is not None]
+    assert len(pairs) >= 20
+    for image, face in pairs:
+        crop = crop_face(image, face, 1.3, 128, fit_inside=True)
+        assert (crop.sum(axis=2) == 0).mean() < 0.01
+
+
 def test_already_cropped_pad_and_skip(face_image) -> None:
     rgb, _ = face_image
     full = FaceDetector(FacesConfig(already_cropped="pad", min_face_px=20))

@@ -289,3 +289,56 @@ def test_huggingface_unreachable_fails_fast(tmp_path, monkeypatch):
     with pytest.raises(SourceError, match=r"huggingface source 'someone/no-such-dataset': download failed"):
         acquire(source, tmp_path)
     assert time.monotonic() - start < 15
+
+
+def test_fingerprint_of_an_outside_folder_changes_with_its_files(tmp_path):
+    from deepfake_detector.config import DatasetConfig
+    from deepfake_detector.data.sources.fingerprint import fingerprint_sources
+
+    project, outside = tmp_path / "project", tmp_path / "shared" / "set"
+    (project / "data" / "demo").mkdir(parents=True)
+    outside.mkdir(parents=True)
+    (outside / "a.jpg").write_bytes(b"x" * 10)
+    datasets = [
+        DatasetConfig(name="inside", adapter="folder", source={"kind": "local", "path": "data/demo"}),
+        DatasetConfig(name="outside", adapter="folder", source={"kind": "local", "path": "../shared/set"}),
+        DatasetConfig(name="remote", adapter="folder",
+                      source={"kind": "http", "url": "https://example.org/a.zip", "sha256": "0" * 64}),
+    ]
+    first = fingerprint_sources(datasets, project)
+    assert first["inside"]["fingerprint"] is None  # DVC hashes data/ itself
+    assert first["remote"]["fingerprint"] is None  # url and checksum are params already
+    assert first["outside"]["fingerprint"]["files"] == 1 and first["outside"]["fingerprint"]["bytes"] == 10
+    assert fingerprint_sources(datasets, project) == first  # deterministic
+    (outside / "b.jpg").write_bytes(b"y")
+    assert fingerprint_sources(datasets, project)["outside"] != first["outside"]
+
+
+@pytest.mark.slow
+def test_dvc_reindexes_when_an_outside_dataset_folder_changes(tmp_path, tiny_corpus):
+    """A profile that reads a dataset in place outside the project: DVC skips download while the folder is
+    unchanged and re-runs it when a file is added."""
+    import shutil
+
+    import yaml
+    from pipeline_helpers import commit, copy_project, run
+
+    project, outside = tmp_path / "project", tmp_path / "shared" / "demo"
+    copy_project(project)
+    shutil.copytree(tiny_corpus, outside)
+    (project / "data").mkdir()
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"]["datasets"][0]["source"]["path"] = "../shared/demo"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], project)
+    commit(project, "outside data")
+    run(["dvc", "repro", "download"], project)
+    items = len((project / "artifacts/manifest.csv").read_text().splitlines())
+    again = run(["dvc", "repro", "download"], project)
+    assert "Stage 'download' didn't change, skipping" in again.stdout
+    shutil.copy(outside / "real/images/id00_img00.jpg", outside / "real/images/added.jpg")
+    with (outside / "labels.csv").open("a") as labels:
+        labels.write("real/images/added.jpg,real,real,pair00\n")
+    changed = run(["dvc", "repro", "download"], project)
+    assert "Running stage 'download'" in changed.stdout
+    assert len((project / "artifacts/manifest.csv").read_text().splitlines()) == items + 1

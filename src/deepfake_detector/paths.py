@@ -3,6 +3,7 @@
 from pathlib import Path
 
 ARTIFACTS = Path("artifacts")
+SOURCES_JSON = ARTIFACTS / "sources.json"  # fingerprints of dataset folders outside the project
 MANIFEST_CSV = ARTIFACTS / "manifest.csv"
 FRAMES_DIR = ARTIFACTS / "frames"
 FRAMES_CSV = ARTIFACTS / "frames.csv"

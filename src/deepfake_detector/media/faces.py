@@ -141,17 +141,24 @@ def track_main_face(per_frame: list[list[Face]]) -> list[Face | None]:
     return picked
 
 
-def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int) -> np.ndarray:
+def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
     """A square crop of side margin * longer box side around the box centre, resized to size x size.
 
-    Regions outside the frame are filled with black so the face keeps its position and scale.
+    Regions outside the frame are filled with black so the face keeps its position and scale. With
+    `fit_inside` (images that are face crops already) the square is shrunk and shifted to lie inside the
+    image instead: the image is all the context there is, and MTCNN boxes on tight crops often exceed it.
     """
     x1, y1, x2, y2 = face.box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    half = margin * face.size_px / 2
-    left, top = int(round(cx - half)), int(round(cy - half))
-    side = max(1, int(round(2 * half)))
     h, w = rgb.shape[:2]
+    half = margin * face.size_px / 2
+    side = max(1, int(round(2 * half)))
+    if fit_inside and side > min(w, h):
+        side = min(w, h)
+        half = side / 2
+    left, top = int(round(cx - half)), int(round(cy - half))
+    if fit_inside:
+        left, top = min(max(left, 0), w - side), min(max(top, 0), h - side)
     pad = max(0, -left, -top, left + side - w, top + side - h)
     if pad:
         rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
