@@ -14,6 +14,7 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from deepfake_detector.config import FacesConfig, MultiscaleConfig, TemporalHeadConfig, TrainConfig
+from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor
 from deepfake_detector.models.backbones import WithEmbedding
 from deepfake_detector.models.export import check_onnx, export_model, export_onnx, export_temporal_onnx
@@ -21,6 +22,7 @@ from deepfake_detector.models.frequency import BLOCK, BlockDCT, build_model
 from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec, TemporalSpec
 from deepfake_detector.models.temporal import TemporalHead
 from deepfake_detector.train.augment import eval_transform, train_transform
+from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit
 from deepfake_detector.train.temporal import pad, train_temporal_head, video_sequences
 
@@ -238,3 +240,47 @@ def test_torch_and_onnx_temporal_verdicts_agree(temporal_model_dir: Path, tiny_c
     by_torch = Predictor(temporal_model_dir, backend="torch").predict_path(video)
     by_onnx = Predictor(temporal_model_dir, backend="onnx").predict_path(video)
     assert by_onnx.fake_probability == pytest.approx(by_torch.fake_probability, abs=1e-4)
+
+
+def test_video_scores_accepts_an_item_scorer() -> None:
+    frames = pd.DataFrame({"item_id": ["v", "v", "i"], "label": [1, 1, 0], "prob": [0.2, 0.6, 0.3],
+                           "method": ["faceswap", "faceswap", "real"], "dataset": ["d"] * 3})
+    by_rule = video_scores(frames, "mean")
+    by_scorer = video_scores(frames, lambda rows: rows["prob"].mean())
+    pd.testing.assert_frame_equal(by_rule, by_scorer)
+    assert list(by_scorer.columns) == ["item_id", "label", "prob", "method", "dataset"]
+
+
+def _video_faces(tmp_path: Path) -> pd.DataFrame:
+    """A faces table of 24 four-frame videos and 4 images (noise crops), in train and val; fakes flicker."""
+    rows, rng = [], np.random.default_rng(0)
+    for v in range(28):
+        label, split, media = v % 2, "train" if v < 16 else "val", "video" if v < 24 else "image"
+        for f in range(4 if media == "video" else 1):
+            image = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+            if label and f % 2:
+                image = (image // 2).astype(np.uint8)  # every other frame darker: flicker
+            path = tmp_path / f"{v}_{f}.png"
+            cv2.imwrite(str(path), image)
+            rows.append({"item_id": f"item{v:02d}", "frame_idx": f, "crop_path": str(path), "label": label,
+                         "split": split, "media": media, "method": "x" if label else "real", "dataset": "d"})
+    return pd.DataFrame(rows)
+
+
+def test_calibration_trains_the_temporal_head_and_records_the_comparison(tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    torch.manual_seed(0)
+    torch.save(build_model("meso4", 32).state_dict(), model_dir / TORCH_WEIGHTS)
+    ModelSpec(backbone="meso4", input_size=32).save(model_dir)
+    cfg = TrainConfig(temporal_head=TemporalHeadConfig(enabled=True, hidden=8, epochs=3), threshold_metric="youden")
+    spec = calibrate_on_validation(model_dir, _video_faces(tmp_path), cfg, seed=0)
+    assert (model_dir / TEMPORAL_WEIGHTS).exists()
+    assert spec.temporal_head.train_videos == 16 and spec.temporal_head.input_dim == 16  # meso4's embedding
+    assert spec.temporal_head.temperature > 0
+    head_auc, rule_auc = spec.validation["val_item_auc_temporal"], spec.validation["val_item_auc_aggregation"]
+    assert (spec.video_aggregation == "temporal") == (head_auc > rule_auc)
+    assert ModelSpec.load(model_dir) == spec
+    off = calibrate_on_validation(model_dir, _video_faces(tmp_path), TrainConfig(), seed=0)
+    assert off.video_aggregation != "temporal" and off.temporal_head is None
+    assert "val_item_auc_temporal" not in off.validation

@@ -57,7 +57,7 @@ def video_scores(frame_scores: pd.DataFrame, how: str | Callable[[pd.DataFrame],
     return pd.DataFrame(
         {
             "label": grouped["label"].first(),
-            "prob": pd.Series({item: score(rows) for item, rows in grouped}, dtype=float),
+            "prob": pd.Series({item: score(rows) for item, rows in grouped}, dtype=float).rename_axis("item_id"),
             "method": grouped["method"].first(),
             "dataset": grouped["dataset"].first(),
         }

@@ -93,7 +93,7 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
         "val_ece_uncalibrated": expected_calibration_error(expit(logits), labels),
         "val_faces": int(len(val)),
     }
-    update = {"temperature": temperature, "threshold": threshold}
+    update = {"temperature": temperature, "threshold": threshold, "temporal_head": None}
     if temporal:
         head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, faces, frame_scores, embeddings,
                                                       train_cfg.temporal_head, seed)
