@@ -27,12 +27,20 @@ log = logging.getLogger("evaluate")
 PLOTS = EVALUATE_DIR / "plots"
 
 
-def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> np.ndarray:
-    """Calibrated probabilities, read and scored a batch at a time so memory stays flat."""
+def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Calibrated probabilities (and embeddings, when the temporal head scores videos), read and scored a
+    batch at a time so memory stays flat."""
     paths = faces["crop_path"].tolist()
-    parts = [predictor.score_crops([read_crop(p) for p in paths[i : i + batch_size]])
-             for i in range(0, len(paths), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    probs, embeddings = [], []
+    for i in range(0, len(paths), batch_size):
+        crops = [read_crop(p) for p in paths[i : i + batch_size]]
+        if predictor.uses_temporal_head:
+            logits, batch_embeddings = predictor.logits_and_embeddings(crops)
+            probs.append(predictor.calibrate(logits))
+            embeddings.append(batch_embeddings)
+        else:
+            probs.append(predictor.score_crops(crops))
+    return np.concatenate(probs) if probs else np.zeros(0), np.concatenate(embeddings) if embeddings else None
 
 
 def write_csv(df: pd.DataFrame, path) -> None:
@@ -48,8 +56,10 @@ def main() -> None:
         raise UserError("the test split has no faces; check data.split.test in params.yaml")
     predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
     threshold, how = predictor.spec.threshold, predictor.spec.video_aggregation
-    frames = test.assign(prob=score_faces(predictor, test, params.evaluate.batch_size))
-    videos = video_scores(frames, how)
+    probs, embeddings = score_faces(predictor, test, params.evaluate.batch_size)
+    frames = test.assign(prob=probs)
+    videos = video_scores(frames, lambda rows: predictor.item_probability(
+        rows["media"].iloc[0], rows["prob"].to_numpy(), None if embeddings is None else embeddings[rows.index]))
     manifest = read_table(MANIFEST_CSV, MANIFEST)
     test_items = manifest[manifest["split"] == "test"]
     metrics = {

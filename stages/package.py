@@ -10,8 +10,8 @@ from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_dir, read_json
 from deepfake_detector.logs import run_stage
 from deepfake_detector.model_card import render_model_card
-from deepfake_detector.models.export import check_onnx, export_onnx
-from deepfake_detector.models.spec import ONNX_FILE, SPEC_FILE
+from deepfake_detector.models.export import export_model
+from deepfake_detector.models.spec import SPEC_FILE
 from deepfake_detector.paths import (
     BENTO_DIR,
     BENTOML_HOME,
@@ -43,11 +43,11 @@ def check_inputs(predictor: Predictor, seed: int) -> np.ndarray:
 def main() -> None:
     params = load_params()
     torch_predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
-    spec, model = torch_predictor.spec, torch_predictor.backend.model
+    spec = torch_predictor.spec
     metrics = read_json(EVALUATE_DIR / "metrics.json")
     with atomic_dir(MODEL_DIR) as out:
-        export_onnx(model, spec.input_size, out / ONNX_FILE, params.package.onnx_opset)
-        diff = check_onnx(model, out / ONNX_FILE, check_inputs(torch_predictor, params.seed), params.package.onnx_atol)
+        inputs = check_inputs(torch_predictor, params.seed)
+        diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
         shutil.copy(TRAINED_MODEL_DIR / SPEC_FILE, out / SPEC_FILE)
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
         (out / "model_card.md").write_text(card)

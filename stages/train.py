@@ -36,7 +36,7 @@ def settings_from(params) -> FitSettings:
     return FitSettings(
         **chosen, epochs=train.epochs, batch_size=train.batch_size, pretrained=train.pretrained,
         balance_classes=train.balance_classes, num_workers=train.num_workers,
-        self_blend=self_blend_settings(params),
+        self_blend=self_blend_settings(params), multiscale=train.multiscale, frequency_branch=train.frequency_branch,
     )
 
 
@@ -52,11 +52,11 @@ def main() -> None:
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
             backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
-            frames_per_video=params.frames.per_video, provenance=provenance(),
+            frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch, provenance=provenance(),
             version=provenance()["params_hash"],
         )
         spec.save(out)
-        spec = calibrate_on_validation(out, faces, params.train)
+        spec = calibrate_on_validation(out, faces, params.train, params.seed)
     metrics = {"best_val_auc": result.best_val_auc, "epochs": result.epochs_run, **spec.validation,
                "temperature": spec.temperature, "threshold": spec.threshold}
     write_json(metrics, TRAIN_DIR / "metrics.json")

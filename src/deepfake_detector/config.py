@@ -91,6 +91,27 @@ class AugmentConfig(Strict):
     strength: float = Field(0.5, ge=0, le=1)  # scales every augmentation's probability and magnitude
 
 
+class MultiscaleConfig(Strict):
+    """Training faces resampled to a random lower resolution and back up (see train/augment.py)."""
+
+    enabled: bool = False
+    min_size: int = Field(32, ge=8)  # smallest face side in px the model should cope with
+    p: float = Field(0.5, ge=0, le=1)  # share of training faces resampled
+
+
+class TemporalHeadConfig(Strict):
+    """A GRU over a video's per-frame embeddings, trained after the frame model (see train/temporal.py)."""
+
+    enabled: bool = False
+    kind: Literal["gru"] = "gru"
+    hidden: int = Field(32, ge=1)
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-3, ge=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+
+
 class TrainConfig(Strict):
     backbone: str = "resnet18"
     pretrained: bool = False
@@ -103,6 +124,10 @@ class TrainConfig(Strict):
     balance_classes: bool = True
     # share of real training crops turned into self-blended fakes (SBI) each time they are drawn; 0 = off
     self_blend_rate: float = Field(0.0, ge=0, le=1)
+    multiscale: MultiscaleConfig = MultiscaleConfig()
+    # DCT features of the face through a small CNN, concatenated with the backbone's pooled features
+    frequency_branch: bool = False
+    temporal_head: TemporalHeadConfig = TemporalHeadConfig()
     use_tuned: bool = True  # take lr/weight_decay/backbone/strength/input_size from the tune stage
     num_workers: int = Field(0, ge=0)
     threshold_metric: Literal["f1", "youden"] = "f1"

@@ -18,7 +18,7 @@ from scipy.special import expit
 
 from deepfake_detector.media.faces import FaceDetector, crop_face
 from deepfake_detector.media.frames import Frame, MediaError, read_image, sample_frames
-from deepfake_detector.models.spec import ONNX_FILE, TORCH_WEIGHTS, ModelSpec
+from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.train.augment import to_model_input
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -37,9 +37,16 @@ class OnnxBackend:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        self.path = path
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0].reshape(-1)  # ORT sessions are thread-safe
+
+    def logits_and_embeddings(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = self.session.run(None, {self.input_name: batch})
+        if len(outputs) < 2:
+            raise RuntimeError(f"{self.path} has no embedding output; re-run the package stage")
+        return outputs[0].reshape(-1), outputs[1]
 
 
 class TorchBackend:
@@ -48,14 +55,45 @@ class TorchBackend:
     def __init__(self, path: Path, spec: ModelSpec):
         import torch
 
-        from deepfake_detector.models.backbones import build_backbone, load_weights
+        from deepfake_detector.models.backbones import WithEmbedding, load_weights
+        from deepfake_detector.models.frequency import build_model
 
         self.torch = torch
-        self.model = load_weights(build_backbone(spec.backbone, spec.input_size, pretrained=False), path)
+        model = build_model(spec.backbone, spec.input_size, pretrained=False, frequency_branch=spec.frequency_branch)
+        self.model = load_weights(model, path)
+        self.with_embedding = WithEmbedding(self.model).eval()
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():
             return self.model(self.torch.from_numpy(batch)).reshape(-1).numpy()
+
+    def logits_and_embeddings(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self.torch.inference_mode():
+            logits, embeddings = self.with_embedding(self.torch.from_numpy(batch))
+        return logits.reshape(-1).numpy(), embeddings.numpy()
+
+
+class TemporalOnnx:
+    def __init__(self, path: Path):
+        self.backend = OnnxBackend(path)
+
+    def logit(self, embeddings: np.ndarray) -> float:
+        return float(self.backend.logits(embeddings[None].astype(np.float32))[0])
+
+
+class TemporalTorch:
+    def __init__(self, path: Path, spec: ModelSpec):
+        import torch
+
+        from deepfake_detector.models.backbones import load_weights
+        from deepfake_detector.models.temporal import TemporalHead
+
+        self.torch = torch
+        self.head = load_weights(TemporalHead(spec.temporal_head.input_dim, spec.temporal_head.hidden), path)
+
+    def logit(self, embeddings: np.ndarray) -> float:
+        with self.torch.inference_mode():
+            return float(self.head(self.torch.from_numpy(embeddings[None].astype(np.float32))).reshape(-1)[0])
 
 
 @dataclass
@@ -121,8 +159,27 @@ class Predictor:
             self.backend = TorchBackend(torch_path, self.spec)
         else:
             raise FileNotFoundError(f"{self.model_dir}: no {ONNX_FILE} or {TORCH_WEIGHTS} for backend '{backend}'")
+        self.temporal = self._load_temporal() if self.spec.temporal_head is not None else None
         self._detector: FaceDetector | None = None
         self._detector_lock = threading.Lock()
+
+    def _load_temporal(self) -> TemporalOnnx | TemporalTorch | None:
+        """The temporal head, with the same kind of backend as the frame model (ONNX next to model.onnx)."""
+        if isinstance(self.backend, OnnxBackend):
+            path = self.model_dir / TEMPORAL_ONNX
+            head = TemporalOnnx(path) if path.exists() else None
+        else:
+            path = self.model_dir / TEMPORAL_WEIGHTS
+            head = TemporalTorch(path, self.spec) if path.exists() else None
+        if head is None and self.uses_temporal_head:
+            raise FileNotFoundError(f"{path}: model.json scores videos with the temporal head but the file is missing; "
+                                    "re-run the train (or package) stage")
+        return head
+
+    @property
+    def uses_temporal_head(self) -> bool:
+        """model.json chose the temporal head for videos (it beat plain aggregation on validation videos)."""
+        return self.spec.video_aggregation == "temporal"
 
     @property
     def detector(self) -> FaceDetector:
@@ -138,6 +195,29 @@ class Predictor:
             for i in range(0, len(crops), batch_size)
         ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def logits_and_embeddings(self, crops: list[np.ndarray], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Frame logits and the frame model's pre-logit embeddings (the temporal head's input)."""
+        out = [
+            self.backend.logits_and_embeddings(to_model_input(crops[i : i + batch_size], self.spec.input_size))
+            for i in range(0, len(crops), batch_size)
+        ]
+        if not out:
+            return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+    def temporal_probability(self, embeddings: np.ndarray) -> float:
+        """One video's calibrated probability from its frames' embeddings, in frame order."""
+        return float(expit(self.temporal.logit(embeddings) / self.spec.temporal_head.temperature))
+
+    def item_probability(self, media: str, probs: np.ndarray, embeddings: np.ndarray | None = None) -> float:
+        """One verdict score per file: an image is its face; a video aggregates its frames (or, when model.json
+        says so, the temporal head scores the sequence of its frames' embeddings)."""
+        if media != "video":
+            return float(probs[0])
+        if self.uses_temporal_head:
+            return self.temporal_probability(embeddings)
+        return aggregate(probs, self.spec.video_aggregation)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         return expit(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
@@ -177,13 +257,18 @@ class Predictor:
             result.error = f"{name}: no face found in {len(frames)} frame(s); use a file where a face is clearly visible"
             return result
         crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size) for fr, face in kept]
-        probs = self.score_crops(crops)
+        embeddings = None
+        if media == "video" and self.uses_temporal_head:
+            logits, embeddings = self.logits_and_embeddings(crops)
+            probs = self.calibrate(logits)
+        else:
+            probs = self.score_crops(crops)
         scored = time.perf_counter()
         result.faces = [
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))
             for (fr, face), p in zip(kept, probs, strict=True)
         ]
-        result.fake_probability = aggregate(probs, self.spec.video_aggregation) if media == "video" else float(probs[0])
+        result.fake_probability = self.item_probability(media, probs, embeddings)
         result.label = "fake" if result.fake_probability >= self.spec.threshold else "real"
         result.timings_ms.update(
             detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)

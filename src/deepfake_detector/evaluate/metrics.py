@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
@@ -46,13 +48,16 @@ def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> d
     }
 
 
-def video_scores(frame_scores: pd.DataFrame, how: str) -> pd.DataFrame:
-    """One row per item: its label and the aggregate of its frame probabilities (images: their one frame)."""
+def video_scores(frame_scores: pd.DataFrame, how: str | Callable[[pd.DataFrame], float]) -> pd.DataFrame:
+    """One row per item: its label and the aggregate of its frame probabilities (images: their one frame).
+
+    `how` is an aggregation rule, or a function of an item's frame rows (e.g. one that runs the temporal head)."""
     grouped = frame_scores.groupby("item_id", sort=True)
+    score = how if callable(how) else (lambda rows: aggregate(rows["prob"].to_numpy(), how))
     return pd.DataFrame(
         {
             "label": grouped["label"].first(),
-            "prob": grouped["prob"].apply(lambda p: aggregate(p.to_numpy(), how)),
+            "prob": pd.Series({item: score(rows) for item, rows in grouped}, dtype=float).rename_axis("item_id"),
             "method": grouped["method"].first(),
             "dataset": grouped["dataset"].first(),
         }

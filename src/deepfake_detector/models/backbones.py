@@ -46,3 +46,15 @@ def count_parameters(model: nn.Module) -> int:
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+class WithEmbedding(nn.Module):
+    """A frame model returning (logit, pre-logit embedding): the second output feeds the temporal head."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model.forward_features(x)
+        return self.model.forward_head(features), self.model.forward_head(features, pre_logits=True)

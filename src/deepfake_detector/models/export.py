@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from deepfake_detector.io import atomic_path
+from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX
 
 log = logging.getLogger(__name__)
 
@@ -17,28 +18,64 @@ class ExportMismatch(RuntimeError):
     pass
 
 
-def export_onnx(model: torch.nn.Module, input_size: int, path: Path, opset: int = 18) -> Path:
-    """Export with a dynamic batch axis (input `input`: N x 3 x S x S float32 -> output `logit`: N x 1)."""
-    model = model.eval()
+def export_model(predictor, out: Path, inputs: np.ndarray, opset: int, atol: float) -> float:
+    """A torch-backend Predictor's models as ONNX in `out`: model.onnx (with the embedding output when the
+    temporal head scores videos, then also temporal.onnx), each checked against PyTorch on `inputs` (a batch
+    of model inputs; for the temporal head, their embeddings as one video). Returns the largest difference."""
+    spec, model = predictor.spec, predictor.backend.model
+    if not predictor.uses_temporal_head:
+        export_onnx(model, spec.input_size, out / ONNX_FILE, opset)
+        return check_onnx(model, out / ONNX_FILE, inputs, atol)
+    frame_model = predictor.backend.with_embedding
+    export_onnx(frame_model, spec.input_size, out / ONNX_FILE, opset, output_names=("logit", "embedding"))
+    diff = check_onnx(frame_model, out / ONNX_FILE, inputs, atol)
+    head = predictor.temporal.head
+    export_temporal_onnx(head, spec.temporal_head.input_dim, out / TEMPORAL_ONNX, opset)
+    with torch.inference_mode():
+        sequence = frame_model(torch.from_numpy(inputs))[1].numpy()[None]
+    return max(diff, check_onnx(head, out / TEMPORAL_ONNX, sequence, atol))
+
+
+def export_onnx(model: torch.nn.Module, input_size: int, path: Path, opset: int = 18,
+                output_names: tuple[str, ...] = ("logit",)) -> Path:
+    """Export with a dynamic batch axis (input `input`: N x 3 x S x S float32 -> output `logit`: N x 1, and
+    `embedding`: N x D when the model returns it too, see backbones.WithEmbedding)."""
     example = torch.zeros(2, 3, input_size, input_size)
+    return _export(model, example, path, opset, "input", output_names, {0: torch.export.Dim("batch", min=1, max=1024)})
+
+
+def export_temporal_onnx(head: torch.nn.Module, input_dim: int, path: Path, opset: int = 18) -> Path:
+    """The temporal head: input `embeddings`: N x T x D (any number of frames T) -> output `logit`: N x 1."""
+    example = torch.zeros(1, 4, input_dim)
+    frames = torch.export.Dim("frames", min=1, max=4096)
+    return _export(head, example, path, opset, "embeddings", ("logit",), {1: frames})
+
+
+def _export(model, example, path: Path, opset: int, input_name: str, output_names, dims) -> Path:
+    model = model.eval()
     with atomic_path(path) as tmp:
         torch.onnx.export(
-            model, (example,), str(tmp), input_names=["input"], output_names=["logit"], opset_version=opset,
-            dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=1024)}}, dynamo=True, external_data=False,
+            model, (example,), str(tmp), input_names=[input_name], output_names=list(output_names),
+            opset_version=opset, dynamic_shapes={"x": dims}, dynamo=True, external_data=False,
         )
     return path
 
 
 def check_onnx(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray, atol: float) -> float:
-    """Max |logit difference| between PyTorch and ONNX Runtime on `batch`; raises above `atol`."""
+    """Max |difference| between PyTorch and ONNX Runtime over every output on `batch`; raises above `atol`."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
-        expected = model.eval()(torch.from_numpy(batch)).numpy().reshape(-1)
-    got = session.run(None, {session.get_inputs()[0].name: batch})[0].reshape(-1)
-    diff = float(np.max(np.abs(expected - got))) if len(got) else 0.0
+        expected = model.eval()(torch.from_numpy(batch))
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = session.run(None, {session.get_inputs()[0].name: batch})
+    if len(got) != len(expected):
+        raise ExportMismatch(f"{onnx_path}: {len(got)} ONNX outputs, PyTorch gives {len(expected)}")
+    diffs = [float(np.max(np.abs(e.numpy().reshape(-1) - g.reshape(-1)))) if g.size else 0.0
+             for e, g in zip(expected, got, strict=True)]
+    diff = max(diffs)
     if diff > atol:
-        raise ExportMismatch(f"ONNX and PyTorch disagree: max |logit diff| {diff:.2e} > package.onnx_atol={atol}")
-    log.info("ONNX matches PyTorch on %d inputs: max |logit diff| %.2e", len(batch), diff)
+        raise ExportMismatch(f"ONNX and PyTorch disagree: max |output diff| {diff:.2e} > package.onnx_atol={atol}")
+    log.info("ONNX matches PyTorch on %d inputs: max |output diff| %.2e", len(batch), diff)
     return diff

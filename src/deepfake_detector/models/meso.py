@@ -12,6 +12,8 @@ def _block(c_in: int, c_out: int, kernel: int, pool: int) -> nn.Sequential:
 
 
 class Meso4(nn.Module):
+    num_features = 16  # width of the pre-logit embedding (forward_head with pre_logits=True), as in timm
+
     def __init__(self, num_classes: int = 1):
         super().__init__()
         self.features = nn.Sequential(_block(3, 8, 3, 2), _block(8, 8, 5, 2), _block(8, 16, 5, 2), _block(16, 16, 5, 4))
@@ -20,5 +22,12 @@ class Meso4(nn.Module):
             nn.Dropout(0.5), nn.Linear(16, num_classes),
         )
 
+    # timm's interface, so the frequency branch and the temporal head treat every backbone alike
+    def forward_features(self, x):
+        return self.features(x)
+
+    def forward_head(self, x, pre_logits: bool = False):
+        return self.head[:-1](x) if pre_logits else self.head(x)
+
     def forward(self, x):
-        return self.head(self.features(x))
+        return self.forward_head(self.forward_features(x))

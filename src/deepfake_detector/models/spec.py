@@ -14,6 +14,18 @@ from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 SPEC_FILE = "model.json"
 TORCH_WEIGHTS = "model.pt"
 ONNX_FILE = "model.onnx"
+TEMPORAL_WEIGHTS = "temporal.pt"
+TEMPORAL_ONNX = "temporal.onnx"
+
+
+class TemporalSpec(BaseModel):
+    """The temporal head (models/temporal.py) and its calibration on validation videos."""
+
+    kind: Literal["gru"] = "gru"
+    input_dim: int
+    hidden: int
+    temperature: float = 1.0
+    train_videos: int = 0
 
 
 class ModelSpec(BaseModel):
@@ -23,7 +35,10 @@ class ModelSpec(BaseModel):
     std: tuple[float, float, float] = IMAGENET_STD
     temperature: float = 1.0
     threshold: float = 0.5
-    video_aggregation: Literal["mean", "median", "max", "confident"] = "mean"
+    # "temporal": videos are scored by the temporal head (temporal.pt / temporal.onnx next to the model)
+    video_aggregation: Literal["mean", "median", "max", "confident", "temporal"] = "mean"
+    frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
+    temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8
     faces: FacesConfig = FacesConfig()
     version: str = "0"

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 
-from deepfake_detector.config import TrainConfig
+from deepfake_detector.config import TemporalHeadConfig, TrainConfig
 from deepfake_detector.evaluate.metrics import video_scores
-from deepfake_detector.inference import Predictor
-from deepfake_detector.models.spec import ModelSpec
+from deepfake_detector.inference import Predictor, TemporalTorch
+from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, ModelSpec, TemporalSpec
 from deepfake_detector.train.data import read_crop
+from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+EMBED_CHUNK = 256  # crops read and embedded at a time
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -50,35 +53,75 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
-def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig) -> ModelSpec:
-    """Fit temperature, threshold and video aggregation on the val split; store them in model.json.
+def item_auc(items: pd.DataFrame) -> float:
+    return float(roc_auc_score(items["label"], items["prob"])) if items["label"].nunique() == 2 else 0.0
+
+
+def embed_faces(predictor: Predictor, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Frame logits and embeddings of `rows`' crops, read a chunk at a time so memory stays flat."""
+    paths = rows["crop_path"].tolist()
+    parts = [predictor.logits_and_embeddings([read_crop(p) for p in paths[i : i + EMBED_CHUNK]])
+             for i in range(0, len(paths), EMBED_CHUNK)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig, seed: int = 0) -> ModelSpec:
+    """Fit temperature, threshold and video aggregation on the val split; store them in model.json. With
+    train.temporal_head enabled, also train the temporal head and use it for videos if it beats the
+    aggregation rule on validation videos.
 
     Scores go through the Predictor, so calibration sees exactly what inference will compute.
     """
-    val = faces[faces["split"] == "val"]
+    val = faces[faces["split"] == "val"].reset_index(drop=True)
     predictor = Predictor(model_dir, backend="torch")
-    logits = predictor.logits([read_crop(p) for p in val["crop_path"]])
+    temporal = train_cfg.temporal_head.enabled
+    if temporal:
+        logits, embeddings = embed_faces(predictor, val)
+    else:
+        logits = predictor.logits([read_crop(p) for p in val["crop_path"]])
     labels = val["label"].to_numpy()
     temperature = fit_temperature(logits, labels)
     probs = expit(logits / temperature)
     threshold = choose_threshold(probs, labels, train_cfg.threshold_metric)
     frame_scores = val.assign(prob=probs)
     aggregation = train_cfg.video_aggregation
-    if aggregation == "auto":
-        def video_auc(how: str) -> float:
-            videos = video_scores(frame_scores, how)
-            return roc_auc_score(videos["label"], videos["prob"]) if videos["label"].nunique() == 2 else 0.0
-        aggregation = max(("mean", "median", "confident", "max"), key=video_auc)  # ties keep the earlier
-    spec = ModelSpec.load(model_dir).model_copy(update={
-        "temperature": temperature,
-        "threshold": threshold,
-        "video_aggregation": aggregation,
-        "validation": {
-            "val_frame_auc": float(roc_auc_score(labels, probs)) if len(set(labels)) == 2 else float("nan"),
-            "val_ece": expected_calibration_error(probs, labels),
-            "val_ece_uncalibrated": expected_calibration_error(expit(logits), labels),
-            "val_faces": int(len(val)),
-        },
-    })
+    if aggregation == "auto":  # ties keep the earlier
+        aggregation = max(("mean", "median", "confident", "max"), key=lambda how: item_auc(video_scores(frame_scores, how)))
+    validation = {
+        "val_frame_auc": float(roc_auc_score(labels, probs)) if len(set(labels)) == 2 else float("nan"),
+        "val_ece": expected_calibration_error(probs, labels),
+        "val_ece_uncalibrated": expected_calibration_error(expit(logits), labels),
+        "val_faces": int(len(val)),
+    }
+    update = {"temperature": temperature, "threshold": threshold, "temporal_head": None}
+    if temporal:
+        head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, faces, frame_scores, embeddings,
+                                                      train_cfg.temporal_head, seed)
+        rule_auc = item_auc(video_scores(frame_scores, aggregation))
+        validation.update(val_item_auc_aggregation=rule_auc, val_item_auc_temporal=head_auc)
+        update["temporal_head"] = head_spec
+        aggregation = "temporal" if head_auc > rule_auc else aggregation
+    spec = ModelSpec.load(model_dir).model_copy(update={**update, "video_aggregation": aggregation,
+                                                         "validation": validation})
     spec.save(model_dir)
     return spec
+
+
+def calibrate_temporal_head(model_dir: Path, predictor: Predictor, faces: pd.DataFrame, val_scores: pd.DataFrame,
+                            val_embeddings: np.ndarray, cfg: TemporalHeadConfig, seed: int) -> tuple[TemporalSpec, float]:
+    """Train the head on the train split's videos, save it next to the frame model, fit its temperature on
+    the val videos. Returns its spec and the val item-level AUC it gives (images keep their frame score)."""
+    train = faces[(faces["split"] == "train") & (faces["media"] == "video")].reset_index(drop=True)
+    _, train_embeddings = embed_faces(predictor, train)
+    _, sequences, labels = video_sequences(train, train_embeddings)
+    head = train_temporal_head(sequences, labels, cfg, seed)
+    torch.save(head.state_dict(), model_dir / TEMPORAL_WEIGHTS)
+    spec = TemporalSpec(kind=cfg.kind, input_dim=train_embeddings.shape[1], hidden=cfg.hidden,
+                        train_videos=len(sequences))
+    scorer = TemporalTorch(model_dir / TEMPORAL_WEIGHTS, predictor.spec.model_copy(update={"temporal_head": spec}))
+    items, val_sequences, val_labels = video_sequences(val_scores, val_embeddings)
+    val_logits = np.array([scorer.logit(s) for s in val_sequences])
+    spec = spec.model_copy(update={"temperature": fit_temperature(val_logits, val_labels)})
+    head_probs = dict(zip(items, expit(val_logits / spec.temperature), strict=True))
+    scored = video_scores(val_scores, lambda rows: head_probs.get(rows["item_id"].iloc[0], rows["prob"].iloc[0]))
+    return spec, item_auc(scored)

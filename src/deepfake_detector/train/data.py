@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from deepfake_detector.config import MultiscaleConfig
 from deepfake_detector.tables import FACES, MANIFEST, read_table
 from deepfake_detector.train.augment import eval_transform, train_transform
 from deepfake_detector.train.self_blend import crop_landmarks, self_blend
@@ -81,6 +82,7 @@ def make_loaders(
     num_workers: int = 0,
     max_train_items: int | None = None,
     self_blend: SelfBlendSettings | None = None,
+    multiscale: MultiscaleConfig | None = None,
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
     if max_train_items and len(train_rows) > max_train_items:
@@ -91,7 +93,7 @@ def make_loaders(
             "training needs real and fake faces in both the train and val splits; "
             f"got train labels {sorted(train_rows['label'].unique())}, val labels {sorted(val_rows['label'].unique())}"
         )
-    train_set = CropDataset(train_rows, train_transform(input_size, strength, seed), self_blend, seed)
+    train_set = CropDataset(train_rows, train_transform(input_size, strength, seed, multiscale), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size))
     generator = torch.Generator().manual_seed(seed)
     sampler = balanced_sampler(train_set.labels, seed) if balance else None

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from deepfake_detector.config import MultiscaleConfig
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
 from deepfake_detector.train.module import FrameClassifier
 
@@ -31,6 +32,8 @@ class FitSettings:
     num_workers: int = 0
     max_train_items: int | None = None
     self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
+    multiscale: MultiscaleConfig | None = None  # faces resampled to a random lower resolution and back
+    frequency_branch: bool = False  # DCT features fused with the backbone's (models/frequency.py)
 
 
 @dataclass
@@ -51,10 +54,11 @@ def fit(
     L.seed_everything(seed, workers=True, verbose=False)
     train_loader, val_loader = make_loaders(
         faces, settings.input_size, settings.augment_strength, settings.batch_size, settings.balance_classes,
-        seed, settings.num_workers, settings.max_train_items, settings.self_blend,
+        seed, settings.num_workers, settings.max_train_items, settings.self_blend, settings.multiscale,
     )
     module = FrameClassifier(
-        settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, settings.pretrained
+        settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, settings.pretrained,
+        settings.frequency_branch,
     )
     keep_best = KeepBest()
     trainer = L.Trainer(

@@ -7,14 +7,15 @@ import torch
 from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
-from deepfake_detector.models.backbones import build_backbone
+from deepfake_detector.models.frequency import build_model
 
 
 class FrameClassifier(L.LightningModule):
-    def __init__(self, backbone: str, input_size: int, lr: float, weight_decay: float, epochs: int, pretrained: bool):
+    def __init__(self, backbone: str, input_size: int, lr: float, weight_decay: float, epochs: int, pretrained: bool,
+                 frequency_branch: bool = False):
         super().__init__()
         self.save_hyperparameters()
-        self.model = build_backbone(backbone, input_size, pretrained)
+        self.model = build_model(backbone, input_size, pretrained, frequency_branch)
         self.loss = nn.BCEWithLogitsLoss()
         self.val_auc = BinaryAUROC()
         self.val_logits: list[torch.Tensor] = []

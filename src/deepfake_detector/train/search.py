@@ -45,6 +45,8 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         num_workers=train.num_workers,
         max_train_items=params.tune.max_train_items,
         self_blend=self_blend_settings(params),
+        multiscale=train.multiscale,
+        frequency_branch=train.frequency_branch,
     )
 
 
