@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import cv2
@@ -223,17 +222,14 @@ def test_cli_data_index_wrong_layout_exits_2(tmp_path: Path, adapter: str, messa
 
 
 def test_cli_demo_data(tmp_path: Path) -> None:
-    started = time.perf_counter()
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo-data", str(out), "--identities", "4", "--seed", "2"])
-    elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{"):])
     assert summary["seed"] == 2
     assert summary["files"] == summary["real"] + summary["fake"] == 4 * (4 + 1) * 2
     assert (out / "labels.csv").is_file() and (out / "README.md").is_file()
     assert len(list(out.rglob("*.mp4"))) == summary["videos"] == 8
-    assert elapsed < 30, f"demo-data took {elapsed:.0f} s"
 
 
 def test_logs_go_to_stderr_not_stdout(capsys: pytest.CaptureFixture[str]) -> None:
