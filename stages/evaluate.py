@@ -3,7 +3,6 @@ level, plus ROC/PR/confusion plots. Scores come from the Predictor, the same pat
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from deepfake_detector.config import load_params
@@ -13,34 +12,18 @@ from deepfake_detector.evaluate.metrics import (
     confusion_rows,
     pr_points,
     roc_points,
-    video_scores,
 )
 from deepfake_detector.evaluate.plots import save_curves
+from deepfake_detector.evaluate.scoring import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage
 from deepfake_detector.paths import EVALUATE_DIR, FACES_CSV, MANIFEST_CSV, TRAINED_MODEL_DIR
 from deepfake_detector.tables import MANIFEST, read_table
-from deepfake_detector.train.data import load_face_table, read_crop
+from deepfake_detector.train.data import load_face_table
 
 log = logging.getLogger("evaluate")
 PLOTS = EVALUATE_DIR / "plots"
-
-
-def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Calibrated probabilities (and embeddings, when the temporal head scores videos), read and scored a
-    batch at a time so memory stays flat."""
-    paths = faces["crop_path"].tolist()
-    probs, embeddings = [], []
-    for i in range(0, len(paths), batch_size):
-        crops = [read_crop(p) for p in paths[i : i + batch_size]]
-        if predictor.uses_temporal_head:
-            logits, batch_embeddings = predictor.logits_and_embeddings(crops)
-            probs.append(predictor.calibrate(logits))
-            embeddings.append(batch_embeddings)
-        else:
-            probs.append(predictor.score_crops(crops))
-    return np.concatenate(probs) if probs else np.zeros(0), np.concatenate(embeddings) if embeddings else None
 
 
 def write_csv(df: pd.DataFrame, path) -> None:
@@ -56,10 +39,7 @@ def main() -> None:
         raise UserError("the test split has no faces; check data.split.test in params.yaml")
     predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
     threshold, how = predictor.spec.threshold, predictor.spec.video_aggregation
-    probs, embeddings = score_faces(predictor, test, params.evaluate.batch_size)
-    frames = test.assign(prob=probs)
-    videos = video_scores(frames, lambda rows: predictor.item_probability(
-        rows["media"].iloc[0], rows["prob"].to_numpy(), None if embeddings is None else embeddings[rows.index]))
+    frames, videos = score_frames_and_items(predictor, test, params.evaluate.batch_size)
     manifest = read_table(MANIFEST_CSV, MANIFEST)
     test_items = manifest[manifest["split"] == "test"]
     metrics = {
