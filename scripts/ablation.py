@@ -1,0 +1,153 @@
+"""Ablation: what each training technique does, in the same harness, on the data the pipeline prepared.
+
+For every variant in an ablation file (profiles/ablation.yaml: overrides of the `train` section on top of a
+shared `base`) and every seed: train and calibrate with the train stage's own code, score the test split
+through the Predictor (as the evaluate stage does), and record
+  - in-domain frame and item ROC-AUC (test items of datasets with `role: train`),
+  - item ROC-AUC per unseen dataset (`role: unseen`) and per held-out method (`data.holdout_methods`),
+  - validation ECE, training seconds, and validation AUC after each epoch against training time.
+Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png.
+No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
+
+Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):
+  python scripts/ablation.py --out reports/ablation/demo_holdout --seeds 42,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from deepfake_detector.config import Params, load_params
+from deepfake_detector.evaluate.metrics import binary_metrics
+from deepfake_detector.evaluate.plots import save_curves
+from deepfake_detector.evaluate.scoring import score_frames_and_items
+from deepfake_detector.inference import Predictor
+from deepfake_detector.io import read_json, write_json
+from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV
+from deepfake_detector.train.data import load_face_table
+from deepfake_detector.train.run import train_and_calibrate
+
+log = logging.getLogger("ablation")
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = deep_merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def variant_params(params: Params, base: dict, overrides: dict, seed: int) -> Params:
+    """params.yaml with the train section overridden, validated like params.yaml itself."""
+    raw = params.model_dump(by_alias=True)
+    raw["train"] = deep_merge(deep_merge(raw["train"], base), overrides)
+    raw["seed"] = seed
+    return Params.model_validate(raw)
+
+
+def auc_of(items: pd.DataFrame) -> float | None:
+    if items.empty or items["label"].nunique() < 2:
+        return None
+    return binary_metrics(items["label"], items["prob"], 0.5)["roc_auc"]
+
+
+def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:
+    """Test-split AUCs of one trained model: in-domain, per unseen dataset, per held-out method."""
+    predictor = Predictor(model_dir, backend="torch")
+    frames, items = score_frames_and_items(predictor, faces[faces["split"] == "test"], batch_size=64)
+    roles = {d.name: d.role for d in params.data.datasets}
+    in_domain = [name for name, role in roles.items() if role == "train"]
+    result = {
+        "in_domain_frame_auc": auc_of(frames[frames["dataset"].isin(in_domain)]),
+        "in_domain_item_auc": auc_of(items[items["dataset"].isin(in_domain) & ~items["method"].isin(
+            params.data.holdout_methods)]),
+        "video_aggregation": predictor.spec.video_aggregation,
+    }
+    for name in (n for n, role in roles.items() if role == "unseen"):
+        result[f"unseen_{name}_item_auc"] = auc_of(items[items["dataset"] == name])
+    for method in params.data.holdout_methods:
+        fakes = items[items["method"] == method]
+        reals = items[(items["label"] == 0) & items["dataset"].isin(fakes["dataset"].unique())]
+        result[f"heldout_{method}_item_auc"] = auc_of(pd.concat([reals, fakes]))
+    return result
+
+
+def auc_curve(live_dir: Path, started: float) -> list[tuple[float, float]]:
+    """(seconds since training started, validation AUC) after each epoch, from DVCLive's log."""
+    tsv = live_dir / "plots" / "metrics" / "val" / "auc.tsv"
+    rows = pd.read_csv(tsv, sep="\t")
+    return [(round(ts / 1000 - started, 1), round(auc, 4)) for ts, auc in zip(rows["timestamp"], rows["auc"],
+                                                                               strict=True)]
+
+
+def run_variant(params: Params, faces: pd.DataFrame, workdir: Path) -> dict:
+    model_dir, live_dir = workdir / "model", workdir / "dvclive"
+    started = time.time()
+    metrics = train_and_calibrate(params, faces, model_dir, workdir / "metrics.json", live_dir=live_dir)
+    seconds = time.time() - started
+    return {**measure(params, faces, model_dir), "val_ece": metrics.get("val_ece"),
+            "val_frame_auc": metrics.get("val_frame_auc"), "train_seconds": round(seconds),
+            "curve": auc_curve(live_dir, started)}
+
+
+def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
+    """Mean (and min-max over seeds) of every numeric column, a row per variant."""
+    rows = []
+    for variant, runs in results.items():
+        row = {"variant": variant}
+        for key in runs[0]:
+            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+            if key == "curve" or not values:
+                continue
+            mean = float(np.mean(values))
+            row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
+            if key == "train_seconds":
+                row[key] = f"{mean:.0f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants-file", type=Path, default=Path("profiles/ablation.yaml"))
+    parser.add_argument("--only", help="comma-separated variant names (default: all in the file)")
+    parser.add_argument("--seeds", default="42", help="comma-separated seeds; each variant runs once per seed")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    spec = yaml.safe_load(args.variants_file.read_text())
+    names = args.only.split(",") if args.only else list(spec["variants"])
+    seeds = [int(s) for s in args.seeds.split(",")]
+    params = load_params()
+    faces = load_face_table(MANIFEST_CSV, FACES_CSV)
+    results_file = args.out / "results.json"
+    results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
+    for name in names:
+        runs = []
+        for seed in seeds:
+            log.info("variant %s, seed %d", name, seed)
+            variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed)
+            with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
+                runs.append({"seed": seed, **run_variant(variant, faces, Path(workdir))})
+        results[name] = runs
+        write_json(results, results_file)  # after every variant: a long run can be resumed with --only
+    table = summarise(results)
+    (args.out / "table.md").write_text(table.to_markdown(index=False) + "\n")
+    curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
+              for name, runs in results.items() for run in runs[:1]}
+    save_curves(curves, "seconds", "val_auc", "Validation AUC against training time", args.out / "auc_vs_time.png")
+    print(table.to_markdown(index=False))
+    print(json.dumps({"out": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
