@@ -5,7 +5,7 @@ from __future__ import annotations
 import albumentations as A
 import numpy as np
 
-from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 MAX_ROTATION_DEG = 15
 MIN_JPEG_QUALITY = 40  # at strength 1
