@@ -3,9 +3,10 @@
 Media: one 1280x720 JPEG and one 10-s 720p MP4 (25 fps), built from a demo-corpus face. Prints
   - median latency of /predict_image and /predict_video over HTTP;
   - the HTTP overhead, two ways: against Predictor.predict_path on the same files in a separate process that
-    has the server worker's environment (thread settings) and malloc settings, run while the server is idle;
-    and as the client's wall time minus the time the service reports it spent (`timings_ms.server`);
-  - image throughput with 8 concurrent clients, with micro-batching on (params) and off (batch_max_size 1);
+    has the server worker's environment (thread settings) and malloc settings, its calls alternating with the
+    HTTP ones; and as the client's wall time minus the time the service reports (`timings_ms.server`);
+  - image throughput with 8 concurrent clients, with micro-batching on (params) and off (batch_max_size 1),
+    two servers measured in alternating rounds;
   - the RSS of the whole server process tree (arbiter + worker) at start, after every 100 of `--requests`
     requests (8 clients, every 10th a video) and its peak, sampled every 0.2 s over the whole run.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500]
@@ -15,7 +16,6 @@ Without a model folder an untrained resnet18 at 112 px is built: the numbers the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -160,6 +160,10 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def process_role(proc: psutil.Process) -> str:
+    return f"worker {proc.pid}" if "_bentoml_impl.worker" in " ".join(proc.cmdline()) else f"arbiter {proc.pid}"
+
+
 def worker_env(proc: subprocess.Popen) -> dict[str, str]:
     """The environment of the server's worker process (BentoML sets its thread counts there)."""
     for child in psutil.Process(proc.pid).children(recursive=True):
@@ -171,40 +175,63 @@ def worker_env(proc: subprocess.Popen) -> dict[str, str]:
 # ----------------------------------------------------------------------------- the runs
 
 
-def http_latency(url: str, image: Path, video: Path, repeats: int) -> dict[str, dict[str, float]]:
-    """Median client wall time and median service-reported time per media kind."""
-    out = {}
-    with httpx.Client() as client:
-        post(url, "image", image, client)  # warm-up
-        for kind, path, n in (("image", image, repeats), ("video", video, max(3, repeats // 3))):
-            runs = [timed(lambda k=kind, p=path: post(url, k, p, client)) for _ in range(n)]
-            out[kind] = {"wall": statistics.median(ms for ms, _ in runs),
-                         "server": statistics.median(body["timings_ms"]["server"] for _, body in runs)}
-    return out
+class InProcess:
+    """Predictor.predict_path in a child process with the server worker's environment and malloc settings,
+    called from a worker thread as the service does (anyio.to_thread). It reads a path per line and answers
+    with the milliseconds the call took."""
+
+    MARK = "ms:"
+
+    def __init__(self, model: Path, cfg: ServeConfig, env: dict[str, str]):
+        args = [sys.executable, __file__, "--in-process", str(model), cfg.model_dump_json()]
+        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+
+    def __call__(self, path: Path) -> float:
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        while not (line := self.proc.stdout.readline()).startswith(self.MARK):
+            if not line:
+                raise RuntimeError("the in-process predictor exited")
+        return float(line[len(self.MARK):])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
-def in_process_latency(model: Path, image: Path, video: Path, repeats: int, cfg: ServeConfig, env: dict) -> dict:
-    """Predictor.predict_path medians, measured in a child process with the worker's environment."""
-    args = [sys.executable, __file__, "--in-process", str(model), str(image), str(video), str(repeats),
-            cfg.model_dump_json()]
-    result = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def in_process_main(model: str, image: str, video: str, repeats: str, cfg_json: str) -> None:
+def in_process_main(model: str, cfg_json: str) -> None:
     from deepfake_detector.inference import Predictor
     from deepfake_detector.serving.memory import tune_malloc
 
     cfg = ServeConfig.model_validate_json(cfg_json)
-    tune_malloc(cfg)  # as the service does
+    tune_malloc(cfg)
     predictor = Predictor(model)
-    predictor.predict_path(image, cfg.max_image_pixels)  # warm-up (loads MTCNN)
+    _ = predictor.detector  # loaded up front, as the service does
+    with ThreadPoolExecutor(1) as thread:
+        for line in sys.stdin:
+            call = thread.submit(predictor.predict_path, line.strip(), cfg.max_image_pixels, cfg.frames_per_video)
+            ms, _ = timed(call.result)
+            print(f"{InProcess.MARK}{ms}", flush=True)
+
+
+def latency(url: str, local: InProcess, image: Path, video: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Medians per media kind of the client's wall time, the service-reported time and the in-process time.
+
+    HTTP and in-process calls alternate, so both see the same load from other work on the machine."""
     out = {}
-    for kind, path, n in (("image", image, int(repeats)), ("video", video, max(3, int(repeats) // 3))):
-        out[kind] = statistics.median(
-            timed(lambda p=path: predictor.predict_path(p, cfg.max_image_pixels, cfg.frames_per_video))[0]
-            for _ in range(n))
-    print(json.dumps(out))
+    with httpx.Client() as client:
+        post(url, "image", image, client), local(image)  # warm-up
+        for kind, path, n in (("image", image, repeats), ("video", video, max(3, repeats // 3))):
+            wall, server, in_process = [], [], []
+            for _ in range(n):
+                ms, body = timed(lambda k=kind, p=path: post(url, k, p, client))
+                wall.append(ms)
+                server.append(body["timings_ms"]["server"])
+                in_process.append(local(path))
+            out[kind] = {"wall": statistics.median(wall), "server": statistics.median(server),
+                         "local": statistics.median(in_process)}
+    return out
 
 
 def throughput(url: str, image: Path) -> float:
@@ -235,12 +262,7 @@ def memory_run(url: str, server: psutil.Process, image: Path, video: Path, n: in
     return samples
 
 
-def run_server(model: Path, port: int, cfg: ServeConfig, home: Path, body) -> None:
-    proc = start_server(model, port, cfg, home)
-    try:
-        body(f"http://127.0.0.1:{port}", proc)
-    finally:
-        stop_server(proc)
+THROUGHPUT_ROUNDS = 3  # alternating between the two servers, so both see the same load drift
 
 
 def main() -> None:
@@ -248,7 +270,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
     parser.add_argument("--requests", type=int, default=500, help="requests in the memory run")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per latency median")
-    parser.add_argument("--port", type=int, default=3071)
+    parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
     args = parser.parse_args()
     cfg = load_params().serve
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
@@ -257,39 +279,50 @@ def main() -> None:
         image, video = make_media(tmp)
         print(f"model: {model}; {W}x{H} media; serve params: {cfg.model_dump()}")
         print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the 2 cores makes latencies noisy)")
-        results: dict = {}
-
-        def batching_on(url: str, proc: subprocess.Popen) -> None:
-            server = psutil.Process(proc.pid)
-            peak = PeakRss(server)
-            results["rss_start"] = rss_mb(server)
-            results["rss_by_process"] = {" ".join(p.cmdline()[1:4]): p.memory_info().rss / MB
-                                         for p in server_procs(server)}
-            results["http"] = http_latency(url, image, video, args.repeats)
-            results["local"] = in_process_latency(model, image, video, args.repeats, cfg, worker_env(proc))
-            results["throughput_on"] = throughput(url, image)
-            results["memory"] = memory_run(url, server, image, video, args.requests)
-            results["rss_peak"] = peak.stop()
-            results["batching"] = httpx.get(f"{url}/model").json()["batching"]
-
-        def batching_off(url: str, _: subprocess.Popen) -> None:
-            results["throughput_off"] = throughput(url, image)
-
-        run_server(model, args.port, cfg, tmp / "bentoml", batching_on)
-        run_server(model, args.port, cfg.model_copy(update={"batch_max_size": 1}), tmp / "bentoml", batching_off)
+        servers = []
+        try:
+            servers.append(start_server(model, args.port, cfg, tmp / "bentoml"))
+            results = measure(f"http://127.0.0.1:{args.port}", servers[0], model, image, video, cfg, args)
+            # the same service with batching off, for the throughput comparison only
+            servers.append(start_server(model, args.port + 1, cfg.model_copy(update={"batch_max_size": 1}),
+                                        tmp / "bentoml"))
+            urls = [f"http://127.0.0.1:{port}" for port in (args.port, args.port + 1)]
+            rounds = [[throughput(url, image) for url in urls] for _ in range(THROUGHPUT_ROUNDS)]
+            results["throughput_on"], results["throughput_off"] = (statistics.median(r) for r in zip(*rounds, strict=True))
+            results["rss_peak"] = results.pop("peak").stop()
+            results["batching"] = httpx.get(f"{urls[0]}/model").json()["batching"]
+        finally:
+            for proc in servers:
+                stop_server(proc)
     report(results, args.requests)
+
+
+def measure(url: str, proc: subprocess.Popen, model: Path, image: Path, video: Path, cfg: ServeConfig,
+            args: argparse.Namespace) -> dict:
+    """Latency and memory of the service as configured; the RSS peak keeps being sampled afterwards."""
+    server = psutil.Process(proc.pid)
+    results = {"peak": PeakRss(server), "rss_start": rss_mb(server),
+               "rss_by_process": {process_role(p): p.memory_info().rss / MB for p in server_procs(server)}}
+    local = InProcess(model, cfg, worker_env(proc))
+    try:
+        results["latency"] = latency(url, local, image, video, args.repeats)
+    finally:
+        local.close()
+    results["memory"] = memory_run(url, server, image, video, args.requests)
+    return results
 
 
 def report(r: dict, requests: int) -> None:
     print(f"\n{'media':<7}{'HTTP wall ms':>14}{'in-process ms':>15}{'overhead':>10}{'service ms':>12}{'transport':>11}")
     for kind in ("image", "video"):
-        wall, server, local = r["http"][kind]["wall"], r["http"][kind]["server"], r["local"][kind]
+        wall, server, local = (r["latency"][kind][k] for k in ("wall", "server", "local"))
         print(f"{kind:<7}{wall:>14.1f}{local:>15.1f}{(wall - local) / local:>10.1%}{server:>12.1f}"
               f"{(wall - server) / wall:>11.1%}")
-    print("  overhead: HTTP wall time over Predictor.predict_path in a separate process with the worker's settings;")
+    print("  overhead: HTTP wall time over Predictor.predict_path in a separate process with the worker's settings")
+    print("  (calls alternate with the HTTP ones);")
     print("  transport: share of the wall time spent outside the service (client wall - timings_ms.server)")
-    print(f"\nthroughput, {CLIENTS} concurrent clients: {r['throughput_on']:.1f} images/s with micro-batching, "
-          f"{r['throughput_off']:.1f} without (batch_max_size 1)")
+    print(f"\nthroughput, {CLIENTS} concurrent clients (median of {THROUGHPUT_ROUNDS} rounds of {THROUGHPUT_REQUESTS}): "
+          f"{r['throughput_on']:.1f} images/s with micro-batching, {r['throughput_off']:.1f} without (batch_max_size 1)")
     print(f"batches formed during the run: {r['batching']}")
     print("\nserver RSS at start by process (MB): " + ", ".join(f"{k}: {v:.0f}" for k, v in r["rss_by_process"].items()))
     print(f"server RSS (all processes), {requests} requests ({CLIENTS} clients, every {VIDEO_EVERY}th a video): "
@@ -299,7 +332,7 @@ def report(r: dict, requests: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--in-process":
+    if len(sys.argv) > 1 and sys.argv[1] == "--in-process":  # the child process of InProcess
         in_process_main(*sys.argv[2:])
     else:
         main()
