@@ -2,7 +2,8 @@
 
 The model comes from the BentoML model store (`deepfake_detector:latest`, bundled into the Bento by
 `bentoml build`), or from a plain model folder named by $DEEPFAKE_MODEL_DIR (`deepfake serve --model DIR`,
-tests). Either way all scoring goes through `Predictor`, the one inference path.
+tests). Either way all scoring goes through `Predictor`, the one inference path; the service only adds a
+micro-batcher (serving/batcher.py) so the face crops of concurrent requests share classifier calls.
 
 HTTP lives in a small Starlette app mounted on the service rather than in `@bentoml.api` methods, because the
 upload endpoints need control BentoML's input parsing does not give: size limits checked before the body is
