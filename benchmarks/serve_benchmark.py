@@ -1,20 +1,27 @@
 """Serving benchmark: latency, HTTP overhead, concurrent throughput and memory of a real `bentoml serve`.
 
 Media: one 1280x720 JPEG and one 10-s 720p MP4 (25 fps), built from a demo-corpus face. Prints
-  - median latency of /predict_image and /predict_video, and of Predictor.predict_path in-process on the
-    same files (the difference is the HTTP + upload overhead);
-  - image throughput with 8 concurrent clients;
-  - the server's RSS (all its processes) before and during `--requests` image requests.
+  - median latency of /predict_image and /predict_video over HTTP;
+  - the HTTP overhead, two ways: against Predictor.predict_path on the same files in a separate process that
+    has the server worker's environment (thread settings) and malloc settings, its calls alternating with the
+    HTTP ones; and as the client's wall time minus the time the service reports (`timings_ms.server`);
+  - image throughput with 8 concurrent clients, with micro-batching on (params) and off (batch_max_size 1),
+    two servers measured in alternating rounds;
+  - the RSS of the whole server process tree (arbiter + worker) at start, after every 100 of `--requests`
+    requests (8 clients, every 10th a video) and its peak, sampled every 0.2 s over the whole run.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500]
-Without a model folder an untrained tiny model is built: the numbers then still measure the plumbing.
+Without a model folder an untrained resnet18 at 112 px is built: the numbers then still measure the plumbing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,12 +31,16 @@ import httpx
 import numpy as np
 import psutil
 
-from deepfake_detector.config import ServeConfig
+from deepfake_detector.config import ServeConfig, load_params
 from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.serving.server import serve_command, serve_env
 
 W, H, FPS, SECONDS = 1280, 720, 25, 10
 CLIENTS = 8
+THROUGHPUT_REQUESTS = CLIENTS * 10
+VIDEO_EVERY = 10  # in the memory run, every 10th request is a video
+RSS_SAMPLE_S = 0.2
+MB = 2**20
 
 
 def make_media(out: Path) -> tuple[Path, Path]:
@@ -79,13 +90,13 @@ def tiny_model(out: Path) -> Path:
     return out
 
 
-def median_ms(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+# ----------------------------------------------------------------------------- measuring
+
+
+def timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - started) * 1000, result
 
 
 def post(url: str, kind: str, path: Path, client: httpx.Client) -> dict:
@@ -94,9 +105,36 @@ def post(url: str, kind: str, path: Path, client: httpx.Client) -> dict:
     return response.json()
 
 
+def server_procs(proc: psutil.Process) -> list[psutil.Process]:
+    return [proc, *proc.children(recursive=True)]
+
+
 def rss_mb(proc: psutil.Process) -> float:
-    procs = [proc, *proc.children(recursive=True)]
-    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+    total = 0
+    for p in server_procs(proc):
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / MB
+
+
+class PeakRss:
+    """Samples the server tree's RSS in the background; `peak` is the largest sample so far."""
+
+    def __init__(self, proc: psutil.Process):
+        self.proc, self.peak, self._stop = proc, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(RSS_SAMPLE_S):
+            self.peak = max(self.peak, rss_mb(self.proc))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def start_server(model: Path, port: int, cfg: ServeConfig, home: Path) -> subprocess.Popen:
@@ -109,63 +147,192 @@ def start_server(model: Path, port: int, cfg: ServeConfig, home: Path) -> subpro
                 return proc
         except httpx.TransportError:
             time.sleep(0.5)
-    proc.kill()
+    stop_server(proc)
     raise RuntimeError("server did not become ready in 180 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=10)
+
+
+def process_role(proc: psutil.Process) -> str:
+    return f"worker {proc.pid}" if "_bentoml_impl.worker" in " ".join(proc.cmdline()) else f"arbiter {proc.pid}"
+
+
+def worker_env(proc: subprocess.Popen) -> dict[str, str]:
+    """The environment of the server's worker process (BentoML sets its thread counts there)."""
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        if "_bentoml_impl.worker" in " ".join(child.cmdline()):
+            return child.environ()
+    raise RuntimeError("no BentoML worker process found under the server")
+
+
+# ----------------------------------------------------------------------------- the runs
+
+
+class InProcess:
+    """Predictor.predict_path in a child process with the server worker's environment and malloc settings,
+    called from a worker thread as the service does (anyio.to_thread). It reads a path per line and answers
+    with the milliseconds the call took."""
+
+    MARK = "ms:"
+
+    def __init__(self, model: Path, cfg: ServeConfig, env: dict[str, str]):
+        args = [sys.executable, __file__, "--in-process", str(model), cfg.model_dump_json()]
+        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+
+    def __call__(self, path: Path) -> float:
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        while not (line := self.proc.stdout.readline()).startswith(self.MARK):
+            if not line:
+                raise RuntimeError("the in-process predictor exited")
+        return float(line[len(self.MARK):])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def in_process_main(model: str, cfg_json: str) -> None:
+    from deepfake_detector.inference import Predictor
+    from deepfake_detector.serving.memory import tune_malloc
+
+    cfg = ServeConfig.model_validate_json(cfg_json)
+    tune_malloc(cfg)
+    predictor = Predictor(model)
+    _ = predictor.detector  # loaded up front, as the service does
+    with ThreadPoolExecutor(1) as thread:
+        for line in sys.stdin:
+            call = thread.submit(predictor.predict_path, line.strip(), cfg.max_image_pixels, cfg.frames_per_video)
+            ms, _ = timed(call.result)
+            print(f"{InProcess.MARK}{ms}", flush=True)
+
+
+def latency(url: str, local: InProcess, image: Path, video: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Medians per media kind of the client's wall time, the service-reported time and the in-process time.
+
+    HTTP and in-process calls alternate, so both see the same load from other work on the machine."""
+    out = {}
+    with httpx.Client() as client:
+        post(url, "image", image, client), local(image)  # warm-up
+        for kind, path, n in (("image", image, repeats), ("video", video, max(3, repeats // 3))):
+            wall, server, in_process = [], [], []
+            for _ in range(n):
+                ms, body = timed(lambda k=kind, p=path: post(url, k, p, client))
+                wall.append(ms)
+                server.append(body["timings_ms"]["server"])
+                in_process.append(local(path))
+            out[kind] = {"wall": statistics.median(wall), "server": statistics.median(server),
+                         "local": statistics.median(in_process)}
+    return out
+
+
+def throughput(url: str, image: Path) -> float:
+    """Images per second with CLIENTS clients posting at once."""
+    with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(limits=httpx.Limits(max_connections=CLIENTS)) as client:
+        list(pool.map(lambda _: post(url, "image", image, client), range(CLIENTS)))  # warm-up
+        started = time.perf_counter()
+        list(pool.map(lambda _: post(url, "image", image, client), range(THROUGHPUT_REQUESTS)))
+    return THROUGHPUT_REQUESTS / (time.perf_counter() - started)
+
+
+def memory_run(url: str, server: psutil.Process, image: Path, video: Path, n: int) -> list[float]:
+    """RSS after every 100 of n requests (CLIENTS at once, every VIDEO_EVERY-th a video)."""
+    samples = []
+    done = 0
+    lock = threading.Lock()
+
+    def one(i: int, client: httpx.Client) -> None:
+        nonlocal done
+        post(url, *(("video", video) if i % VIDEO_EVERY == VIDEO_EVERY - 1 else ("image", image)), client)
+        with lock:
+            done += 1
+            if done % 100 == 0 or done == n:
+                samples.append(rss_mb(server))
+
+    with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(limits=httpx.Limits(max_connections=CLIENTS)) as client:
+        list(pool.map(lambda i: one(i, client), range(n)))
+    return samples
+
+
+THROUGHPUT_ROUNDS = 3  # alternating between the two servers, so both see the same load drift
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
-    parser.add_argument("--requests", type=int, default=500, help="image requests for the memory check")
+    parser.add_argument("--requests", type=int, default=500, help="requests in the memory run")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per latency median")
-    parser.add_argument("--port", type=int, default=3071)
+    parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
     args = parser.parse_args()
+    cfg = load_params().serve
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         tmp = Path(tmp)
         model = args.model if (args.model / "model.json").is_file() else tiny_model(tmp / "model")
         image, video = make_media(tmp)
-        cfg = ServeConfig()
-        proc = start_server(model, args.port, cfg, tmp / "bentoml")
-        url = f"http://127.0.0.1:{args.port}"
+        print(f"model: {model}; {W}x{H} media; serve params: {cfg.model_dump()}")
+        print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the 2 cores makes latencies noisy)")
+        servers = []
         try:
-            run(url, proc, model, image, video, cfg, args)
+            servers.append(start_server(model, args.port, cfg, tmp / "bentoml"))
+            results = measure(f"http://127.0.0.1:{args.port}", servers[0], model, image, video, cfg, args)
+            # the same service with batching off, for the throughput comparison only
+            servers.append(start_server(model, args.port + 1, cfg.model_copy(update={"batch_max_size": 1}),
+                                        tmp / "bentoml"))
+            urls = [f"http://127.0.0.1:{port}" for port in (args.port, args.port + 1)]
+            rounds = [[throughput(url, image) for url in urls] for _ in range(THROUGHPUT_ROUNDS)]
+            results["throughput_on"], results["throughput_off"] = (statistics.median(r) for r in zip(*rounds, strict=True))
+            results["rss_peak"] = results.pop("peak").stop()
+            results["batching"] = httpx.get(f"{urls[0]}/model").json()["batching"]
         finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+            for proc in servers:
+                stop_server(proc)
+    report(results, args.requests)
 
 
-def run(url, proc, model, image, video, cfg, args) -> None:
-    from deepfake_detector.inference import Predictor
-
-    predictor = Predictor(model)
-    print(f"model: {model} (version {predictor.spec.version}, {predictor.backend.name}); {W}x{H} media")
-    with httpx.Client() as client:
-        post(url, "image", image, client)  # warm up both paths
-        predictor.predict_path(image, cfg.max_image_pixels)
-        rows = []
-        for kind, path, n in (("image", image, args.repeats), ("video", video, max(3, args.repeats // 3))):
-            http = median_ms(lambda k=kind, p=path: post(url, k, p, client), n)
-            local = median_ms(lambda p=path: predictor.predict_path(p, cfg.max_image_pixels, cfg.frames_per_video), n)
-            rows.append((kind, http, local))
-        print(f"{'media':<8}{'HTTP median ms':>16}{'in-process ms':>16}{'overhead ms':>14}")
-        for kind, http, local in rows:
-            print(f"{kind:<8}{http:>16.1f}{local:>16.1f}{http - local:>14.1f}")
-
-    n = CLIENTS * 10
-    started = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(limits=httpx.Limits(max_connections=CLIENTS)) as client:
-        list(pool.map(lambda _: post(url, "image", image, client), range(n)))
-    print(f"throughput, {CLIENTS} concurrent clients: {n / (time.perf_counter() - started):.1f} images/s")
-
+def measure(url: str, proc: subprocess.Popen, model: Path, image: Path, video: Path, cfg: ServeConfig,
+            args: argparse.Namespace) -> dict:
+    """Latency and memory of the service as configured; the RSS peak keeps being sampled afterwards."""
     server = psutil.Process(proc.pid)
-    samples = [rss_mb(server)]
-    with httpx.Client() as client:
-        for i in range(1, args.requests + 1):
-            post(url, "image", image, client)
-            if i % 100 == 0 or i == args.requests:
-                samples.append(rss_mb(server))
-    print(f"server RSS over {args.requests} requests (MB, every 100): " + ", ".join(f"{s:.0f}" for s in samples))
+    results = {"peak": PeakRss(server), "rss_start": rss_mb(server),
+               "rss_by_process": {process_role(p): p.memory_info().rss / MB for p in server_procs(server)}}
+    local = InProcess(model, cfg, worker_env(proc))
+    try:
+        results["latency"] = latency(url, local, image, video, args.repeats)
+    finally:
+        local.close()
+    results["memory"] = memory_run(url, server, image, video, args.requests)
+    return results
+
+
+def report(r: dict, requests: int) -> None:
+    print(f"\n{'media':<7}{'HTTP wall ms':>14}{'in-process ms':>15}{'overhead':>10}{'service ms':>12}{'transport':>11}")
+    for kind in ("image", "video"):
+        wall, server, local = (r["latency"][kind][k] for k in ("wall", "server", "local"))
+        print(f"{kind:<7}{wall:>14.1f}{local:>15.1f}{(wall - local) / local:>10.1%}{server:>12.1f}"
+              f"{(wall - server) / wall:>11.1%}")
+    print("  overhead: HTTP wall time over Predictor.predict_path in a separate process with the worker's settings")
+    print("  (calls alternate with the HTTP ones);")
+    print("  transport: share of the wall time spent outside the service (client wall - timings_ms.server)")
+    print(f"\nthroughput, {CLIENTS} concurrent clients (median of {THROUGHPUT_ROUNDS} rounds of {THROUGHPUT_REQUESTS}): "
+          f"{r['throughput_on']:.1f} images/s with micro-batching, {r['throughput_off']:.1f} without (batch_max_size 1)")
+    print(f"batches formed during the run: {r['batching']}")
+    print("\nserver RSS at start by process (MB): " + ", ".join(f"{k}: {v:.0f}" for k, v in r["rss_by_process"].items()))
+    print(f"server RSS (all processes), {requests} requests ({CLIENTS} clients, every {VIDEO_EVERY}th a video): "
+          f"start {r['rss_start']:.0f} MB, after every 100: {', '.join(f'{s:.0f}' for s in r['memory'])} MB, "
+          f"peak {r['rss_peak']:.0f} MB")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--in-process":  # the child process of InProcess
+        in_process_main(*sys.argv[2:])
+    else:
+        main()

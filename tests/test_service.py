@@ -190,6 +190,7 @@ def test_pages_health_and_model_card(client, tiny_model_dir):
     card = client.get("/model").json()
     assert card["version"] == "test" and card["spec"]["backbone"] == "resnet18"
     assert card["source"] == f"folder {tiny_model_dir}" and card["serve_config"]["max_upload_mb"] == 2.0
+    assert card["batching"]["max_size"] == CONFIG.batch_max_size
 
 
 def test_service_matches_predictor(client, media, tiny_model_dir):
@@ -281,12 +282,19 @@ def test_real_server_end_to_end(server, media):
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_real_server_concurrent_requests(server, media):
-    """24 clients at once (images, videos and bad files mixed): every one answered, and answered right."""
-    expected = http_post(server, "image", media["image"]).json()["fake_probability"]
+    """24 clients at once (images, videos and bad files mixed): every one answered, and answered right
+    (the same probabilities as a request alone, although their face crops were batched together)."""
+    import httpx
+
+    expected = {kind: http_post(server, kind, media[kind]).json()["fake_probability"] for kind in ("image", "video")}
+    batches_before = httpx.get(f"{server}/model").json()["batching"]["batches"]
     jobs = [("image", "image", 200)] * 16 + [("video", "video", 200)] * 4 + [("image", "text_as_jpg", 415)] * 4
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         responses = list(pool.map(lambda job: http_post(server, job[0], media[job[1]]), jobs))
     for (_, key, status), response in zip(jobs, responses, strict=True):
         assert response.status_code == status, response.text
-        if key == "image":
-            assert response.json()["fake_probability"] == pytest.approx(expected, abs=1e-6)
+        if key in expected:
+            assert response.json()["fake_probability"] == pytest.approx(expected[key], abs=1e-6)
+            assert response.json()["timings_ms"]["server"] > 0
+    batching = httpx.get(f"{server}/model").json()["batching"]
+    assert 0 < batching["batches"] - batches_before <= 20, "the 20 good requests go through the batcher"

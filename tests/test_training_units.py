@@ -9,7 +9,7 @@ from scipy.special import expit
 
 from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts, video_scores
 from deepfake_detector.inference import aggregate
-from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.augment import eval_transform, to_model_input, train_transform
 from deepfake_detector.train.calibrate import choose_threshold, expected_calibration_error, fit_temperature
 

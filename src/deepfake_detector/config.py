@@ -165,6 +165,17 @@ class ServeConfig(Strict):
     max_video_seconds: float = 60.0
     max_image_pixels: int = 40_000_000
     frames_per_video: int = 16
+    # Requests decoded and scored at once (MTCNN itself runs one at a time). Their face crops are batched for
+    # the model: up to batch_max_size crops per model call (1 turns batching off); crops queue while the model
+    # is busy, and an idle model waits batch_max_wait_ms for more. 0 by default: MTCNN hands faces over one
+    # request at a time, so waiting would add latency without forming bigger batches.
+    inference_threads: int = Field(4, ge=1)
+    batch_max_size: int = Field(32, ge=1)
+    batch_max_wait_ms: float = Field(0.0, ge=0)
+    # Memory of the long-running service (see serving/memory.py): blocks over this size are mmapped and given
+    # back to the OS when freed, and threads share at most this many malloc arenas.
+    malloc_mmap_threshold_kb: int = Field(1024, ge=128, le=32768)
+    malloc_arena_max: int = Field(2, ge=1)
 
 
 class Params(Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
 CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
+
+CropScorer = Callable[[list[np.ndarray]], np.ndarray]  # face crops -> calibrated fake probabilities
 
 
 class OnnxBackend:
@@ -226,11 +229,12 @@ class Predictor:
         return self.calibrate(self.logits(crops))
 
     # -- files -> verdicts -------------------------------------------------------------------------------
-    def predict_path(self, path: str | Path, max_pixels: int | None = None,
-                     frames_per_video: int | None = None) -> Prediction:
+    def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
+                     score_crops: CropScorer | None = None) -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
-        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig)."""
+        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `score_crops`
+        replaces `self.score_crops` (the service passes its micro-batcher, which calls `self.score_crops`)."""
         path = Path(path)
         try:
             media = media_kind(path)
@@ -240,13 +244,14 @@ class Predictor:
             else:
                 frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
             decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path))
+            prediction = self.predict_frames(frames, media, str(path), score_crops)
             prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
             return prediction
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version)
 
-    def predict_frames(self, frames: list[Frame], media: str, name: str) -> Prediction:
+    def predict_frames(self, frames: list[Frame], media: str, name: str,
+                       score_crops: CropScorer | None = None) -> Prediction:
         started = time.perf_counter()
         faces = self.detector.main_faces([f.rgb for f in frames])
         detected = time.perf_counter()
@@ -262,7 +267,7 @@ class Predictor:
             logits, embeddings = self.logits_and_embeddings(crops)
             probs = self.calibrate(logits)
         else:
-            probs = self.score_crops(crops)
+            probs = (score_crops or self.score_crops)(crops)  # the service's micro-batcher, when given
         scored = time.perf_counter()
         result.faces = [
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))

@@ -10,10 +10,6 @@ from torch import nn
 
 from deepfake_detector.models.meso import Meso4
 
-# Inputs are normalised like ImageNet so pretrained weights (when enabled) see what they were trained on.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 class BackboneError(RuntimeError):
     pass

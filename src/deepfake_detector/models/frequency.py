@@ -12,7 +12,8 @@ import torch
 from scipy.fft import dct
 from torch import nn
 
-from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD, build_backbone
+from deepfake_detector.models.backbones import build_backbone
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 BLOCK = 8  # JPEG's block size: compression artefacts live on this grid
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG

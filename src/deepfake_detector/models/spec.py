@@ -9,11 +9,14 @@ from pydantic import BaseModel, Field
 
 from deepfake_detector.config import FacesConfig
 from deepfake_detector.io import read_json, write_json
-from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 SPEC_FILE = "model.json"
 TORCH_WEIGHTS = "model.pt"
 ONNX_FILE = "model.onnx"
+# Inputs are normalised like ImageNet so pretrained weights (when enabled) see what they were trained on.
+# Defined here, not in backbones.py, so reading a spec (the service, the CLI) does not import timm and torch.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 TEMPORAL_WEIGHTS = "temporal.pt"
 TEMPORAL_ONNX = "temporal.onnx"
 

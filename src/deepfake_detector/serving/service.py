@@ -2,7 +2,8 @@
 
 The model comes from the BentoML model store (`deepfake_detector:latest`, bundled into the Bento by
 `bentoml build`), or from a plain model folder named by $DEEPFAKE_MODEL_DIR (`deepfake serve --model DIR`,
-tests). Either way all scoring goes through `Predictor`, the one inference path.
+tests). Either way all scoring goes through `Predictor`, the one inference path; the service only adds a
+micro-batcher (serving/batcher.py) so the face crops of concurrent requests share classifier calls.
 
 HTTP lives in a small Starlette app mounted on the service rather than in `@bentoml.api` methods, because the
 upload endpoints need control BentoML's input parsing does not give: size limits checked before the body is
@@ -18,8 +19,9 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import bentoml
@@ -31,16 +33,19 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from deepfake_detector.inference import Prediction, Predictor
+from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import MODEL_DIR_ENV, serve_config
+from deepfake_detector.serving.memory import tune_malloc
 from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
+
+if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in the worker only, see __init__
+    from deepfake_detector.inference import Prediction
 
 log = logging.getLogger("deepfake_detector.serving")
 
 MODEL_NAME = "deepfake_detector"
 STATIC_DIR = Path(__file__).parent / "static"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers on top of the file itself
-INFERENCE_THREADS = 2  # requests scored at once; more only queue for the same 2 cores
 MODEL_CARD = "model_card.md"
 
 
@@ -105,11 +110,14 @@ def _copy_to(upload: UploadFile, target: Path) -> None:
 async def predict_endpoint(request: Request, kind: str) -> Response:
     svc = bentoml.get_current_service()
     limit = int(svc.config.max_upload_mb * 2**20)
+    started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="deepfake-upload-") as tmp:  # removed whatever happens
             target = Path(tmp) / "upload"
             name = await receive_upload(request, kind, target, limit)
             result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, limiter=svc.limiter)
+        # time inside the service, upload included: the client's wall time minus this is the HTTP transport
+        result["timings_ms"]["server"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(result)
     except UploadError as err:
         return error_response(err.status, err.message)
@@ -158,8 +166,15 @@ class DeepfakeDetector:
 
     def __init__(self) -> None:
         self.config = serve_config()
+        tune_malloc(self.config)  # before torch and the model allocate anything
+        # Imported here, not at the top: `bentoml serve` imports this module in its arbiter process too, which
+        # never scores anything; a top-level import would load torch there as well (~700 MB of RSS).
+        from deepfake_detector.inference import Predictor
+
         self.model_dir, self.model_source = self._find_model()
         self.predictor = Predictor(self.model_dir)
+        self.batcher = MicroBatcher(self.predictor.score_crops, self.config.batch_max_size,
+                                    self.config.batch_max_wait_ms / 1000)
         _ = self.predictor.detector  # load MTCNN now, so the first request is not the slow one
         self._limiter: anyio.CapacityLimiter | None = None
         log.info("deepfake detector ready: model %s from %s", self.predictor.spec.version, self.model_source)
@@ -174,7 +189,7 @@ class DeepfakeDetector:
     @property
     def limiter(self) -> anyio.CapacityLimiter:
         if self._limiter is None:  # created on first use, inside the server's event loop
-            self._limiter = anyio.CapacityLimiter(INFERENCE_THREADS)
+            self._limiter = anyio.CapacityLimiter(self.config.inference_threads)
         return self._limiter
 
     def __is_ready__(self) -> bool:
@@ -192,7 +207,8 @@ class DeepfakeDetector:
         typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         prediction = self.predictor.predict_path(
-            typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video
+            typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
+            score_crops=self.batcher,
         )
         return self.response(prediction, str(typed), name)
 
@@ -217,5 +233,6 @@ class DeepfakeDetector:
             "backend": self.predictor.backend.name,
             "spec": self.predictor.spec.model_dump(mode="json"),
             "serve_config": self.config.model_dump(mode="json"),
+            "batching": self.batcher.stats(),
             "model_card_md": card.read_text() if card.is_file() else None,
         }

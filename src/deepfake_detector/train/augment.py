@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from deepfake_detector.config import MultiscaleConfig
-from deepfake_detector.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 MAX_ROTATION_DEG = 15
 MIN_JPEG_QUALITY = 40  # at strength 1
