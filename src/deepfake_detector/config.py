@@ -60,6 +60,8 @@ class DataConfig(Strict):
     # images whose perceptual hashes differ in at most this many of 64 bits are joined into one group before
     # splitting (near-duplicates must not straddle splits); too high chains look-alike faces together
     duplicate_bits: int = Field(4, ge=0, le=16)
+    # leave-methods-out: fakes of these manipulation methods all go to the test split, never to train/val
+    holdout_methods: list[str] = Field(default_factory=list)
 
 
 class FramesConfig(Strict):
