@@ -204,10 +204,7 @@ def face_size_table(results: dict[str, dict], edges: list[float]) -> pd.DataFram
     names = face_size_bucket(pd.Series([edges[0] - 1, *edges], dtype=float), edges).tolist()
     rows = []
     for name, lower in zip(names, [0.0, *edges], strict=True):
-        row = {"level": lower, "bucket": name}
-        for model, r in results.items():
-            cell = r["face_px"].get(name)
-            row[model] = cell["roc_auc"] if cell else None
-            row["n"] = cell["n"] if cell else 0
-        rows.append(row)
+        cells = {model: r["face_px"].get(name) or {} for model, r in results.items()}
+        row = {"level": lower, "bucket": name, "n": max((c.get("n", 0) for c in cells.values()), default=0)}
+        rows.append(row | {model: cell.get("roc_auc") for model, cell in cells.items()})
     return pd.DataFrame(rows)
