@@ -141,3 +141,15 @@ def test_h264_reencode_of_a_broken_file_names_it(tmp_path: Path) -> None:
     broken.write_bytes(b"not a video" * 100)
     with pytest.raises(MediaError, match="broken.mp4: H.264 re-encode at CRF 23 failed"):
         rb.reencode_h264(broken, tmp_path / "out.mp4", 23)
+
+
+def test_crf_sweep_scores_through_the_predictor_and_counts_failures(tiny_model_dir: Path, demo_video: Path,
+                                                                   tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    videos = pd.DataFrame({"path": [str(demo_video), str(broken)], "label": [0, 1]})
+    predictor = Predictor(tiny_model_dir, backend="torch")
+    aucs, info = rb.crf_sweep({"tiny": predictor}, videos, [30], tmp_path)
+    assert aucs == {"tiny": {"30": None}}  # one scored video: a single class, no AUC
+    assert info["30"]["no_verdict"] == {"tiny": 1} and info["30"]["mean_kb"] > 0
+    assert not list(tmp_path.glob("crf*.mp4"))  # re-encoded files are removed as it goes

@@ -169,13 +169,19 @@ def pick_test_videos(manifest: pd.DataFrame, max_videos: int, seed: int) -> pd.D
 def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list[int],
               workdir: Path) -> tuple[dict[str, dict[str, float | None]], dict[str, dict]]:
     """Video-level AUC per CRF and model (Predictor.predict_path on each re-encoded file), and per CRF the
-    mean file size and the number of videos without a verdict (no face found)."""
+    mean file size and the number of videos without a verdict (no face found, or the re-encode failed)."""
     aucs = {name: {} for name in predictors}
     info = {}
     for crf in tqdm(crfs, desc="crf"):
         sizes, scores = [], {name: [] for name in predictors}
-        for row in videos.itertuples(index=False):
-            encoded = reencode_h264(Path(row.path), workdir / f"crf{crf}_{len(sizes)}.mp4", crf)
+        for i, row in enumerate(videos.itertuples(index=False)):
+            try:
+                encoded = reencode_h264(Path(row.path), workdir / f"crf{crf}_{i}.mp4", crf)
+            except MediaError as err:  # one bad file must not stop the stage: it counts as no verdict
+                log.warning("%s", err)
+                for name in predictors:
+                    scores[name].append(None)
+                continue
             sizes.append(encoded.stat().st_size)
             for name, predictor in predictors.items():
                 scores[name].append(predictor.predict_path(encoded).fake_probability)
