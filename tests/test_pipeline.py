@@ -51,7 +51,7 @@ def test_robustness_reports_every_axis_for_every_model(pipeline_run: Path):
               "noise_std": ["0", "10"], "crf": ["23", "45"]}
     for model in ("current", "meso4"):
         for axis, expected in levels.items():
-            assert list(metrics[model][axis]) == expected, (model, axis)
+            assert set(metrics[model][axis]) == set(expected), (model, axis)  # JSON keys are sorted
             assert all(v is None or 0 <= v <= 1 for v in metrics[model][axis].values())
         assert sum(b["n"] for b in metrics[model]["face_px"].values()) > 0
         assert set(metrics[model]["by_dataset"]) == {"demo"}
