@@ -25,6 +25,16 @@ TINY_PARAMS = {
     ("tune", "space", "input_sizes"): [64],
     ("faces", "crop_size"): 96,
     ("frames", "per_video"): 4,
+    # one baseline with the train stage's own settings: it must come out identical to the current model
+    ("baselines",): {"meso4": {"backbone": "meso4", "self_blend_rate": 0.0, "use_tuned": False}},
+    ("robustness", "models"): ["current", "meso4"],
+    ("robustness", "resolutions"): [32, 96],
+    ("robustness", "face_px_edges"): [100],
+    ("robustness", "jpeg_qualities"): [90, 20],
+    ("robustness", "blur_sigmas"): [0, 2],
+    ("robustness", "noise_stds"): [0, 10],
+    ("robustness", "crfs"): [23, 45],
+    ("robustness", "max_videos"): 4,
 }
 
 ENV = {"GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",

@@ -119,3 +119,24 @@ def test_params_are_frozen() -> None:
     params = load_params(PROJECT_ROOT / "params.yaml")
     with pytest.raises(ValidationError):
         params.seed = 1  # type: ignore[misc]
+
+
+def test_baseline_overrides_merge_into_train(tmp_path: Path) -> None:
+    raw = {**MINIMAL, "train": {"backbone": "resnet18", "epochs": 5, "augment": {"strength": 0.4}},
+           "baselines": {"meso": {"backbone": "meso4", "augment": {"strength": 0.0}}},
+           "robustness": {"models": ["current", "meso"]}}
+    params = load_params(_write(tmp_path, raw))
+    meso = params.baseline("meso")
+    assert meso.train.backbone == "meso4" and meso.train.augment.strength == 0.0 and meso.train.epochs == 5
+    assert params.train.backbone == "resnet18" and meso.faces == params.faces  # only train changes
+
+
+@pytest.mark.parametrize(("patch", "message"), [
+    ({"baselines": {"meso": {"epochz": 2}}}, "(?s)baselines.meso: .*epochz"),
+    ({"baselines": {"meso": {"epochs": 0}}}, "(?s)baselines.meso: .*epochs"),
+    ({"robustness": {"models": ["current", "plain"]}}, r"robustness.models: \['plain'\] are neither 'current' nor"),
+    ({"robustness": {"crfs": [23, 60]}}, r"crfs must be in \[0, 51\]"),
+])
+def test_bad_baselines_and_robustness_name_the_key(tmp_path: Path, patch: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_params(_write(tmp_path, {**MINIMAL, **patch}))

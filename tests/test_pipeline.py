@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pipeline_helpers import run as _run
 
@@ -21,7 +22,8 @@ def test_every_stage_writes_its_outputs(pipeline_run: Path):
     for path in ("manifest.csv", "frames.csv", "faces.csv", "validate/index.html", "tune/best_params.json",
                  "tune/optuna.db", "train/model/model.pt", "train/metrics.json", "evaluate/metrics.json",
                  "evaluate/plots/roc_frame.csv", "evaluate/plots/confusion_video.csv", "evaluate/plots/roc.png",
-                 "model/model.onnx", "model/model.json", "model/model_card.md", "bento/deepfake_detector.bento"):
+                 "baselines/meso4/model/model.pt", "baselines/meso4/metrics.json", "robustness/metrics.json",
+                 "robustness/plots/jpeg_quality.csv", "robustness/plots/crf.png", "model/model.onnx", "model/model.json", "model/model_card.md", "bento/deepfake_detector.bento"):
         assert (artifacts / path).is_file(), f"missing {path}"
 
 
@@ -33,6 +35,41 @@ def test_metrics_cover_frame_and_video_level(pipeline_run: Path):
         assert metrics[level]["n_real"] > 0 and metrics[level]["n_fake"] > 0
     summary = json.loads((pipeline_run / "artifacts/summaries/crop_faces.json").read_text())
     assert summary["counts"]["detection_rate"] >= 0.95
+
+
+def test_baseline_is_trained_by_the_train_stage_code(pipeline_run: Path):
+    # the tiny params give baselines.meso4 the train section's own settings, so it must match the current model
+    current = json.loads((pipeline_run / "artifacts/train/metrics.json").read_text())
+    baseline = json.loads((pipeline_run / "artifacts/baselines/meso4/metrics.json").read_text())
+    assert baseline == current
+
+
+def test_robustness_reports_every_axis_for_every_model(pipeline_run: Path):
+    out = pipeline_run / "artifacts/robustness"
+    metrics = json.loads((out / "metrics.json").read_text())
+    levels = {"resolution": ["32", "96"], "jpeg_quality": ["90", "20"], "blur_sigma": ["0", "2"],
+              "noise_std": ["0", "10"], "crf": ["23", "45"]}
+    for model in ("current", "meso4"):
+        for axis, expected in levels.items():
+            assert set(metrics[model][axis]) == set(expected), (model, axis)  # JSON keys are sorted
+            assert all(v is None or 0 <= v <= 1 for v in metrics[model][axis].values())
+        assert sum(b["n"] for b in metrics[model]["face_px"].values()) > 0
+        assert set(metrics[model]["by_dataset"]) == {"demo"}
+        assert set(metrics[model]["by_method"]) == {"faceswap", "reenact", "resynthesis", "selfblend"}
+        for level in ("frame", "video"):
+            assert metrics[model]["by_dataset"]["demo"][level]["eer"] is not None
+    # blur 0 and noise 0 leave the crops unchanged: the same AUC
+    assert metrics["current"]["blur_sigma"]["0"] == metrics["current"]["noise_std"]["0"]
+    assert metrics["current"]["jpeg_quality"] == metrics["meso4"]["jpeg_quality"]  # identical models
+    crf = metrics["crf_videos"]
+    assert crf["n"] == 4 and crf["23"]["mean_kb"] > crf["45"]["mean_kb"]
+    for axis in levels:
+        table = pd.read_csv(out / "plots" / f"{axis}.csv")
+        assert list(table.columns) == ["level", "current", "meso4"]
+        assert [f"{v:g}" for v in table["level"]] == levels[axis]
+        assert (out / "plots" / f"{axis}.png").read_bytes().startswith(b"\x89PNG")
+    sizes = pd.read_csv(out / "plots" / "face_px.csv")
+    assert sizes["bucket"].tolist() == ["<100", ">=100"] and sizes["n"].sum() > 0
 
 
 def test_model_card_records_provenance(pipeline_run: Path):
@@ -55,3 +92,6 @@ def test_dvc_declares_metrics_and_plots(pipeline_run: Path):
     assert "roc_auc" in shown.stdout
     plots = _run(["dvc", "plots", "show", "--json"], pipeline_run)
     assert "ROC" in plots.stdout
+    for name in ("resolution", "face size", "JPEG", "blur", "noise", "H.264 CRF"):
+        assert f"Robustness - {name}" in plots.stdout
+    assert "robustness/plots/crf.png" in plots.stdout

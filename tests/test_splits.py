@@ -12,7 +12,7 @@ import pytest
 from deepfake_detector.config import DatasetConfig, SourceConfig, SplitConfig
 from deepfake_detector.data.adapters import LayoutError
 from deepfake_detector.data.manifest import index_dataset
-from deepfake_detector.data.splits import SPLITS, assign_splits, leaked_groups
+from deepfake_detector.data.splits import SPLITS, assign_splits, hold_out_methods, leaked_groups
 from deepfake_detector.tables import MANIFEST
 
 
@@ -184,6 +184,24 @@ def test_unseen_role_puts_everything_in_test(tiny_corpus: Path) -> None:
     df = index_dataset(tiny_corpus, _dataset(tiny_corpus, role="unseen"), SplitConfig(), seed=42)
     assert len(df) == 24
     assert set(df["split"]) == {"test"}
+
+
+def test_holdout_methods_send_all_their_fakes_to_test(tiny_corpus: Path) -> None:
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(val=0.2, test=0.25), seed=42)
+    out = hold_out_methods(df, ["faceswap", "reenact"])
+    held = out["method"].isin(["faceswap", "reenact"])
+    assert held.sum() == 6 and set(out.loc[held, "split"]) == {"test"}
+    pd.testing.assert_series_equal(out.loc[~held, "split"], df.loc[~held, "split"])  # the rest as before
+    assert set(out.loc[(out["label"] == 1) & ~held & (out["split"] != "test"), "method"]) == {"resynthesis", "selfblend"}
+    pd.testing.assert_frame_equal(hold_out_methods(df, []), df)
+
+
+def test_holdout_methods_unknown_name_is_a_clear_error(tiny_corpus: Path) -> None:
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(), seed=42)
+    with pytest.raises(ValueError, match=r"data.holdout_methods: \['face2face'\] not among .*'faceswap'"):
+        hold_out_methods(df, ["faceswap", "face2face"])
+    with pytest.raises(ValueError, match="'real'"):  # reals are not a manipulation method
+        hold_out_methods(df, ["real"])
 
 
 def test_wrong_layout_is_a_layout_error(tmp_path: Path) -> None:

@@ -160,6 +160,16 @@ def test_group_in_two_splits(data, tmp_path):
     assert "FAILED" in text and leaked in text and "fix: A group" in text
 
 
+def test_held_out_fakes_may_share_a_group_with_training_items(data, tmp_path):
+    manifest, faces = data
+    fake = manifest["item_id"] == f"toy/{item_name(manifest, 'test', 1)}"
+    manifest.loc[fake, "group"] = item_name(manifest, "train", 0)  # a test fake in a training group
+    manifest.loc[fake, "method"] = "reenact"
+    assert not validate_tables(manifest, faces, CFG, tmp_path / "strict").success
+    report = validate_tables(manifest, faces, CFG, tmp_path / "out", holdout_methods=["reenact"])
+    assert report.success, report.to_text()
+
+
 @pytest.mark.parametrize("defect", ["garbage image", "truncated image", "truncated video"])
 def test_corrupt_media(data, tmp_path, defect):
     manifest, faces = data

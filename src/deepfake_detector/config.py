@@ -60,6 +60,8 @@ class DataConfig(Strict):
     # images whose perceptual hashes differ in at most this many of 64 bits are joined into one group before
     # splitting (near-duplicates must not straddle splits); too high chains look-alike faces together
     duplicate_bits: int = Field(4, ge=0, le=16)
+    # leave-methods-out: fakes of these manipulation methods all go to the test split, never to train/val
+    holdout_methods: list[str] = Field(default_factory=list)
 
 
 class FramesConfig(Strict):
@@ -154,6 +156,32 @@ class EvaluateConfig(Strict):
     batch_size: int = Field(64, ge=1)
 
 
+class RobustnessConfig(Strict):
+    """The robustness stage: AUC of each model under resampling, compression, blur and noise of the test faces."""
+
+    models: list[str] = ["current"]  # "current" (the train stage's model) and names from `baselines`
+    resolutions: list[int] = [32, 64, 96, 128, 224]  # crops resampled to size x size before the model
+    face_px_edges: list[float] = [64, 128, 256]  # buckets of the detected face size: <64, 64-128, ..., >=256
+    jpeg_qualities: list[int] = [90, 70, 50, 30, 10]
+    blur_sigmas: list[float] = [0.0, 1.0, 2.0, 4.0]  # Gaussian blur sigma in crop pixels; 0 = none
+    noise_stds: list[float] = [0.0, 5.0, 10.0, 20.0]  # Gaussian noise std on the 0-255 scale; 0 = none
+    crfs: list[int] = [18, 23, 28, 33, 38, 43]  # H.264 (libx264) constant rate factors for the test videos
+    max_videos: int = Field(24, ge=2)  # test videos re-encoded per CRF (half real, half fake when possible)
+    batch_size: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _levels_in_range(self) -> RobustnessConfig:
+        if any(not 1 <= q <= 100 for q in self.jpeg_qualities):
+            raise ValueError("jpeg_qualities must be in [1, 100]")
+        if any(not 0 <= c <= 51 for c in self.crfs):
+            raise ValueError("crfs must be in [0, 51] (libx264)")
+        if any(s < 8 for s in self.resolutions):
+            raise ValueError("resolutions must be at least 8 px")
+        if list(self.face_px_edges) != sorted(self.face_px_edges):
+            raise ValueError("face_px_edges must be increasing")
+        return self
+
+
 class PackageConfig(Strict):
     bento_name: str = "deepfake_detector"
     onnx_opset: int = 18
@@ -187,16 +215,48 @@ class Params(Strict):
     tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    # models trained by the train stage's code with some train keys overridden: name -> {key: value}
+    baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    robustness: RobustnessConfig = RobustnessConfig()
     package: PackageConfig = PackageConfig()
     serve: ServeConfig = ServeConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _baselines_valid(self) -> Params:
+        for name in self.baselines:
+            try:
+                self.baseline(name)
+            except ValueError as err:
+                raise ValueError(f"baselines.{name}: {err}") from None
+        unknown = [m for m in self.robustness.models if m != CURRENT_MODEL and m not in self.baselines]
+        if unknown:
+            raise ValueError(f"robustness.models: {unknown} are neither '{CURRENT_MODEL}' nor in baselines "
+                             f"({sorted(self.baselines)})")
+        return self
+
+    def baseline(self, name: str) -> Params:
+        """These params with baselines[name] merged into the train section (the baseline's own params)."""
+        train = _merged(self.train.model_dump(), self.baselines[name])
+        return self.model_copy(update={"train": TrainConfig.model_validate(train)})
 
     def section_hash(self, *sections: str) -> str:
         """Stable short hash of some sections, e.g. to name an Optuna study after the params it searches."""
         dumped = self.model_dump(mode="json", by_alias=True)
         blob = json.dumps({s: dumped[s] for s in sections}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+CURRENT_MODEL = "current"  # robustness.models name of the train stage's model
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    """`overrides` on top of `base`, nested dicts (e.g. augment) merged key by key."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
 
 
 class ConfigError(ValueError):

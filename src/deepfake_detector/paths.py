@@ -18,3 +18,5 @@ MODEL_DIR = ARTIFACTS / "model"  # the packaged model: ONNX + model.json + model
 BENTO_DIR = ARTIFACTS / "bento"
 BENTOML_HOME = ARTIFACTS / "bentoml"  # the BentoML store, kept inside the project so DVC tracks it
 SUMMARIES = ARTIFACTS / "summaries"  # one JSON per stage: counts in, counts out, skipped and why
+BASELINES_DIR = ARTIFACTS / "baselines"  # <name>/model and <name>/metrics.json per baseline
+ROBUSTNESS_DIR = ARTIFACTS / "robustness"

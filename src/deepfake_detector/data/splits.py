@@ -57,6 +57,25 @@ def _deal(sizes: pd.Series, fractions: dict[str, float], seed: int) -> dict[str,
     return result
 
 
+def hold_out_methods(manifest: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Leave-methods-out: every fake of `methods` goes to test, so the model never sees them in train or val.
+    Reals and other fakes keep their group split. Raises ValueError naming unknown methods."""
+    if not methods:
+        return manifest
+    known = set(manifest.loc[manifest["label"] == 1, "method"].astype(str))
+    unknown = sorted(set(methods) - known)
+    if unknown:
+        raise ValueError(
+            f"data.holdout_methods: {unknown} not among the manifest's manipulation methods {sorted(known)}"
+        )
+    return manifest.assign(split=manifest["split"].where(~held_out_fakes(manifest, methods), "test"))
+
+
+def held_out_fakes(manifest: pd.DataFrame, methods: list[str]) -> pd.Series:
+    """The rows hold_out_methods moved to test: they share groups with train/val items on purpose."""
+    return (manifest["label"] == 1) & manifest["method"].isin(methods)
+
+
 def leaked_groups(df: pd.DataFrame) -> list[str]:
     """Groups found in more than one split (should always be empty)."""
     per_group = df.groupby("group")["split"].nunique()

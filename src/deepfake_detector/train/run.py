@@ -1,0 +1,69 @@
+"""Train and calibrate one model from params: the body of the train stage, shared with the baselines stage so
+the current model and every baseline are made by exactly the same code."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from deepfake_detector.config import Params
+from deepfake_detector.io import atomic_dir, read_json, write_json
+from deepfake_detector.models.spec import TORCH_WEIGHTS, ModelSpec
+from deepfake_detector.provenance import provenance
+from deepfake_detector.train.calibrate import calibrate_on_validation
+from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.train.search import self_blend_settings
+
+log = logging.getLogger(__name__)
+TUNABLE = ("backbone", "input_size", "lr", "weight_decay", "augment_strength")
+
+
+def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings:
+    """FitSettings from params.train; with train.use_tuned, the tunable ones from the tune stage's best trial."""
+    train = params.train
+    chosen = {
+        "backbone": train.backbone, "input_size": train.input_size, "lr": train.lr,
+        "weight_decay": train.weight_decay, "augment_strength": train.augment.strength,
+    }
+    if train.use_tuned and tuned_file is not None and tuned_file.exists():
+        tuned = read_json(tuned_file)["params"]
+        chosen.update({k: v for k, v in tuned.items() if k in TUNABLE})
+        log.info("using tuned params: %s", tuned)
+    return FitSettings(
+        **chosen, epochs=train.epochs, batch_size=train.batch_size, pretrained=train.pretrained,
+        balance_classes=train.balance_classes, num_workers=train.num_workers,
+        self_blend=self_blend_settings(params), multiscale=train.multiscale, frequency_branch=train.frequency_branch,
+    )
+
+
+def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,
+                        tuned_file: Path | None = None, live_dir: Path | None = None) -> dict:
+    """Fit, keep the best weights by validation AUC, calibrate on validation data; write the model folder
+    (model.pt + model.json) and its metrics. `live_dir`: DVCLive training curves (none when omitted)."""
+    settings = settings_from(params, tuned_file)
+    logger = None
+    if live_dir is not None:
+        from dvclive.lightning import DVCLiveLogger
+
+        shutil.rmtree(live_dir, ignore_errors=True)
+        logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
+    result = fit(faces, settings, seed=params.seed, logger=logger)
+    with atomic_dir(model_dir) as out:
+        torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
+        spec = ModelSpec(
+            backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
+            frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch,
+            provenance=provenance(),
+            version=provenance()["params_hash"],
+        )
+        spec.save(out)
+        spec = calibrate_on_validation(out, faces, params.train, params.seed)
+    metrics = {"best_val_auc": result.best_val_auc, "epochs": result.epochs_run, **spec.validation,
+               "temperature": spec.temperature, "threshold": spec.threshold}
+    write_json(metrics, metrics_path)
+    log.info("trained %s @%dpx: %s", settings.backbone, settings.input_size, metrics)
+    return metrics
