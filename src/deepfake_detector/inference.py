@@ -18,12 +18,17 @@ import numpy as np
 from scipy.special import expit
 
 from deepfake_detector.media.faces import FaceDetector, crop_face
-from deepfake_detector.media.frames import Frame, MediaError, read_image, sample_frames
+from deepfake_detector.media.frames import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    Frame,
+    MediaError,
+    read_image,
+    sample_frames,
+)
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.train.augment import to_model_input
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
 CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
 

@@ -8,6 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})  # what datasets and uploads may hold
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+
 
 class MediaError(ValueError):
     """A file cannot be used as media; the message names the file and what to do."""

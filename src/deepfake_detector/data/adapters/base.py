@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+from deepfake_detector.media.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 class LayoutError(ValueError):
@@ -49,16 +48,16 @@ def get_adapter(name: str) -> AdapterFn:
 
 def media_of(path: Path) -> str:
     ext = path.suffix.lower()
-    if ext in IMAGE_EXTS:
+    if ext in IMAGE_SUFFIXES:
         return "image"
-    if ext in VIDEO_EXTS:
+    if ext in VIDEO_SUFFIXES:
         return "video"
-    raise LayoutError(f"{path}: not an image ({sorted(IMAGE_EXTS)}) or video ({sorted(VIDEO_EXTS)})")
+    raise LayoutError(f"{path}: not an image ({sorted(IMAGE_SUFFIXES)}) or video ({sorted(VIDEO_SUFFIXES)})")
 
 
 def media_files(folder: Path) -> list[Path]:
     """Every image and video under `folder`, sorted so indexing is deterministic."""
-    exts = IMAGE_EXTS | VIDEO_EXTS
+    exts = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 
