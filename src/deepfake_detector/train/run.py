@@ -41,9 +41,11 @@ def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings
 
 
 def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,
-                        tuned_file: Path | None = None, live_dir: Path | None = None) -> dict:
+                        tuned_file: Path | None = None, live_dir: Path | None = None,
+                        callbacks: list | None = None) -> dict:
     """Fit, keep the best weights by validation AUC, calibrate on validation data; write the model folder
-    (model.pt + model.json) and its metrics. `live_dir`: DVCLive training curves (none when omitted)."""
+    (model.pt + model.json) and its metrics. `live_dir`: DVCLive training curves (none when omitted);
+    `callbacks`: extra Lightning callbacks (the ablation script times each epoch with one)."""
     settings = settings_from(params, tuned_file)
     logger = None
     if live_dir is not None:
@@ -51,7 +53,7 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
 
         shutil.rmtree(live_dir, ignore_errors=True)
         logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    result = fit(faces, settings, seed=params.seed, logger=logger)
+    result = fit(faces, settings, seed=params.seed, logger=logger, callbacks=callbacks)
     with atomic_dir(model_dir) as out:
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
