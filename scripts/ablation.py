@@ -136,14 +136,13 @@ def main() -> None:
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
     for name in names:
-        runs = []
+        results[name] = [run for run in results.get(name, []) if run["seed"] not in seeds]
         for seed in seeds:
             log.info("variant %s, seed %d", name, seed)
             variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed)
             with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                runs.append({"seed": seed, **run_variant(variant, faces, Path(workdir))})
-        results[name] = runs
-        write_json(results, results_file)  # after every variant: a long run can be resumed with --only
+                results[name].append({"seed": seed, **run_variant(variant, faces, Path(workdir))})
+            write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = summarise(results)
     (args.out / "table.md").write_text(table.to_markdown(index=False) + "\n")
     curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])

@@ -253,3 +253,23 @@ def test_documented_experiment_commands(base_project, tmp_path):
     assert "eval-bs16" in table
     md = run(["dvc", "exp", "show", "--md", "--no-pager"], project).stdout
     assert "eval-bs16" in md
+
+
+def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, tmp_path):
+    """scripts/ablation.py on the tiny project: a baseline and a technique variant, one short epoch each."""
+    base, _ = base_project
+    project = copy_of(base, tmp_path / "ablation")
+    variants = yaml.safe_load((PROJECT_ROOT / "profiles/ablation.yaml").read_text())
+    variants["base"]["epochs"] = 1
+    variants["variants"] = {name: variants["variants"][name] for name in ("meso4", "frequency")}
+    (project / "variants.yaml").write_text(yaml.safe_dump(variants))
+    run(["python", "scripts/ablation.py", "--variants-file", "variants.yaml", "--out", "out"], project)
+    results = json.loads((project / "out/results.json").read_text())
+    assert set(results) == {"meso4", "frequency"}
+    for runs in results.values():
+        [single] = runs
+        assert single["seed"] == 42 and 0.0 <= single["in_domain_frame_auc"] <= 1.0
+        assert 0.0 <= single["val_ece"] <= 1.0 and len(single["curve"]) == 1  # one epoch: one point
+    table = (project / "out/table.md").read_text()
+    assert "| variant" in table and "| frequency" in table
+    assert (project / "out/auc_vs_time.png").stat().st_size > 0
