@@ -19,10 +19,9 @@ from scipy.special import expit
 
 from deepfake_detector.media.faces import FaceDetector, crop_face
 from deepfake_detector.media.frames import (
-    IMAGE_SUFFIXES,
-    VIDEO_SUFFIXES,
     Frame,
     MediaError,
+    media_kind,
     read_image,
     sample_frames,
 )
@@ -128,18 +127,6 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def media_kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    raise MediaError(
-        f"{path}: unsupported file type '{suffix}'; use an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
-        f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
-    )
 
 
 def aggregate(probs: np.ndarray, how: str) -> float:

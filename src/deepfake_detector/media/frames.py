@@ -16,6 +16,19 @@ class MediaError(ValueError):
     """A file cannot be used as media; the message names the file and what to do."""
 
 
+def media_kind(path: Path) -> str:
+    """"image" or "video" from the suffix; anything else is a MediaError naming the file and what is supported."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    raise MediaError(
+        f"{path}: unsupported file type '{suffix}'; use an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+        f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+    )
+
+
 @dataclass(frozen=True)
 class Frame:
     index: int  # frame index in the video (0 for images)

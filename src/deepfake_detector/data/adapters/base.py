@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepfake_detector.media.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from deepfake_detector.media.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, media_kind
 
 
 class LayoutError(ValueError):
@@ -47,12 +47,10 @@ def get_adapter(name: str) -> AdapterFn:
 
 
 def media_of(path: Path) -> str:
-    ext = path.suffix.lower()
-    if ext in IMAGE_SUFFIXES:
-        return "image"
-    if ext in VIDEO_SUFFIXES:
-        return "video"
-    raise LayoutError(f"{path}: not an image ({sorted(IMAGE_SUFFIXES)}) or video ({sorted(VIDEO_SUFFIXES)})")
+    try:
+        return media_kind(path)
+    except MediaError as err:
+        raise LayoutError(str(err)) from None
 
 
 def media_files(folder: Path) -> list[Path]:
