@@ -284,3 +284,18 @@ def test_calibration_trains_the_temporal_head_and_records_the_comparison(tmp_pat
     off = calibrate_on_validation(model_dir, _video_faces(tmp_path), TrainConfig(), seed=0)
     assert off.video_aggregation != "temporal" and off.temporal_head is None
     assert "val_item_auc_temporal" not in off.validation
+
+
+def test_temporal_head_is_skipped_without_videos(tmp_path: Path) -> None:
+    """An image-only dataset (the real profile's DFDC face crops): the switch is on, but there is nothing to
+    train the head on, so calibration falls back to the aggregation rule instead of failing."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    torch.manual_seed(0)
+    torch.save(build_model("meso4", 32).state_dict(), model_dir / TORCH_WEIGHTS)
+    ModelSpec(backbone="meso4", input_size=32).save(model_dir)
+    images_only = _video_faces(tmp_path).drop_duplicates("item_id").assign(media="image", frame_idx=0)
+    cfg = TrainConfig(temporal_head=TemporalHeadConfig(enabled=True, hidden=8, epochs=3), threshold_metric="youden")
+    spec = calibrate_on_validation(model_dir, images_only, cfg, seed=0)
+    assert spec.temporal_head is None and spec.video_aggregation != "temporal"
+    assert not (model_dir / TEMPORAL_WEIGHTS).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from deepfake_detector.train.temporal import train_temporal_head, video_sequence
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 EMBED_CHUNK = 256  # crops read and embedded at a time
+log = logging.getLogger(__name__)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -65,6 +67,17 @@ def embed_faces(predictor: Predictor, rows: pd.DataFrame) -> tuple[np.ndarray, n
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
+    """The temporal head needs real and fake videos in train (to learn) and in val (to be compared)."""
+    for split in ("train", "val"):
+        videos = faces[(faces["split"] == split) & (faces["media"] == "video")]
+        if videos["label"].nunique() < 2:
+            log.warning("train.temporal_head: the %s split has no real and fake videos (images only, or one "
+                        "class), so the head is not trained; videos use the aggregation rule", split)
+            return False
+    return True
+
+
 def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig, seed: int = 0) -> ModelSpec:
     """Fit temperature, threshold and video aggregation on the val split; store them in model.json. With
     train.temporal_head enabled, also train the temporal head and use it for videos if it beats the
@@ -74,7 +87,7 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     """
     val = faces[faces["split"] == "val"].reset_index(drop=True)
     predictor = Predictor(model_dir, backend="torch")
-    temporal = train_cfg.temporal_head.enabled
+    temporal = train_cfg.temporal_head.enabled and has_videos_of_both_labels(faces)
     if temporal:
         logits, embeddings = embed_faces(predictor, val)
     else:
