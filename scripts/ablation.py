@@ -66,11 +66,14 @@ def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:
     predictor = Predictor(model_dir, backend="torch")
     frames, items = score_frames_and_items(predictor, faces[faces["split"] == "test"], batch_size=64)
     roles = {d.name: d.role for d in params.data.datasets}
-    in_domain = [name for name, role in roles.items() if role == "train"]
+    trained_on = [name for name, role in roles.items() if role == "train"]
+
+    def in_domain(table: pd.DataFrame) -> pd.DataFrame:  # trained-on datasets, held-out methods excluded
+        return table[table["dataset"].isin(trained_on) & ~table["method"].isin(params.data.holdout_methods)]
+
     result = {
-        "in_domain_frame_auc": auc_of(frames[frames["dataset"].isin(in_domain)]),
-        "in_domain_item_auc": auc_of(items[items["dataset"].isin(in_domain) & ~items["method"].isin(
-            params.data.holdout_methods)]),
+        "in_domain_frame_auc": auc_of(in_domain(frames)),
+        "in_domain_item_auc": auc_of(in_domain(items)),
         "video_aggregation": predictor.spec.video_aggregation,
     }
     for name in (n for n, role in roles.items() if role == "unseen"):
@@ -110,7 +113,7 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
         row = {"variant": variant}
         for key in runs[0]:
             values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
-            if key == "curve" or not values:
+            if key in ("curve", "seed") or not values:
                 continue
             mean = float(np.mean(values))
             row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
