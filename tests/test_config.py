@@ -140,3 +140,22 @@ def test_baseline_overrides_merge_into_train(tmp_path: Path) -> None:
 def test_bad_baselines_and_robustness_name_the_key(tmp_path: Path, patch: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_params(_write(tmp_path, {**MINIMAL, **patch}))
+
+
+def _dotted_keys(tree: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in tree.items():
+        keys.add(prefix + key)
+        if isinstance(value, dict):
+            keys |= _dotted_keys(value, prefix + key + ".")
+    return keys
+
+
+@pytest.mark.parametrize("profile", ["params.yaml", "profiles/real.yaml"])
+def test_every_param_dvc_tracks_is_in_every_profile(profile: str) -> None:
+    """DVC stops with "parameters missing" when a profile lacks a key a stage depends on."""
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    tracked = {entry for stage in stages.values() for entry in stage.get("do", stage).get("params", [])
+               if isinstance(entry, str) and "${" not in entry}
+    missing = tracked - _dotted_keys(yaml.safe_load((PROJECT_ROOT / profile).read_text()))
+    assert not missing, f"{profile} lacks {sorted(missing)}"
