@@ -28,7 +28,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params, load_params
-from deepfake_detector.evaluate.metrics import binary_metrics
+from deepfake_detector.evaluate.metrics import roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.scoring import score_frames_and_items
 from deepfake_detector.inference import Predictor
@@ -55,10 +55,8 @@ def variant_params(params: Params, base: dict, overrides: dict, seed: int) -> Pa
     return Params.model_validate(raw)
 
 
-def auc_of(items: pd.DataFrame) -> float | None:
-    if items.empty or items["label"].nunique() < 2:
-        return None
-    return binary_metrics(items["label"], items["prob"], 0.5)["roc_auc"]
+def auc_of(scored: pd.DataFrame) -> float | None:
+    return roc_auc_or_none(scored["label"], scored["prob"])
 
 
 def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:

@@ -28,6 +28,12 @@ def equal_error_rate(labels: np.ndarray, probs: np.ndarray) -> float:
     return float((fpr[i] + fnr[i]) / 2)
 
 
+def roc_auc_or_none(labels, probs) -> float | None:
+    """ROC-AUC, or None unless both classes are present (an empty or one-class set has no ranking)."""
+    labels = np.asarray(labels, dtype=int)
+    return float(roc_auc_score(labels, np.asarray(probs, dtype=float))) if len(np.unique(labels)) == 2 else None
+
+
 def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | int | None]:
     """Threshold metrics at `threshold`, ranking metrics (AUC, AP, EER) when both classes are present."""
     labels = np.asarray(labels, dtype=int)
@@ -42,7 +48,7 @@ def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> d
         "precision": float(precision_score(labels, predicted, zero_division=0)),
         "recall": float(recall_score(labels, predicted, zero_division=0)),
         "f1": float(f1_score(labels, predicted, zero_division=0)),
-        "roc_auc": float(roc_auc_score(labels, probs)) if both else None,
+        "roc_auc": roc_auc_or_none(labels, probs),
         "average_precision": float(average_precision_score(labels, probs)) if both else None,
         "eer": equal_error_rate(labels, probs) if both else None,
     }

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from deepfake_detector.config import RobustnessConfig
 from deepfake_detector.data.splits import _unit
-from deepfake_detector.evaluate.metrics import binary_metrics
+from deepfake_detector.evaluate.metrics import binary_metrics, roc_auc_or_none
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import MediaError
 
@@ -68,10 +68,6 @@ def crop_rng(seed: int, index: int) -> np.random.Generator:
 # ------------------------------------------------------------------------------------------------ sweeps
 
 
-def auc(labels, probs) -> float | None:
-    return binary_metrics(labels, probs, 0.5)["roc_auc"]  # None unless both classes are present
-
-
 def score_degraded(predictor: Predictor, crops: list[np.ndarray], degrade: Degradation, level: float, seed: int,
                    batch_size: int) -> np.ndarray:
     """Calibrated probabilities of the degraded crops, degraded a batch at a time so memory stays flat."""
@@ -97,7 +93,7 @@ def crop_sweeps(predictor: Predictor, crops: list[np.ndarray], labels: np.ndarra
     for axis, levels in axis_levels(cfg).items():
         degrade = CROP_AXES[axis]
         results[axis] = {
-            level_key(level): auc(labels, score_degraded(predictor, crops, degrade, level, seed, cfg.batch_size))
+            level_key(level): roc_auc_or_none(labels, score_degraded(predictor, crops, degrade, level, seed, cfg.batch_size))
             for level in tqdm(levels, desc=axis, leave=False)
         }
     return results
@@ -113,7 +109,7 @@ def face_size_bucket(face_px: pd.Series, edges: list[float]) -> pd.Series:
 def face_size_aucs(frames: pd.DataFrame, edges: list[float]) -> dict[str, dict[str, float | int | None]]:
     """AUC (and face count) per face-size bucket, from the scores of the unchanged crops."""
     buckets = face_size_bucket(frames["face_px"], edges)
-    return {b: {"roc_auc": auc(g["label"], g["prob"]), "n": len(g)} for b, g in frames.groupby(buckets, sort=False)}
+    return {b: {"roc_auc": roc_auc_or_none(g["label"], g["prob"]), "n": len(g)} for b, g in frames.groupby(buckets, sort=False)}
 
 
 def breakdown(frames: pd.DataFrame, items: pd.DataFrame, threshold: float) -> dict[str, dict]:
@@ -192,7 +188,7 @@ def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list
             encoded.unlink()
         for name, probs in scores.items():
             found = [(label, p) for label, p in zip(videos["label"], probs, strict=True) if p is not None]
-            aucs[name][str(crf)] = auc([f[0] for f in found], [f[1] for f in found]) if found else None
+            aucs[name][str(crf)] = roc_auc_or_none([f[0] for f in found], [f[1] for f in found])
         info[str(crf)] = {"mean_kb": float(np.mean(sizes) / 1024) if sizes else None,
                           "no_verdict": {n: sum(p is None for p in s) for n, s in scores.items()}}
     return aucs, info
