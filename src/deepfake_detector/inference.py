@@ -201,6 +201,13 @@ class Predictor:
             return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
         return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
+    def score_crops_and_embeddings(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities, plus the embeddings the temporal head needs when model.json uses it."""
+        if not self.uses_temporal_head:
+            return self.score_crops(crops), None
+        logits, embeddings = self.logits_and_embeddings(crops)
+        return self.calibrate(logits), embeddings
+
     def temporal_probability(self, embeddings: np.ndarray) -> float:
         """One video's calibrated probability from its frames' embeddings, in frame order."""
         return float(expit(self.temporal.logit(embeddings) / self.spec.temporal_head.temperature))
@@ -254,12 +261,10 @@ class Predictor:
             result.error = f"{name}: no face found in {len(frames)} frame(s); use a file where a face is clearly visible"
             return result
         crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size) for fr, face in kept]
-        embeddings = None
         if media == "video" and self.uses_temporal_head:
-            logits, embeddings = self.logits_and_embeddings(crops)
-            probs = self.calibrate(logits)
-        else:
-            probs = (score_crops or self.score_crops)(crops)  # the service's micro-batcher, when given
+            probs, embeddings = self.score_crops_and_embeddings(crops)
+        else:  # `score_crops`: the service's micro-batcher, when given
+            probs, embeddings = (score_crops or self.score_crops)(crops), None
         scored = time.perf_counter()
         result.faces = [
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))

@@ -18,12 +18,10 @@ def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> t
     probs, embeddings = [], []
     for i in range(0, len(paths), batch_size):
         crops = [read_crop(p) for p in paths[i : i + batch_size]]
-        if predictor.uses_temporal_head:
-            logits, batch_embeddings = predictor.logits_and_embeddings(crops)
-            probs.append(predictor.calibrate(logits))
+        batch_probs, batch_embeddings = predictor.score_crops_and_embeddings(crops)
+        probs.append(batch_probs)
+        if batch_embeddings is not None:
             embeddings.append(batch_embeddings)
-        else:
-            probs.append(predictor.score_crops(crops))
     return np.concatenate(probs) if probs else np.zeros(0), np.concatenate(embeddings) if embeddings else None
 
 
