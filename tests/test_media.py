@@ -12,7 +12,7 @@ import pytest
 
 from deepfake_detector.config import FacesConfig
 from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
-from deepfake_detector.media.faces import Face, FaceDetector, crop_face, iou, track_main_face
+from deepfake_detector.media.faces import Face, FaceDetector, crop_face, cut_margin, iou, track_main_face
 from deepfake_detector.media.frames import MediaError, read_image, sample_frames, uniform_indices, video_info
 
 STEP = 10  # pixel value per frame index in the test videos
@@ -309,3 +309,24 @@ def test_already_cropped_pad_and_skip(face_image) -> None:
     # skip applies only to cropped datasets: a normal frame is still detected
     [normal] = skip.main_faces([rgb], already_cropped=False)
     assert normal is not None and iou(normal.box, box.box) > 0.9
+
+
+@pytest.mark.parametrize("margin", [0.9, 1.3])
+def test_cut_margin_measures_the_margin_a_crop_was_cut_with(face_image, margin: float) -> None:
+    """scripts/crop_margin.py: a rendered face cut at a known margin reads back as about that margin."""
+    rgb, _ = face_image
+    detector = FaceDetector(FacesConfig(already_cropped="pad", min_face_px=20))
+    box = detector.detect([rgb])[0][0]
+    crop = crop_face(rgb, box, margin=margin, size=160)
+    assert cut_margin(crop, detector) == pytest.approx(margin, rel=0.12)
+    blank = np.full((160, 160, 3), 128, np.uint8)
+    assert cut_margin(blank, detector) is None
+
+
+def test_cut_margin_of_real_dfdc_crops_is_tighter_than_the_default(shared_data: Path) -> None:
+    """The real profile's faces.margin (0.83) is this measurement: DFDC crops are cut inside the MTCNN box."""
+    paths = sorted((shared_data / "dfdc_faces_dev" / "faces_224").glob("*.jpg"))[:24]
+    detector = FaceDetector(FacesConfig(already_cropped="pad"))
+    margins = [m for m in (cut_margin(read_image(p), detector) for p in paths) if m is not None]
+    assert len(margins) >= 20
+    assert 0.7 < float(np.median(margins)) < 0.95 < FacesConfig().margin

@@ -11,7 +11,13 @@ from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts,
 from deepfake_detector.inference import aggregate
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.augment import eval_transform, to_model_input, train_transform
-from deepfake_detector.train.calibrate import choose_threshold, expected_calibration_error, fit_temperature
+from deepfake_detector.train.calibrate import (
+    choose_threshold,
+    cross_fitted_ece,
+    expected_calibration_error,
+    fit_calibration,
+    fit_temperature,
+)
 
 # ------------------------------------------------------------------------------------------- calibration
 
@@ -29,6 +35,28 @@ def test_fit_temperature_of_calibrated_logits_is_one() -> None:
     logits = rng.normal(0, 2, 20_000)
     labels = (rng.random(logits.size) < expit(logits)).astype(float)
     assert fit_temperature(logits, labels) == pytest.approx(1.0, abs=0.08)
+
+
+@pytest.mark.parametrize(("temperature", "bias"), [(0.5, 0.0), (2.0, -1.5), (1.0, 2.0)])
+def test_platt_calibration_recovers_a_known_temperature_and_bias(temperature: float, bias: float) -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 4, 20_000)
+    labels = (rng.random(logits.size) < expit(logits / temperature + bias)).astype(float)
+    fitted_t, fitted_b = fit_calibration(logits, labels, "platt")
+    assert fitted_t == pytest.approx(temperature, rel=0.08)
+    assert fitted_b == pytest.approx(bias, abs=0.1)
+    assert fit_calibration(logits, labels, "temperature")[1] == 0.0
+
+
+def test_bias_fixes_a_leaning_model_where_temperature_cannot() -> None:
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 3, 20_000)
+    labels = (rng.random(logits.size) < expit(logits - 2.0)).astype(float)  # the model says "fake" too often
+    groups = np.arange(logits.size) // 8  # 8 frames per item, kept in one fold
+    platt = cross_fitted_ece(logits, labels, groups, "platt")
+    temperature_only = cross_fitted_ece(logits, labels, groups, "temperature")
+    assert platt < 0.02 < 0.05 < temperature_only
+    assert cross_fitted_ece(logits[:8], labels[:8], groups[:8], "platt") is None  # one item: no folds
 
 
 def test_choose_threshold_separable() -> None:

@@ -71,7 +71,7 @@ class FramesConfig(Strict):
 
 
 class FacesConfig(Strict):
-    margin: float = Field(1.3, ge=1.0)  # crop side = margin * max(box side)
+    margin: float = Field(1.3, ge=0.5)  # crop side = margin * max(box side); < 1 crops inside the box
     crop_size: int = Field(224, ge=16)
     min_prob: float = Field(0.9, ge=0, le=1)
     min_face_px: int = Field(20, ge=1)
@@ -133,6 +133,8 @@ class TrainConfig(Strict):
     use_tuned: bool = True  # take lr/weight_decay/backbone/strength/input_size from the tune stage
     num_workers: int = Field(0, ge=0)
     threshold_metric: Literal["f1", "youden"] = "f1"
+    # platt: sigmoid(logit / T + b) fitted on validation; temperature: b = 0 (cannot correct a leaning model)
+    calibration: Literal["platt", "temperature"] = "platt"
     # how a video's frame scores become one score; "auto" picks the best on validation videos
     video_aggregation: Literal["auto", "mean", "median", "max", "confident"] = "auto"
 

@@ -210,7 +210,8 @@ class Predictor:
 
     def temporal_probability(self, embeddings: np.ndarray) -> float:
         """One video's calibrated probability from its frames' embeddings, in frame order."""
-        return float(expit(self.temporal.logit(embeddings) / self.spec.temporal_head.temperature))
+        head = self.spec.temporal_head
+        return float(expit(self.temporal.logit(embeddings) / head.temperature + head.bias))
 
     def item_probability(self, media: str, probs: np.ndarray, embeddings: np.ndarray | None = None) -> float:
         """One verdict score per file: an image is its face; a video aggregates its frames (or, when model.json
@@ -222,7 +223,7 @@ class Predictor:
         return aggregate(probs, self.spec.video_aggregation)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
-        return expit(np.asarray(logits, dtype=np.float64) / self.spec.temperature)
+        return expit(np.asarray(logits, dtype=np.float64) / self.spec.temperature + self.spec.bias)
 
     def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.calibrate(self.logits(crops))

@@ -27,7 +27,7 @@ Binary classifier of face crops (real = 0, fake = 1) with calibrated probabiliti
 ## Model
 - Backbone: `{spec.backbone}` (timm){" + DCT frequency branch" if spec.frequency_branch else ""}, input {spec.input_size}x{spec.input_size}, ImageNet normalisation
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
-- Calibration: temperature {spec.temperature:.3f}; threshold {spec.threshold:.4f} (chosen on validation data)
+- Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
 - Exported to ONNX; max |logit difference| to PyTorch {onnx_max_diff:.2e}
 

@@ -167,6 +167,14 @@ def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside:
     return cv2.resize(crop, (size, size), interpolation=interpolation)
 
 
+def cut_margin(rgb: np.ndarray, detector: FaceDetector) -> float | None:
+    """The margin a face-crop image was cut with: its side over the MTCNN box side of its main face, found
+    with the padding `pad` mode uses. A profile that trains on such crops sets faces.margin to the median of
+    this, so faces detected in other datasets are framed like the training crops (scripts/crop_margin.py)."""
+    face = detector.main_faces([rgb], already_cropped=True)[0]
+    return min(rgb.shape[:2]) / face.size_px if face is not None else None
+
+
 def pad_for_detection(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
     """Pad a tight face crop so MTCNN sees context around the face; returns the image and the pad."""
     pad = int(round(fraction * max(rgb.shape[:2])))

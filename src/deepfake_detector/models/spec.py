@@ -28,6 +28,7 @@ class TemporalSpec(BaseModel):
     input_dim: int
     hidden: int
     temperature: float = 1.0
+    bias: float = 0.0
     train_videos: int = 0
 
 
@@ -36,7 +37,8 @@ class ModelSpec(BaseModel):
     input_size: int
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    temperature: float = 1.0
+    temperature: float = 1.0  # calibrated probability = sigmoid(logit / temperature + bias)
+    bias: float = 0.0
     threshold: float = 0.5
     # "temporal": videos are scored by the temporal head (temporal.pt / temporal.onnx next to the model)
     video_aggregation: Literal["mean", "median", "max", "confident", "temporal"] = "mean"

@@ -1,4 +1,4 @@
-"""Calibration on validation data: a temperature for the logits and a decision threshold."""
+"""Calibration on validation data: a temperature and bias for the logits (Platt scaling) and a threshold."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
+from sklearn.model_selection import GroupKFold
 
-from deepfake_detector.config import TemporalHeadConfig, TrainConfig
+from deepfake_detector.config import TrainConfig
 from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor, TemporalTorch
 from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, ModelSpec, TemporalSpec
@@ -20,18 +21,44 @@ from deepfake_detector.train.data import read_crop
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+ECE_FOLDS = 2  # cross-fitted ECE: calibrate on one half of the val items, measure on the other
 EMBED_CHUNK = 256  # crops read and embedded at a time
 log = logging.getLogger(__name__)
 
 
+def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float, bias: float = 0.0) -> float:
+    p = np.clip(expit(logits / temperature + bias), 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature T minimising the negative log-likelihood of sigmoid(logits / T)."""
+    return float(minimize_scalar(lambda t: _nll(logits, labels, t), bounds=TEMPERATURE_BOUNDS, method="bounded").x)
 
-    def nll(t: float) -> float:
-        p = np.clip(expit(logits / t), 1e-7, 1 - 1e-7)
-        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
-    return float(minimize_scalar(nll, bounds=TEMPERATURE_BOUNDS, method="bounded").x)
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, kind: str = "platt") -> tuple[float, float]:
+    """(T, b) minimising the negative log-likelihood of sigmoid(logits / T + b). "temperature" keeps b = 0;
+    "platt" also fits the bias, which corrects a model that leans to one class (self-blended training makes
+    real faces look a little fake), where a temperature alone cannot."""
+    temperature = fit_temperature(logits, labels)
+    if kind == "temperature":
+        return temperature, 0.0
+    low, high = np.log(TEMPERATURE_BOUNDS)
+    best = minimize(lambda x: _nll(logits, labels, np.exp(x[0]), x[1]), x0=[np.log(temperature), 0.0],
+                    bounds=[(low, high), (None, None)], method="L-BFGS-B")
+    return float(np.exp(best.x[0])), float(best.x[1])
+
+
+def cross_fitted_ece(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray, kind: str) -> float | None:
+    """ECE of calibration fitted on other val items than those measured (folds by item, so a video's frames
+    stay together): the calibration error to expect on new data, not the in-sample one."""
+    if len(np.unique(groups)) < ECE_FOLDS:
+        return None
+    probs = np.empty(len(logits))
+    for fit_rows, measure_rows in GroupKFold(n_splits=ECE_FOLDS).split(logits, labels, groups):
+        temperature, bias = fit_calibration(logits[fit_rows], labels[fit_rows], kind)
+        probs[measure_rows] = expit(logits[measure_rows] / temperature + bias)
+    return expected_calibration_error(probs, labels)
 
 
 def choose_threshold(probs: np.ndarray, labels: np.ndarray, metric: str = "f1") -> float:
@@ -79,7 +106,7 @@ def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
 
 
 def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig, seed: int = 0) -> ModelSpec:
-    """Fit temperature, threshold and video aggregation on the val split; store them in model.json. With
+    """Fit temperature and bias, threshold and video aggregation on the val split; store them in model.json. With
     train.temporal_head enabled, also train the temporal head and use it for videos if it beats the
     aggregation rule on validation videos.
 
@@ -93,8 +120,8 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     else:
         logits = predictor.logits([read_crop(p) for p in val["crop_path"]])
     labels = val["label"].to_numpy()
-    temperature = fit_temperature(logits, labels)
-    probs = expit(logits / temperature)
+    temperature, bias = fit_calibration(logits, labels, train_cfg.calibration)
+    probs = expit(logits / temperature + bias)
     threshold = choose_threshold(probs, labels, train_cfg.threshold_metric)
     frame_scores = val.assign(prob=probs)
     aggregation = train_cfg.video_aggregation
@@ -106,10 +133,13 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
         "val_ece_uncalibrated": expected_calibration_error(expit(logits), labels),
         "val_faces": int(len(val)),
     }
-    update = {"temperature": temperature, "threshold": threshold, "temporal_head": None}
+    cross_fitted = cross_fitted_ece(logits, labels, val["item_id"].to_numpy(), train_cfg.calibration)
+    if cross_fitted is not None:
+        validation["val_ece_cross_fitted"] = cross_fitted
+    update = {"temperature": temperature, "bias": bias, "threshold": threshold, "temporal_head": None}
     if temporal:
         head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, faces, frame_scores, embeddings,
-                                                      train_cfg.temporal_head, seed)
+                                                      train_cfg, seed)
         rule_auc = item_auc(video_scores(frame_scores, aggregation))
         validation.update(val_item_auc_aggregation=rule_auc, val_item_auc_temporal=head_auc)
         update["temporal_head"] = head_spec
@@ -121,12 +151,13 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
 
 
 def calibrate_temporal_head(model_dir: Path, predictor: Predictor, faces: pd.DataFrame, val_scores: pd.DataFrame,
-                            val_embeddings: np.ndarray, cfg: TemporalHeadConfig, seed: int) -> tuple[TemporalSpec, float]:
-    """Train the head on the train split's videos, save it next to the frame model, fit its temperature on
+                            val_embeddings: np.ndarray, train_cfg: TrainConfig, seed: int) -> tuple[TemporalSpec, float]:
+    """Train the head on the train split's videos, save it next to the frame model, calibrate it on
     the val videos. Returns its spec and the val item-level AUC it gives (images keep their frame score)."""
     train = faces[(faces["split"] == "train") & (faces["media"] == "video")].reset_index(drop=True)
     _, train_embeddings = embed_faces(predictor, train)
     _, sequences, labels = video_sequences(train, train_embeddings)
+    cfg = train_cfg.temporal_head
     head = train_temporal_head(sequences, labels, cfg, seed)
     torch.save(head.state_dict(), model_dir / TEMPORAL_WEIGHTS)
     spec = TemporalSpec(kind=cfg.kind, input_dim=train_embeddings.shape[1], hidden=cfg.hidden,
@@ -134,7 +165,8 @@ def calibrate_temporal_head(model_dir: Path, predictor: Predictor, faces: pd.Dat
     scorer = TemporalTorch(model_dir / TEMPORAL_WEIGHTS, predictor.spec.model_copy(update={"temporal_head": spec}))
     items, val_sequences, val_labels = video_sequences(val_scores, val_embeddings)
     val_logits = np.array([scorer.logit(s) for s in val_sequences])
-    spec = spec.model_copy(update={"temperature": fit_temperature(val_logits, val_labels)})
-    head_probs = dict(zip(items, expit(val_logits / spec.temperature), strict=True))
+    temperature, bias = fit_calibration(val_logits, val_labels, train_cfg.calibration)
+    spec = spec.model_copy(update={"temperature": temperature, "bias": bias})
+    head_probs = dict(zip(items, expit(val_logits / temperature + bias), strict=True))
     scored = video_scores(val_scores, lambda rows: head_probs.get(rows["item_id"].iloc[0], rows["prob"].iloc[0]))
     return spec, item_auc(scored)
