@@ -4,8 +4,11 @@ For every variant in an ablation file (profiles/ablation.yaml: overrides of the 
 shared `base`) and every seed: train and calibrate with the train stage's own code, score the test split
 through the Predictor (as the evaluate stage does), and record
   - in-domain frame and item ROC-AUC (test items of datasets with `role: train`),
-  - item ROC-AUC per unseen dataset (`role: unseen`) and per held-out method (`data.holdout_methods`),
-  - validation ECE, training seconds, and validation AUC after each epoch against training time.
+  - item ROC-AUC per unseen dataset (`role: unseen`), over all unseen items pooled (with a 95% bootstrap
+    interval: on a few dozen videos it is wide, and differences inside it are noise), and per held-out
+    method (`data.holdout_methods`),
+  - validation ECE (in-sample and cross-fitted), training seconds, and validation AUC after each epoch
+    against training time.
 Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png.
 No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
 
@@ -28,7 +31,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params, load_params
-from deepfake_detector.evaluate.metrics import roc_auc_or_none
+from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.scoring import score_frames_and_items
 from deepfake_detector.inference import Predictor
@@ -74,8 +77,13 @@ def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:
         "in_domain_item_auc": auc_of(in_domain(items)),
         "video_aggregation": predictor.spec.video_aggregation,
     }
-    for name in (n for n, role in roles.items() if role == "unseen"):
+    unseen = [name for name, role in roles.items() if role == "unseen"]
+    for name in unseen:
         result[f"unseen_{name}_item_auc"] = auc_of(items[items["dataset"] == name])
+    pooled = items[items["dataset"].isin(unseen)]
+    interval = auc_confidence_interval(pooled["label"], pooled["prob"], seed=params.seed)
+    if interval is not None:
+        result.update(unseen_item_auc=auc_of(pooled), unseen_auc_ci_low=interval[0], unseen_auc_ci_high=interval[1])
     for method in params.data.holdout_methods:
         fakes = items[items["method"] == method]
         reals = items[(items["label"] == 0) & items["dataset"].isin(fakes["dataset"].unique())]
@@ -100,6 +108,7 @@ def run_variant(params: Params, faces: pd.DataFrame, workdir: Path) -> dict:
     metrics = train_and_calibrate(params, faces, workdir / "model", workdir / "metrics.json", callbacks=[clock])
     seconds = time.time() - clock.started
     return {**measure(params, faces, workdir / "model"), "val_ece": metrics.get("val_ece"),
+            "val_ece_cross_fitted": metrics.get("val_ece_cross_fitted"),
             "val_frame_auc": metrics.get("val_frame_auc"), "train_seconds": round(seconds),
             "curve": clock.points}
 

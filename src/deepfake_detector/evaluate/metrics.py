@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from scipy.stats import bootstrap
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -32,6 +33,25 @@ def roc_auc_or_none(labels, probs) -> float | None:
     """ROC-AUC, or None unless both classes are present (an empty or one-class set has no ranking)."""
     labels = np.asarray(labels, dtype=int)
     return float(roc_auc_score(labels, np.asarray(probs, dtype=float))) if len(np.unique(labels)) == 2 else None
+
+
+def _pairwise_auc(fakes: np.ndarray, reals: np.ndarray, axis: int = -1) -> np.ndarray:
+    """ROC-AUC as P(fake scores above real) + half the ties, over the last axis (batched for the bootstrap)."""
+    above = np.mean(fakes[..., :, None] > reals[..., None, :], axis=(-2, -1))
+    ties = np.mean(fakes[..., :, None] == reals[..., None, :], axis=(-2, -1))
+    return above + 0.5 * ties
+
+
+def auc_confidence_interval(labels, probs, level: float = 0.95, resamples: int = 2000,
+                            seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the ROC-AUC, fakes and reals resampled separately (both classes stay
+    in every resample). On a 14-video test set it is about +-0.2 wide: differences inside it are noise."""
+    labels, probs = np.asarray(labels, dtype=int), np.asarray(probs, dtype=float)
+    if len(np.unique(labels)) < 2:
+        return None
+    result = bootstrap((probs[labels == 1], probs[labels == 0]), _pairwise_auc, vectorized=True, batch=200,
+                       confidence_level=level, n_resamples=resamples, method="percentile", rng=seed)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float | int | None]:
