@@ -8,9 +8,11 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 
+from deepfake_detector.config import TrainConfig
 from deepfake_detector.train.augment import eval_transform
-from deepfake_detector.train.data import CropDataset, SelfBlendSettings
+from deepfake_detector.train.data import CropDataset, SelfBlendSettings, make_loaders
 from deepfake_detector.train.self_blend import crop_landmarks, face_mask, self_blend
 
 LANDMARKS = np.array([[45.0, 52.0], [83.0, 52.0], [64.0, 70.0], [50.0, 88.0], [78.0, 88.0]])
@@ -62,3 +64,35 @@ def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):
     assert 0.2 < labels.mean() < 0.4
     off = CropDataset(pd.DataFrame(rows), eval_transform(64), SelfBlendSettings(0.0, 2.0, 128), seed=1)
     assert all(float(off[i][1]) == 0.0 for i in range(20))
+
+
+def _table(tmp_path, n_per_split: int = 24) -> pd.DataFrame:
+    rows = []
+    for split in ("train", "val"):
+        for i in range(n_per_split):
+            path = tmp_path / f"{split}{i}.jpg"
+            cv2.imwrite(str(path), _face_like(seed=i))
+            rows.append({"crop_path": str(path), "label": i % 2, "split": split, "x1": 0.0, "y1": 0.0,
+                         "x2": 128.0, "y2": 128.0, "landmarks": ""})
+    return pd.DataFrame(rows)
+
+
+def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
+    """train.self_blend_only: the dataset's training fakes are dropped; fakes come only from self-blending
+    (at the rate), and validation keeps the dataset's own fakes for picking the epoch and calibrating."""
+    faces = _table(tmp_path)
+    only = SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128, only=True)
+    train, val = make_loaders(faces, 32, 0.0, 8, balance=True, seed=0, self_blend=only)
+    assert len(train.dataset) == 12 and set(train.dataset.labels) == {0.0}  # the 12 real train crops
+    drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
+    assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
+    assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
+    mixed, _ = make_loaders(faces, 32, 0.0, 8, balance=True, seed=0,
+                            self_blend=SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128))
+    assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
+
+
+def test_self_blend_only_needs_a_blend_rate():
+    with pytest.raises(ValueError, match="self_blend_rate > 0"):
+        TrainConfig(self_blend_only=True, self_blend_rate=0.0)
+    assert TrainConfig(self_blend_only=True, self_blend_rate=0.5).self_blend_only

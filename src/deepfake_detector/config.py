@@ -126,6 +126,9 @@ class TrainConfig(Strict):
     balance_classes: bool = True
     # share of real training crops turned into self-blended fakes (SBI) each time they are drawn; 0 = off
     self_blend_rate: float = Field(0.0, ge=0, le=1)
+    # SBI's own setting: train on real faces only, every training fake self-blended (validation keeps the
+    # datasets' fakes, to pick the epoch and calibrate); needs self_blend_rate > 0
+    self_blend_only: bool = False
     multiscale: MultiscaleConfig = MultiscaleConfig()
     # DCT features of the face through a small CNN, concatenated with the backbone's pooled features
     frequency_branch: bool = False
@@ -137,6 +140,13 @@ class TrainConfig(Strict):
     calibration: Literal["platt", "temperature"] = "platt"
     # how a video's frame scores become one score; "auto" picks the best on validation videos
     video_aggregation: Literal["auto", "mean", "median", "max", "confident"] = "auto"
+
+    @model_validator(mode="after")
+    def _self_blend_only_needs_a_rate(self) -> TrainConfig:
+        if self.self_blend_only and self.self_blend_rate <= 0:
+            raise ValueError("train.self_blend_only trains on real faces only, so its fakes must be self-blended: "
+                             "set train.self_blend_rate > 0 (0.5 gives as many fakes as reals)")
+        return self
 
 
 class TuneSpace(Strict):

@@ -38,6 +38,7 @@ class SelfBlendSettings:
     rate: float  # share of real crops turned into self-blended fakes, each time they are drawn
     margin: float  # the crop geometry (faces.margin, faces.crop_size), to map landmarks into crops
     crop_size: int
+    only: bool = False  # train on real crops only: every training fake is self-blended (train.self_blend_only)
 
 
 class CropDataset(Dataset):
@@ -85,10 +86,13 @@ def make_loaders(
     multiscale: MultiscaleConfig | None = None,
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
+    blend_only = bool(self_blend and self_blend.only and self_blend.rate > 0)
+    if blend_only:
+        train_rows = train_rows[train_rows["label"] == 0]
     if max_train_items and len(train_rows) > max_train_items:
         train_rows = train_rows.sample(max_train_items, random_state=seed)
     val_rows = faces[faces["split"] == "val"]
-    if train_rows["label"].nunique() < 2 or val_rows["label"].nunique() < 2:
+    if (train_rows["label"].nunique() < 2 and not (blend_only and len(train_rows))) or val_rows["label"].nunique() < 2:
         raise ValueError(
             "training needs real and fake faces in both the train and val splits; "
             f"got train labels {sorted(train_rows['label'].unique())}, val labels {sorted(val_rows['label'].unique())}"
@@ -96,7 +100,8 @@ def make_loaders(
     train_set = CropDataset(train_rows, train_transform(input_size, strength, seed, multiscale), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size))
     generator = torch.Generator().manual_seed(seed)
-    sampler = balanced_sampler(train_set.labels, seed) if balance else None
+    # real-only rows: the self-blend rate sets the class mix, nothing to balance
+    sampler = balanced_sampler(train_set.labels, seed) if balance and not blend_only else None
     train_loader = DataLoader(
         train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
         num_workers=num_workers, drop_last=len(train_set) > batch_size,

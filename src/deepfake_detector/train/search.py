@@ -12,7 +12,8 @@ from deepfake_detector.train.fit import FitSettings, fit
 
 
 def self_blend_settings(params: Params) -> SelfBlendSettings:
-    return SelfBlendSettings(params.train.self_blend_rate, params.faces.margin, params.faces.crop_size)
+    train = params.train
+    return SelfBlendSettings(train.self_blend_rate, params.faces.margin, params.faces.crop_size, train.self_blend_only)
 
 
 class PruneOnValAuc(Callback):
