@@ -9,11 +9,14 @@ through the Predictor (as the evaluate stage does), and record
     method (`data.holdout_methods`),
   - validation ECE (in-sample and cross-fitted), training seconds, and validation AUC after each epoch
     against training time.
+With --leave-one-method-out, each variant runs once per manipulation method of the training datasets, that
+method's fakes all moved to test (as data.holdout_methods does), and reports the held-out method's AUC.
 Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png.
 No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
 
 Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):
   python scripts/ablation.py --out reports/ablation/demo_holdout --seeds 42,1
+  python scripts/ablation.py --out reports/ablation/demo_lomo --only meso4 --leave-one-method-out
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params, load_params
+from deepfake_detector.data.splits import hold_out_methods
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.scoring import score_frames_and_items
@@ -50,11 +54,12 @@ def deep_merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def variant_params(params: Params, base: dict, overrides: dict, seed: int) -> Params:
+def variant_params(params: Params, base: dict, overrides: dict, seed: int, holdout_methods: list[str]) -> Params:
     """params.yaml with the train section overridden, validated like params.yaml itself."""
     raw = params.model_dump(by_alias=True)
     raw["train"] = deep_merge(deep_merge(raw["train"], base), overrides)
     raw["seed"] = seed
+    raw["data"]["holdout_methods"] = holdout_methods
     return Params.model_validate(raw)
 
 
@@ -84,10 +89,11 @@ def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:
     interval = auc_confidence_interval(pooled["label"], pooled["prob"], seed=params.seed)
     if interval is not None:
         result.update(unseen_item_auc=auc_of(pooled), unseen_auc_ci_low=interval[0], unseen_auc_ci_high=interval[1])
-    for method in params.data.holdout_methods:
-        fakes = items[items["method"] == method]
+    held_out = params.data.holdout_methods
+    if held_out:  # the held-out fakes against the reals of their datasets
+        fakes = items[items["method"].isin(held_out)]
         reals = items[(items["label"] == 0) & items["dataset"].isin(fakes["dataset"].unique())]
-        result[f"heldout_{method}_item_auc"] = auc_of(pd.concat([reals, fakes]))
+        result["heldout_item_auc"] = auc_of(pd.concat([reals, fakes]))
     return result
 
 
@@ -113,6 +119,21 @@ def run_variant(params: Params, faces: pd.DataFrame, workdir: Path) -> dict:
             "curve": clock.points}
 
 
+def training_methods(params: Params, faces: pd.DataFrame) -> list[str]:
+    """Manipulation methods of the fakes the model trains on: the leave-one-method-out candidates."""
+    trained_on = [d.name for d in params.data.datasets if d.role == "train"]
+    fakes = faces[(faces["label"] == 1) & faces["dataset"].isin(trained_on) & faces["split"].isin(["train", "val"])]
+    return sorted(fakes["method"].astype(str).unique())
+
+
+def runs_to_do(params: Params, faces: pd.DataFrame, name: str, leave_one_out: bool):
+    """(row name, data.holdout_methods, face table) per run of a variant: one, or one per held-out method."""
+    if not leave_one_out:
+        return [(name, params.data.holdout_methods, faces)]
+    return [(f"{name} -{method}", [*params.data.holdout_methods, method], hold_out_methods(faces, [method]))
+            for method in training_methods(params, faces)]
+
+
 def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
     """Mean (and min-max over seeds) of every numeric column, a row per variant."""
     rows = []
@@ -136,6 +157,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated variant names (default: all in the file)")
     parser.add_argument("--seeds", default="42", help="comma-separated seeds; each variant runs once per seed")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--leave-one-method-out", action="store_true",
+                        help="run each variant once per manipulation method of the training data, holding it out")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = yaml.safe_load(args.variants_file.read_text())
@@ -146,13 +169,14 @@ def main() -> None:
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
     for name in names:
-        results[name] = [run for run in results.get(name, []) if run["seed"] not in seeds]
-        for seed in seeds:
-            log.info("variant %s, seed %d", name, seed)
-            variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed)
-            with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                results[name].append({"seed": seed, **run_variant(variant, faces, Path(workdir))})
-            write_json(results, results_file)  # after every run: more seeds or variants add to the file
+        for row, held_out, run_faces in runs_to_do(params, faces, name, args.leave_one_method_out):
+            results[row] = [run for run in results.get(row, []) if run["seed"] not in seeds]
+            for seed in seeds:
+                log.info("variant %s, seed %d", row, seed)
+                variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, held_out)
+                with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
+                    results[row].append({"seed": seed, **run_variant(variant, run_faces, Path(workdir))})
+                write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = summarise(results)
     (args.out / "table.md").write_text(table.to_markdown(index=False) + "\n")
     curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])

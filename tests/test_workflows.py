@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from pipeline_helpers import GIT_ID, PROJECT_ROOT, commit, run
@@ -273,3 +274,13 @@ def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, 
     table = (project / "out/table.md").read_text()
     assert "| variant" in table and "| frequency" in table
     assert (project / "out/auc_vs_time.png").stat().st_size > 0
+
+    run(["python", "scripts/ablation.py", "--variants-file", "variants.yaml", "--out", "lomo", "--only", "meso4",
+         "--leave-one-method-out"], project)
+    manifest = pd.read_csv(project / "artifacts/manifest.csv")
+    methods = sorted(manifest.loc[(manifest["label"] == 1) & (manifest["split"] != "test"), "method"].unique())
+    assert len(methods) >= 2
+    lomo = json.loads((project / "lomo/results.json").read_text())
+    assert set(lomo) == {f"meso4 -{method}" for method in methods}  # one model per held-out method
+    for runs in lomo.values():
+        assert 0.0 <= runs[0]["heldout_item_auc"] <= 1.0
