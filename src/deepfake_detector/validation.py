@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from deepfake_detector.config import ValidateConfig
 from deepfake_detector.data.splits import held_out_fakes
 from deepfake_detector.io import atomic_dir, write_json
+from deepfake_detector.media.hashing import phash64
 from deepfake_detector.tables import MEDIA, SPLITS
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is imported: never phone home
@@ -326,7 +326,7 @@ def _crop_facts(found: pd.DataFrame, max_hash_distance: int, root: Path) -> pd.D
         decodes.append(grey is not None if ok_file else None)
         not_blank.append(not blank if pixels is not None else None)
         # Blank crops all hash alike; they are reported as blank, not as duplicates.
-        hashes.append(_phash64(grey) if pixels is not None and not blank else None)
+        hashes.append(phash64(grey) if pixels is not None and not blank else None)
     out = found.copy()
     out["crop_exists"] = exists
     out["crop_decodes"] = pd.array(decodes, dtype="boolean")
@@ -339,11 +339,6 @@ def _crop_facts(found: pd.DataFrame, max_hash_distance: int, root: Path) -> pd.D
     )
     out["duplicate_of"] = [str(crop_paths[d]) if d >= 0 else "" for d in dup]
     return out
-
-
-def _phash64(grey: Image.Image) -> int:
-    bits = imagehash.phash(grey).hash.flatten()
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
 def _cross_split_duplicates(hashes: list[int | None], splits: np.ndarray, max_distance: int) -> np.ndarray:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from deepfake_detector.data.adapters.groups import UnionFind
+from deepfake_detector.media.hashing import phash64
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _hashes(paths: list[str]) -> tuple[np.ndarray, list[int]]:
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as image:
-                values.append(int(str(imagehash.phash(image)), 16))
+                values.append(phash64(image))
                 kept.append(i)
         except Exception:  # unreadable files are reported by the later stages, with their reason
             continue

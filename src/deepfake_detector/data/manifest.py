@@ -87,11 +87,11 @@ def _probe(path: Path, media: str) -> tuple[int, int]:
 
 def _subsample(df: pd.DataFrame, per_label: int, seed: int) -> pd.DataFrame:
     """Keep whole groups, chosen deterministically, until each label has about `per_label` items."""
-    from deepfake_detector.data.splits import _unit
+    from deepfake_detector.data.splits import stable_unit
 
     kept = []
     for _, part in df.groupby("label"):
-        order = sorted(part["group"].unique(), key=lambda g: _unit(str(g), seed))
+        order = sorted(part["group"].unique(), key=lambda g: stable_unit(str(g), seed))
         count, take = 0, []
         for g in order:
             if count >= per_label:

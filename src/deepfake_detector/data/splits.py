@@ -9,7 +9,7 @@ import pandas as pd
 SPLITS = ("train", "val", "test")
 
 
-def _unit(group: str, seed: int) -> float:
+def stable_unit(group: str, seed: int) -> float:
     """A deterministic number in [0, 1) per group: stable across runs, machines and dataset order."""
     digest = hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()
     return int(digest[:12], 16) / 16**12
@@ -39,7 +39,7 @@ def _deal(sizes: pd.Series, fractions: dict[str, float], seed: int) -> dict[str,
     A split with a positive fraction gets at least one group even when a large group before it overshot
     the previous split's share, as long as a group is left for train.
     """
-    order = sorted(sizes.index, key=lambda g: _unit(str(g), seed))
+    order = sorted(sizes.index, key=lambda g: stable_unit(str(g), seed))
     total, taken, result = sizes.sum(), 0, {}
     bounds, cumulative = [], 0.0
     for name, fraction in fractions.items():

@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from deepfake_detector.config import RobustnessConfig
-from deepfake_detector.data.splits import _unit
+from deepfake_detector.data.splits import stable_unit
 from deepfake_detector.evaluate.metrics import binary_metrics, roc_auc_or_none
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import MediaError
@@ -157,7 +157,7 @@ def pick_test_videos(manifest: pd.DataFrame, max_videos: int, seed: int) -> pd.D
     videos = manifest[(manifest["split"] == "test") & (manifest["media"] == "video")]
     if videos.empty:
         return videos
-    videos = videos.assign(order=videos["item_id"].map(lambda i: _unit(str(i), seed))).sort_values("order")
+    videos = videos.assign(order=videos["item_id"].map(lambda i: stable_unit(str(i), seed))).sort_values("order")
     per_label = {label: part for label, part in videos.groupby("label")}
     take = max_videos // 2
     chosen = [part.head(take) for part in per_label.values()]
