@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from deepfake_detector.evaluate import robustness as rb
 from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import MediaError, sample_frames, video_info
+from deepfake_detector.models.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +157,18 @@ def test_crf_sweep_scores_through_the_predictor_and_counts_failures(tiny_model_d
     assert aucs == {"tiny": {"30": None}}  # one scored video: a single class, no AUC
     assert info["30"]["no_verdict"] == {"tiny": 1} and info["30"]["mean_kb"] > 0
     assert not list(tmp_path.glob("crf*.mp4"))  # re-encoded files are removed as it goes
+
+
+def test_shared_detection_gives_each_model_its_own_predict_path_verdict(tiny_model_dir: Path, demo_video: Path,
+                                                                        tmp_path: Path) -> None:
+    """The CRF sweep decodes and detects once per face setting; verdicts must equal predict_path's."""
+    wider = tmp_path / "wider"
+    shutil.copytree(tiny_model_dir, wider)
+    spec = ModelSpec.load(wider)
+    spec.model_copy(update={"faces": spec.faces.model_copy(update={"margin": 1.6})}).save(wider)
+    predictors = {"a": Predictor(tiny_model_dir, backend="torch"), "b": Predictor(tiny_model_dir, backend="torch"),
+                  "wider": Predictor(wider, backend="torch")}
+    verdicts = rb.score_video_with_each(predictors, demo_video)
+    for name, predictor in predictors.items():
+        assert verdicts[name] == pytest.approx(predictor.predict_path(demo_video).fake_probability, abs=1e-6)
+    assert verdicts["wider"] != pytest.approx(verdicts["a"], abs=1e-6)  # its own crops, not the shared ones

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from deepfake_detector.media.faces import FaceDetector, crop_face
+from deepfake_detector.media.faces import Face, FaceDetector, crop_face
 from deepfake_detector.media.frames import (
     Frame,
     MediaError,
@@ -250,10 +250,13 @@ class Predictor:
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version)
 
-    def predict_frames(self, frames: list[Frame], media: str, name: str,
-                       score_crops: CropScorer | None = None) -> Prediction:
+    def predict_frames(self, frames: list[Frame], media: str, name: str, score_crops: CropScorer | None = None,
+                       faces: list[Face | None] | None = None) -> Prediction:
+        """`faces`: the frames' main faces when already detected with this model's face settings (the
+        robustness sweep detects once per video for all its models)."""
         started = time.perf_counter()
-        faces = self.detector.main_faces([f.rgb for f in frames])
+        if faces is None:
+            faces = self.detector.main_faces([f.rgb for f in frames])
         detected = time.perf_counter()
         kept = [(frame, face) for frame, face in zip(frames, faces, strict=True) if face is not None]
         result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,

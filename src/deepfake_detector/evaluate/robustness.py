@@ -18,7 +18,7 @@ from deepfake_detector.config import RobustnessConfig
 from deepfake_detector.data.splits import stable_unit
 from deepfake_detector.evaluate.metrics import binary_metrics, roc_auc_or_none
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.frames import MediaError
+from deepfake_detector.media.frames import MediaError, sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +166,31 @@ def pick_test_videos(manifest: pd.DataFrame, max_videos: int, seed: int) -> pd.D
     return pd.concat([*chosen, leftovers.head(spare)]).drop(columns="order").sort_values("item_id")
 
 
+def score_video_with_each(predictors: dict[str, Predictor], path: Path) -> dict[str, float | None]:
+    """Each model's video verdict, as Predictor.predict_path gives it, but frames are decoded and faces
+    detected once per face setting (MTCNN dominates; models of one pipeline share faces and frame counts)."""
+    by_setting: dict[str, list[str]] = {}
+    for name, predictor in predictors.items():
+        spec = predictor.spec
+        by_setting.setdefault(f"{spec.faces.model_dump_json()}|{spec.frames_per_video}", []).append(name)
+    verdicts = {}
+    for names in by_setting.values():
+        first = predictors[names[0]]
+        try:
+            frames = sample_frames(path, first.spec.frames_per_video)
+        except MediaError as err:
+            log.warning("%s", err)
+            verdicts.update(dict.fromkeys(names))
+            continue
+        faces = first.detector.main_faces([f.rgb for f in frames])
+        for name in names:
+            verdicts[name] = predictors[name].predict_frames(frames, "video", str(path), faces=faces).fake_probability
+    return verdicts
+
+
 def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list[int],
               workdir: Path) -> tuple[dict[str, dict[str, float | None]], dict[str, dict]]:
-    """Video-level AUC per CRF and model (Predictor.predict_path on each re-encoded file), and per CRF the
+    """Video-level AUC per CRF and model (each model's verdict on each re-encoded file), and per CRF the
     mean file size and the number of videos without a verdict (no face found, or the re-encode failed)."""
     aucs = {name: {} for name in predictors}
     info = {}
@@ -183,8 +205,8 @@ def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list
                     scores[name].append(None)
                 continue
             sizes.append(encoded.stat().st_size)
-            for name, predictor in predictors.items():
-                scores[name].append(predictor.predict_path(encoded).fake_probability)
+            for name, probability in score_video_with_each(predictors, encoded).items():
+                scores[name].append(probability)
             encoded.unlink()
         for name, probs in scores.items():
             found = [(label, p) for label, p in zip(videos["label"], probs, strict=True) if p is not None]
