@@ -92,10 +92,13 @@ def make_loaders(
     if max_train_items and len(train_rows) > max_train_items:
         train_rows = train_rows.sample(max_train_items, random_state=seed)
     val_rows = faces[faces["split"] == "val"]
-    if (train_rows["label"].nunique() < 2 and not (blend_only and len(train_rows))) or val_rows["label"].nunique() < 2:
+    # self_blend_only makes its fakes from real crops, so its train split needs reals only
+    train_ok = len(train_rows) > 0 if blend_only else train_rows["label"].nunique() == 2
+    if not train_ok or val_rows["label"].nunique() < 2:
         raise ValueError(
-            "training needs real and fake faces in both the train and val splits; "
-            f"got train labels {sorted(train_rows['label'].unique())}, val labels {sorted(val_rows['label'].unique())}"
+            "training needs real and fake faces in both the train and val splits (real ones only in train with "
+            f"train.self_blend_only); got train labels {sorted(train_rows['label'].unique())}, "
+            f"val labels {sorted(val_rows['label'].unique())}"
         )
     train_set = CropDataset(train_rows, train_transform(input_size, strength, seed, multiscale), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size))
