@@ -65,7 +65,7 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
         spec.save(out)
         spec = calibrate_on_validation(out, faces, params.train, params.seed)
     metrics = {"best_val_auc": result.best_val_auc, "epochs": result.epochs_run, **spec.validation,
-               "temperature": spec.temperature, "threshold": spec.threshold}
+               "temperature": spec.temperature, "bias": spec.bias, "threshold": spec.threshold}
     write_json(metrics, metrics_path)
     log.info("trained %s @%dpx: %s", settings.backbone, settings.input_size, metrics)
     return metrics
