@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import Params, load_params
+from deepfake_detector.config import Params, load_params, merged
 from deepfake_detector.data.splits import hold_out_methods
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
@@ -47,17 +47,10 @@ from deepfake_detector.train.run import train_and_calibrate
 log = logging.getLogger("ablation")
 
 
-def deep_merge(base: dict, overrides: dict) -> dict:
-    merged = dict(base)
-    for key, value in overrides.items():
-        merged[key] = deep_merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return merged
-
-
 def variant_params(params: Params, base: dict, overrides: dict, seed: int, holdout_methods: list[str]) -> Params:
     """params.yaml with the train section overridden, validated like params.yaml itself."""
     raw = params.model_dump(by_alias=True)
-    raw["train"] = deep_merge(deep_merge(raw["train"], base), overrides)
+    raw["train"] = merged(merged(raw["train"], base), overrides)
     raw["seed"] = seed
     raw["data"]["holdout_methods"] = holdout_methods
     return Params.model_validate(raw)

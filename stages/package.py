@@ -31,13 +31,11 @@ CHECK_CROPS = 16  # real test crops compared between PyTorch and ONNX Runtime, b
 
 def check_inputs(predictor: Predictor, seed: int) -> np.ndarray:
     """Random inputs plus real crops, preprocessed exactly as inference does."""
-    from deepfake_detector.train.augment import to_model_input
-
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     crops = [read_crop(p) for p in faces["crop_path"].head(CHECK_CROPS)]
     size = predictor.spec.input_size
     noise = np.random.default_rng(seed).standard_normal((4, 3, size, size)).astype(np.float32)
-    return np.concatenate([noise, to_model_input(crops, size)])
+    return np.concatenate([noise, predictor.model_input(crops)])
 
 
 def main() -> None:

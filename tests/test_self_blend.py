@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from deepfake_detector.config import TrainConfig
-from deepfake_detector.train.augment import eval_transform
+from deepfake_detector.models.preprocess import eval_transform
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import CropDataset, SelfBlendSettings, make_loaders
 from deepfake_detector.train.self_blend import crop_landmarks, face_mask, self_blend
 
@@ -59,10 +60,10 @@ def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):
         rows.append({"crop_path": str(path), "label": 0, "x1": 32.0, "y1": 32.0, "x2": 96.0, "y2": 96.0,
                      "landmarks": json.dumps((LANDMARKS * 64 / 128 + 32).tolist())})
     settings = SelfBlendSettings(rate=0.3, margin=2.0, crop_size=128)
-    dataset = CropDataset(pd.DataFrame(rows), eval_transform(64), settings, seed=1)
+    dataset = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), settings, seed=1)
     labels = np.array([float(dataset[i][1]) for i in range(len(dataset))])
     assert 0.2 < labels.mean() < 0.4
-    off = CropDataset(pd.DataFrame(rows), eval_transform(64), SelfBlendSettings(0.0, 2.0, 128), seed=1)
+    off = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), SelfBlendSettings(0.0, 2.0, 128), seed=1)
     assert all(float(off[i][1]) == 0.0 for i in range(20))
 
 
@@ -82,12 +83,12 @@ def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
     (at the rate), and validation keeps the dataset's own fakes for picking the epoch and calibrating."""
     faces = _table(tmp_path)
     only = SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128, only=True)
-    train, val = make_loaders(faces, 32, 0.0, 8, balance=True, seed=0, self_blend=only)
+    train, val = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0, self_blend=only)
     assert len(train.dataset) == 12 and set(train.dataset.labels) == {0.0}  # the 12 real train crops
     drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
     assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
     assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
-    mixed, _ = make_loaders(faces, 32, 0.0, 8, balance=True, seed=0,
+    mixed, _ = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0,
                             self_blend=SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128))
     assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
 

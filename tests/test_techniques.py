@@ -19,9 +19,17 @@ from deepfake_detector.inference import Predictor
 from deepfake_detector.models.backbones import WithEmbedding
 from deepfake_detector.models.export import check_onnx, export_model, export_onnx, export_temporal_onnx
 from deepfake_detector.models.frequency import BLOCK, BlockDCT, build_model
-from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec, TemporalSpec
+from deepfake_detector.models.preprocess import eval_transform
+from deepfake_detector.models.spec import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TEMPORAL_WEIGHTS,
+    TORCH_WEIGHTS,
+    ModelSpec,
+    TemporalSpec,
+)
 from deepfake_detector.models.temporal import TemporalHead
-from deepfake_detector.train.augment import eval_transform, train_transform
+from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit
 from deepfake_detector.train.temporal import pad, train_temporal_head, video_sequences
@@ -40,25 +48,25 @@ def _detail(image: np.ndarray) -> float:
 
 def test_multiscale_off_leaves_the_transform_unchanged() -> None:
     image = _noise()
-    old, off = train_transform(48, 0.5, seed=3), train_transform(48, 0.5, seed=3, multiscale_cfg=MultiscaleConfig())
+    old, off = train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3), train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3, multiscale_cfg=MultiscaleConfig())
     for _ in range(5):
         np.testing.assert_array_equal(old(image=image)["image"], off(image=image)["image"])
 
 
 def test_multiscale_lowers_resolution_within_range_and_is_seeded() -> None:
     image = _noise()
-    sharp = _detail(eval_transform(64)(image=image)["image"])
+    sharp = _detail(eval_transform(64, IMAGENET_MEAN, IMAGENET_STD)(image=image)["image"])
     cfg = MultiscaleConfig(enabled=True, min_size=16, p=1.0)
-    outs = [o["image"] for o in map(lambda _: train_transform(64, 0.0, seed=7, multiscale_cfg=cfg)(image=image), range(2))]
+    outs = [o["image"] for o in map(lambda _: train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=cfg)(image=image), range(2))]
     np.testing.assert_array_equal(outs[0], outs[1])  # same seed, same draw
-    transform = train_transform(64, 0.0, seed=7, multiscale_cfg=cfg)
+    transform = train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=cfg)
     details = [_detail(transform(image=image)["image"]) for _ in range(20)]
     assert all(d < sharp for d in details)  # every face lost detail...
     assert len({round(d, 4) for d in details}) > 5  # ...by a different amount: random sizes in the range
-    tiny = _detail(train_transform(64, 0.0, seed=7, multiscale_cfg=MultiscaleConfig(enabled=True, min_size=8, p=1.0))(
+    tiny = _detail(train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=MultiscaleConfig(enabled=True, min_size=8, p=1.0))(
         image=image)["image"])
     assert tiny < sharp
-    assert train_transform(64, 0.0, multiscale_cfg=cfg)(image=image)["image"].shape == (64, 64, 3)
+    assert train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, multiscale_cfg=cfg)(image=image)["image"].shape == (64, 64, 3)
 
 
 def test_train_config_validates_the_switches() -> None:
@@ -74,11 +82,13 @@ def test_train_config_validates_the_switches() -> None:
 # ------------------------------------------------------------------------------------- frequency branch
 
 
-def test_block_dct_matches_scipy_per_block() -> None:
+@pytest.mark.parametrize("mean, std", [(IMAGENET_MEAN, IMAGENET_STD), ((0.5,) * 3, (0.5,) * 3)])
+def test_block_dct_matches_scipy_per_block(mean, std) -> None:
+    """Whatever the model's input normalisation, the branch reads the pixels' own luma."""
     rgb = np.random.default_rng(0).random((16, 24, 3)).astype(np.float32)
-    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    mean, std = np.array(mean), np.array(std)
     x = torch.from_numpy(((rgb - mean) / std).transpose(2, 0, 1)[None].astype(np.float32))
-    coefficients = BlockDCT().coefficients(x)[0].numpy()  # (64, 2, 3)
+    coefficients = BlockDCT(mean, std).coefficients(x)[0].numpy()  # (64, 2, 3)
     luma = rgb @ np.array([0.299, 0.587, 0.114])
     for by, bx in [(0, 0), (1, 2)]:
         block = luma[by * BLOCK : (by + 1) * BLOCK, bx * BLOCK : (bx + 1) * BLOCK]
@@ -88,8 +98,8 @@ def test_block_dct_matches_scipy_per_block() -> None:
 @pytest.mark.parametrize("backbone", ["meso4", "resnet18"])
 def test_frequency_branch_builds_and_exports_to_onnx(backbone: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = build_model(backbone, 64, frequency_branch=True).eval()
-    plain = build_model(backbone, 64, frequency_branch=False)
+    model = build_model(backbone, 64, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=True).eval()
+    plain = build_model(backbone, 64, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=False)
     assert model(torch.zeros(3, 3, 64, 64)).shape == (3, 1)
     extra = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
     assert 0 < extra < 60_000  # a small CNN; the DCT basis is a buffer, not trained
@@ -202,7 +212,7 @@ def temporal_model_dir(tmp_path_factory) -> Path:
     (video_aggregation: temporal), then exported as the package stage does."""
     out = tmp_path_factory.mktemp("temporal_model")
     torch.manual_seed(0)
-    model = build_model("meso4", 64, frequency_branch=True).eval()
+    model = build_model("meso4", 64, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=True).eval()
     torch.save(model.state_dict(), out / TORCH_WEIGHTS)
     head = TemporalHead(model.num_features, 8).eval()
     torch.save(head.state_dict(), out / TEMPORAL_WEIGHTS)
@@ -271,7 +281,7 @@ def test_calibration_trains_the_temporal_head_and_records_the_comparison(tmp_pat
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     torch.manual_seed(0)
-    torch.save(build_model("meso4", 32).state_dict(), model_dir / TORCH_WEIGHTS)
+    torch.save(build_model("meso4", 32, IMAGENET_MEAN, IMAGENET_STD).state_dict(), model_dir / TORCH_WEIGHTS)
     ModelSpec(backbone="meso4", input_size=32).save(model_dir)
     cfg = TrainConfig(temporal_head=TemporalHeadConfig(enabled=True, hidden=8, epochs=3), threshold_metric="youden")
     spec = calibrate_on_validation(model_dir, _video_faces(tmp_path), cfg, seed=0)
@@ -292,7 +302,7 @@ def test_temporal_head_is_skipped_without_videos(tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     torch.manual_seed(0)
-    torch.save(build_model("meso4", 32).state_dict(), model_dir / TORCH_WEIGHTS)
+    torch.save(build_model("meso4", 32, IMAGENET_MEAN, IMAGENET_STD).state_dict(), model_dir / TORCH_WEIGHTS)
     ModelSpec(backbone="meso4", input_size=32).save(model_dir)
     images_only = _video_faces(tmp_path).drop_duplicates("item_id").assign(media="image", frame_idx=0)
     cfg = TrainConfig(temporal_head=TemporalHeadConfig(enabled=True, hidden=8, epochs=3), threshold_metric="youden")

@@ -9,8 +9,9 @@ from scipy.special import expit
 
 from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts, video_scores
 from deepfake_detector.inference import aggregate
+from deepfake_detector.models.preprocess import eval_transform, to_model_input
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
-from deepfake_detector.train.augment import eval_transform, to_model_input, train_transform
+from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import (
     choose_threshold,
     cross_fitted_ece,
@@ -106,7 +107,7 @@ def _image(h: int = 90, w: int = 70, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
 def test_train_transform_shape_and_dtype(strength: float) -> None:
-    transform = train_transform(48, strength)
+    transform = train_transform(48, strength, IMAGENET_MEAN, IMAGENET_STD)
     for seed in range(5):
         out = transform(image=_image(seed=seed))["image"]
         assert out.shape == (48, 48, 3)
@@ -116,8 +117,8 @@ def test_train_transform_shape_and_dtype(strength: float) -> None:
 
 def test_strength_zero_is_resize_normalise_up_to_a_flip() -> None:
     image = _image()
-    expected = eval_transform(48)(image=image)["image"]
-    transform = train_transform(48, 0.0)
+    expected = eval_transform(48, IMAGENET_MEAN, IMAGENET_STD)(image=image)["image"]
+    transform = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD)
     transform.set_random_seed(0)
     flips = 0
     for _ in range(20):
@@ -131,8 +132,8 @@ def test_strength_zero_is_resize_normalise_up_to_a_flip() -> None:
 
 def test_full_strength_changes_images() -> None:
     image = _image()
-    expected = eval_transform(48)(image=image)["image"]
-    transform = train_transform(48, 1.0)
+    expected = eval_transform(48, IMAGENET_MEAN, IMAGENET_STD)(image=image)["image"]
+    transform = train_transform(48, 1.0, IMAGENET_MEAN, IMAGENET_STD)
     transform.set_random_seed(0)
     outs = [transform(image=image)["image"] for _ in range(10)]
     changed = [not np.allclose(o, expected, atol=1e-3) and not np.allclose(o, expected[:, ::-1], atol=1e-3)
@@ -143,20 +144,20 @@ def test_full_strength_changes_images() -> None:
 def test_to_model_input_layout_and_normalisation() -> None:
     white = np.full((30, 50, 3), 255, np.uint8)
     black = np.zeros((64, 64, 3), np.uint8)
-    batch = to_model_input([white, black], 32)
+    batch = to_model_input([white, black], 32, IMAGENET_MEAN, IMAGENET_STD)
     assert batch.shape == (2, 3, 32, 32)
     assert batch.dtype == np.float32 and batch.flags["C_CONTIGUOUS"]
     for c in range(3):
         assert batch[0, c] == pytest.approx((1 - IMAGENET_MEAN[c]) / IMAGENET_STD[c], abs=1e-4)
         assert batch[1, c] == pytest.approx(-IMAGENET_MEAN[c] / IMAGENET_STD[c], abs=1e-4)
-    empty = to_model_input([], 32)
+    empty = to_model_input([], 32, IMAGENET_MEAN, IMAGENET_STD)
     assert empty.shape == (0, 3, 32, 32) and empty.dtype == np.float32
 
 
 def test_to_model_input_keeps_channel_order() -> None:
     red = np.zeros((16, 16, 3), np.uint8)
     red[..., 0] = 255  # RGB red
-    batch = to_model_input([red], 16)
+    batch = to_model_input([red], 16, IMAGENET_MEAN, IMAGENET_STD)
     assert batch[0, 0].mean() > 2 and batch[0, 1].mean() < -1 and batch[0, 2].mean() < -1
 
 
@@ -262,14 +263,23 @@ def test_every_documented_backbone_family_builds_offline(name):
 
     from deepfake_detector.models.backbones import build_backbone
 
-    model = build_backbone(name, 96, pretrained=False).eval()
+    model = build_backbone(name, 96).eval()
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 96, 96)).shape == (2, 1)
 
 
-def test_pretrained_weights_offline_fail_fast_with_the_fix(monkeypatch):
-    from deepfake_detector.models.backbones import BackboneError, build_backbone
+def test_pretrained_weights_offline_fail_fast_with_the_fix(monkeypatch, tmp_path):
+    """A backbone with neither a weights file, an installed package, nor a hub cache: a message naming the fix,
+    in seconds, before any data is read."""
+    from huggingface_hub import constants
+
+    from deepfake_detector.models.pretrained import WeightsError, find_weights
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(BackboneError, match="pretrained: false"):
-        build_backbone("resnet18", 96, pretrained=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    with pytest.raises(WeightsError, match=r"train\.weights.*pretrained: false|pretrained: false"):
+        find_weights("resnet18")
+    with pytest.raises(WeightsError, match="does not exist"):
+        find_weights("resnet18", str(tmp_path / "missing.pth"))
+    with pytest.raises(WeightsError, match="meso4"):
+        find_weights("meso4")

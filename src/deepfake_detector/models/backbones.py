@@ -9,30 +9,24 @@ import torch
 from torch import nn
 
 from deepfake_detector.models.meso import Meso4
+from deepfake_detector.models.pretrained import WeightSource, load_into
 
 
 class BackboneError(RuntimeError):
     pass
 
 
-def build_backbone(name: str, input_size: int, pretrained: bool = False) -> nn.Module:
-    """A timm model (or `meso4`) with a single output logit. ViTs are built for `input_size` (fixed patch grid)."""
+def build_backbone(name: str, input_size: int, weights: WeightSource | None = None) -> nn.Module:
+    """A timm model (or `meso4`) with a single output logit, from `weights` (models/pretrained.py) or, without
+    them, randomly initialised. ViTs are built for `input_size` (fixed patch grid)."""
     if name == "meso4":
         return Meso4()
-    if name != "meso4" and not timm.is_model(name):
-        raise BackboneError(f"unknown backbone '{name}'; try one of: meso4, efficientnet_b0, xception41, resnet18, vit_tiny_patch16_224")
+    if not timm.is_model(name):
+        raise BackboneError(f"unknown backbone '{name}'; try one of: meso4, tf_efficientnet_lite0, efficientnet_b0, "
+                            "xception41, resnet18, vit_tiny_patch16_224 (any timm model name)")
     kwargs = {"img_size": input_size} if name.startswith(("vit", "deit")) else {}
-    try:
-        return timm.create_model(name, pretrained=pretrained, num_classes=1, **kwargs)
-    except Exception as err:
-        if pretrained:
-            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-            raise BackboneError(
-                f"could not load pretrained weights for '{name}'"
-                f"{' (HF_HUB_OFFLINE=1)' if offline else ''}: {err}. They come from the Hugging Face hub: "
-                "run once with internet to fill the cache, or set train.pretrained: false in params.yaml."
-            ) from None
-        raise
+    model = timm.create_model(name, pretrained=False, num_classes=1, **kwargs)
+    return load_into(model, weights) if weights is not None else model
 
 
 def count_parameters(model: nn.Module) -> int:

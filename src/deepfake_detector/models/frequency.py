@@ -7,13 +7,15 @@ whose 64 kernels are the DCT-II basis, so the model exports to plain ONNX (no FF
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from scipy.fft import dct
 from torch import nn
 
 from deepfake_detector.models.backbones import build_backbone
-from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.models.pretrained import WeightSource
 
 BLOCK = 8  # JPEG's block size: compression artefacts live on this grid
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG
@@ -30,11 +32,11 @@ def dct_kernels(block: int = BLOCK) -> np.ndarray:
 class BlockDCT(nn.Module):
     """Normalised RGB -> luma in [0, 1] -> per-block DCT coefficients (N, 64, H/8, W/8) -> log magnitude."""
 
-    def __init__(self):
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
-        # the model's input is ImageNet-normalised; luma of the original pixels is affine in it
-        weight = torch.tensor([w * s for w, s in zip(LUMA, IMAGENET_STD, strict=True)]).view(1, 3, 1, 1)
-        bias = torch.tensor(sum(w * m for w, m in zip(LUMA, IMAGENET_MEAN, strict=True)))
+        # the model's input is normalised with (mean, std); luma of the original pixels is affine in it
+        weight = torch.tensor([w * s for w, s in zip(LUMA, std, strict=True)], dtype=torch.float32).view(1, 3, 1, 1)
+        bias = torch.tensor(sum(w * m for w, m in zip(LUMA, mean, strict=True)), dtype=torch.float32)
         self.register_buffer("luma_weight", weight)
         self.register_buffer("luma_bias", bias)
         self.register_buffer("kernels", torch.from_numpy(dct_kernels()))
@@ -54,9 +56,9 @@ def _conv(c_in: int, c_out: int) -> nn.Sequential:
 class FrequencyBranch(nn.Module):
     """Block DCT -> small CNN over the grid of blocks -> pooled (N, BRANCH_WIDTH) features."""
 
-    def __init__(self, width: int = BRANCH_WIDTH):
+    def __init__(self, mean: Sequence[float], std: Sequence[float], width: int = BRANCH_WIDTH):
         super().__init__()
-        self.dct = BlockDCT()
+        self.dct = BlockDCT(mean, std)
         self.cnn = nn.Sequential(nn.BatchNorm2d(BLOCK * BLOCK), _conv(BLOCK * BLOCK, width), _conv(width, width),
                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.num_features = width
@@ -69,12 +71,12 @@ class FrequencyFusion(nn.Module):
     """Backbone pre-logit features ++ frequency features -> one logit. Same interface as a timm model
     (forward_features / forward_head(pre_logits) / num_features), so the temporal head can use it too."""
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
         if hasattr(backbone, "reset_classifier"):
             backbone.reset_classifier(0)  # timm: its own classifier is replaced by ours
         self.backbone = backbone
-        self.frequency = FrequencyBranch()
+        self.frequency = FrequencyBranch(mean, std)
         self.num_features = backbone.num_features + self.frequency.num_features
         self.classifier = nn.Linear(self.num_features, 1)
 
@@ -89,7 +91,9 @@ class FrequencyFusion(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def build_model(backbone: str, input_size: int, pretrained: bool = False, frequency_branch: bool = False) -> nn.Module:
-    """The frame model model.json describes: the backbone alone, or fused with the frequency branch."""
-    model = build_backbone(backbone, input_size, pretrained)
-    return FrequencyFusion(model) if frequency_branch else model
+def build_model(backbone: str, input_size: int, mean: Sequence[float], std: Sequence[float],
+                weights: WeightSource | None = None, frequency_branch: bool = False) -> nn.Module:
+    """The frame model model.json describes: the backbone alone, or fused with the frequency branch (which
+    undoes the input normalisation `mean`/`std` to read the pixels' luma)."""
+    model = build_backbone(backbone, input_size, weights)
+    return FrequencyFusion(model, mean, std) if frequency_branch else model

@@ -13,8 +13,8 @@ from deepfake_detector.io import read_json, write_json
 SPEC_FILE = "model.json"
 TORCH_WEIGHTS = "model.pt"
 ONNX_FILE = "model.onnx"
-# Inputs are normalised like ImageNet so pretrained weights (when enabled) see what they were trained on.
-# Defined here, not in backbones.py, so reading a spec (the service, the CLI) does not import timm and torch.
+# The normalisation of models trained from scratch (and of specs written before it was recorded); pretrained
+# weights bring their own (models/pretrained.py). Defined here so reading a spec does not import timm and torch.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TEMPORAL_WEIGHTS = "temporal.pt"
@@ -35,8 +35,10 @@ class TemporalSpec(BaseModel):
 class ModelSpec(BaseModel):
     backbone: str
     input_size: int
+    # what every path that turns a crop into a tensor applies (models/preprocess.py): the weights' own
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    weights: dict[str, str] | None = None  # pretrained weights the model started from: kind, name, sha256
     temperature: float = 1.0  # calibrated probability = sigmoid(logit / temperature + bias)
     bias: float = 0.0
     threshold: float = 0.5

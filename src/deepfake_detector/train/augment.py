@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import albumentations as A
 import cv2
-import numpy as np
 
 from deepfake_detector.config import MultiscaleConfig
-from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.models.preprocess import eval_transform
 
 MAX_ROTATION_DEG = 15
 MIN_JPEG_QUALITY = 40  # at strength 1
@@ -24,14 +25,15 @@ def multiscale(input_size: int, min_size: int, p: float) -> A.Downscale:
     return A.Downscale(scale_range=(low, 1.0), interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}, p=p)
 
 
-def train_transform(input_size: int, strength: float, seed: int | None = None,
-                    multiscale_cfg: MultiscaleConfig | None = None) -> A.Compose:
+def train_transform(input_size: int, strength: float, mean: Sequence[float], std: Sequence[float],
+                    seed: int | None = None, multiscale_cfg: MultiscaleConfig | None = None) -> A.Compose:
     """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild; then, when
     enabled, the multi-scale resampling.
 
     `seed` seeds albumentations' own generator: since 2.x it ignores the global seeds (seed_everything), and
-    without a seed two runs augment differently, so training is not reproducible."""
-    resize, normalize = eval_transform(input_size).transforms
+    without a seed two runs augment differently, so training is not reproducible. `mean`/`std`: the model's
+    normalisation (ModelSpec), shared with inference through `eval_transform`."""
+    resize, normalize = eval_transform(input_size, mean, std).transforms
     scales = [multiscale(input_size, multiscale_cfg.min_size, multiscale_cfg.p)] if multiscale_cfg and multiscale_cfg.enabled else []
     p = 0.6 * strength
     return A.Compose(
@@ -49,15 +51,3 @@ def train_transform(input_size: int, strength: float, seed: int | None = None,
         ],
         seed=seed,
     )
-
-
-def eval_transform(input_size: int) -> A.Compose:
-    """Resize + normalise: the only preprocessing at inference (Predictor uses `to_model_input`)."""
-    return A.Compose([A.Resize(input_size, input_size), A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)])
-
-
-def to_model_input(crops: list[np.ndarray], input_size: int) -> np.ndarray:
-    """RGB uint8 crops -> float32 NCHW batch, exactly as evaluation saw them."""
-    transform = eval_transform(input_size)
-    batch = np.stack([transform(image=c)["image"] for c in crops]) if crops else np.zeros((0, input_size, input_size, 3))
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -12,8 +12,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from deepfake_detector.config import MultiscaleConfig
+from deepfake_detector.models.preprocess import eval_transform
 from deepfake_detector.tables import FACES, MANIFEST, read_table
-from deepfake_detector.train.augment import eval_transform, train_transform
+from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.self_blend import crop_landmarks, self_blend
 
 
@@ -76,6 +77,8 @@ def balanced_sampler(labels: np.ndarray, seed: int) -> WeightedRandomSampler:
 def make_loaders(
     faces: pd.DataFrame,
     input_size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
     strength: float,
     batch_size: int,
     balance: bool,
@@ -100,8 +103,8 @@ def make_loaders(
             f"train.self_blend_only); got train labels {sorted(train_rows['label'].unique())}, "
             f"val labels {sorted(val_rows['label'].unique())}"
         )
-    train_set = CropDataset(train_rows, train_transform(input_size, strength, seed, multiscale), self_blend, seed)
-    val_set = CropDataset(val_rows, eval_transform(input_size))
+    train_set = CropDataset(train_rows, train_transform(input_size, strength, mean, std, seed, multiscale), self_blend, seed)
+    val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
     # real-only rows: the self-blend rate sets the class mix, nothing to balance
     sampler = balanced_sampler(train_set.labels, seed) if balance and not blend_only else None

@@ -11,7 +11,9 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import MultiscaleConfig
+from deepfake_detector.config import FinetuneConfig, MultiscaleConfig
+from deepfake_detector.models.pretrained import WeightSource, find_weights
+from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
 from deepfake_detector.train.module import FrameClassifier
 
@@ -28,6 +30,8 @@ class FitSettings:
     epochs: int
     batch_size: int
     pretrained: bool = False
+    weights: str | None = None  # train.weights: a state-dict file, before the installed packages and the hub
+    finetune: FinetuneConfig = FinetuneConfig()
     balance_classes: bool = True
     num_workers: int = 0
     max_train_items: int | None = None
@@ -41,6 +45,9 @@ class FitResult:
     model: torch.nn.Module  # the timm backbone with the best validation AUC, in eval mode
     best_val_auc: float
     epochs_run: int
+    mean: tuple[float, float, float]  # the input normalisation it was trained with (the weights' own)
+    std: tuple[float, float, float]
+    weights: WeightSource | None = None  # where its pretrained weights came from
 
 
 def fit(
@@ -51,15 +58,21 @@ def fit(
     callbacks: list[Callback] | None = None,
     progress: bool = True,
 ) -> FitResult:
+    # first, so missing weights fail in seconds, before any data is read
+    weights = find_weights(settings.backbone, settings.weights) if settings.pretrained else None
+    mean, std = (weights.mean, weights.std) if weights else (IMAGENET_MEAN, IMAGENET_STD)
     L.seed_everything(seed, workers=True, verbose=False)
     train_loader, val_loader = make_loaders(
-        faces, settings.input_size, settings.augment_strength, settings.batch_size, settings.balance_classes,
-        seed, settings.num_workers, settings.max_train_items, settings.self_blend, settings.multiscale,
+        faces, settings.input_size, mean, std, settings.augment_strength, settings.batch_size,
+        settings.balance_classes, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
+        settings.multiscale,
     )
     module = FrameClassifier(
-        settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, settings.pretrained,
-        settings.frequency_branch,
+        settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, mean, std,
+        weights, settings.frequency_branch, settings.finetune,
     )
+    if weights:
+        log.info("pretrained weights: %s %s (mean %s, std %s)", weights.kind, weights.name, mean, std)
     keep_best = KeepBest()
     trainer = L.Trainer(
         max_epochs=settings.epochs,
@@ -77,7 +90,7 @@ def fit(
     if keep_best.state is not None:
         module.model.load_state_dict(keep_best.state)
     log.info("best val AUC %.4f at epoch %d of %d", keep_best.best_auc, keep_best.best_epoch, trainer.current_epoch)
-    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch)
+    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights)
 
 
 class KeepBest(Callback):

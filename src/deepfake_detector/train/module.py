@@ -1,28 +1,72 @@
-"""The Lightning module: a timm backbone trained with BCE; validation AUC picks the best checkpoint."""
+"""The Lightning module: a timm backbone trained with BCE; validation AUC picks the best checkpoint.
+
+Fine-tuning (train.finetune): the backbone can train at a lower learning rate than the new head, stay frozen
+for the first epochs, and keep its batch-norm statistics; the learning rate warms up linearly, then decays
+on a cosine to zero, per step."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import lightning as L
 import torch
 from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
-from deepfake_detector.models.frequency import build_model
+from deepfake_detector.config import FinetuneConfig
+from deepfake_detector.models.frequency import FrequencyFusion, build_model
+from deepfake_detector.models.pretrained import WeightSource
+
+
+def head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters that start from scratch even on a pretrained backbone: the classifier (and the frequency
+    branch); a model without a known head (meso4) is all head."""
+    if isinstance(model, FrequencyFusion):
+        return [*model.classifier.parameters(), *model.frequency.parameters()]
+    if hasattr(model, "get_classifier"):
+        return list(model.get_classifier().parameters())
+    return list(model.parameters())
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate factor: linear from 0 to 1 over the warm-up, then a cosine down to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 class FrameClassifier(L.LightningModule):
-    def __init__(self, backbone: str, input_size: int, lr: float, weight_decay: float, epochs: int, pretrained: bool,
-                 frequency_branch: bool = False):
+    def __init__(self, backbone: str, input_size: int, lr: float, weight_decay: float, epochs: int,
+                 mean: Sequence[float], std: Sequence[float], weights: WeightSource | None = None,
+                 frequency_branch: bool = False, finetune: FinetuneConfig | None = None):
         super().__init__()
-        self.save_hyperparameters()
-        self.model = build_model(backbone, input_size, pretrained, frequency_branch)
+        self.save_hyperparameters(ignore=["weights", "finetune"])
+        self.finetune = finetune or FinetuneConfig()
+        self.model = build_model(backbone, input_size, mean, std, weights, frequency_branch)
+        head = {id(p) for p in head_parameters(self.model)}
+        self.head_params = [p for p in self.model.parameters() if id(p) in head]
+        self.backbone_params = [p for p in self.model.parameters() if id(p) not in head]
+        if self.finetune.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = nn.BCEWithLogitsLoss()
         self.val_auc = BinaryAUROC()
-        self.val_logits: list[torch.Tensor] = []
-        self.val_labels: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.finetune.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x).squeeze(1)
+
+    def on_train_epoch_start(self):
+        frozen = self.current_epoch < self.finetune.freeze_backbone_epochs
+        for p in self.backbone_params:
+            p.requires_grad_(not frozen)
+        if self.finetune.freeze_bn or frozen:  # a frozen backbone keeps its statistics too
+            head = {id(p) for p in self.head_params}
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(id(p) in head for p in module.parameters()):
+                    module.eval()
 
     def training_step(self, batch, _):
         x, y = batch
@@ -36,18 +80,19 @@ class FrameClassifier(L.LightningModule):
         # probabilities, not logits: torchmetrics applies a sigmoid only to batches with values outside [0, 1],
         # so raw logits that happen to fall inside [0, 1] would be ranked on a different scale than the rest
         self.val_auc.update(torch.sigmoid(logits), y.int())
-        self.val_logits.append(logits.detach())
-        self.val_labels.append(y)
         self.log("val_loss", self.loss(logits, y), prog_bar=True, on_step=False, on_epoch=True)
 
     def on_validation_epoch_end(self):
         self.log("val_auc", self.val_auc.compute(), prog_bar=True)
         self.val_auc.reset()
-        self.val_logits.clear()
-        self.val_labels.clear()
 
     def configure_optimizers(self):
-        hp = self.hparams
-        optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, hp.epochs))
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        hp, ft = self.hparams, self.finetune
+        groups = [{"params": self.head_params, "lr": hp.lr}]
+        if self.backbone_params:
+            groups.append({"params": self.backbone_params, "lr": hp.lr * ft.backbone_lr_scale})
+        optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(round(ft.warmup_epochs * total / max(1, hp.epochs)))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

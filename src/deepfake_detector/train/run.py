@@ -35,6 +35,7 @@ def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings
         log.info("using tuned params: %s", tuned)
     return FitSettings(
         **chosen, epochs=train.epochs, batch_size=train.batch_size, pretrained=train.pretrained,
+        weights=train.weights, finetune=train.finetune,
         balance_classes=train.balance_classes, num_workers=train.num_workers,
         self_blend=self_blend_settings(params), multiscale=train.multiscale, frequency_branch=train.frequency_branch,
     )
@@ -58,6 +59,7 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
             backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
+            mean=result.mean, std=result.std, weights=result.weights.describe() if result.weights else None,
             frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch,
             provenance=provenance(),
             version=provenance()["params_hash"],

@@ -42,6 +42,8 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         epochs=params.tune.epochs,
         batch_size=train.batch_size,
         pretrained=train.pretrained,
+        weights=train.weights,
+        finetune=train.finetune,
         balance_classes=train.balance_classes,
         num_workers=train.num_workers,
         max_train_items=params.tune.max_train_items,
