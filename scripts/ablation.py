@@ -76,8 +76,13 @@ def measure(params: Params, faces: pd.DataFrame, model_dir: Path) -> dict:
         "video_aggregation": predictor.spec.video_aggregation,
     }
     unseen = [name for name, role in roles.items() if role == "unseen"]
-    for name in unseen:
-        result[f"unseen_{name}_item_auc"] = auc_of(items[items["dataset"] == name])
+    for name in unseen:  # each unseen set with its own 95% interval: is it above a baseline, or noise?
+        table = items[items["dataset"] == name]
+        result[f"unseen_{name}_item_auc"] = auc_of(table)
+        result[f"unseen_{name}_n"] = len(table)
+        set_interval = auc_confidence_interval(table["label"], table["prob"], seed=params.seed)
+        if set_interval is not None:
+            result[f"unseen_{name}_ci_low"], result[f"unseen_{name}_ci_high"] = set_interval
     pooled = items[items["dataset"].isin(unseen)]
     interval = auc_confidence_interval(pooled["label"], pooled["prob"], seed=params.seed)
     if interval is not None:
@@ -134,7 +139,7 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
         row = {"variant": variant}
         for key in runs[0]:
             values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
-            if key in ("curve", "seed") or not values:
+            if key in ("curve", "seed", "variant") or key.endswith(("_ci_low", "_ci_high", "_n")) or not values:
                 continue
             mean = float(np.mean(values))
             row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
@@ -168,7 +173,8 @@ def main() -> None:
                 log.info("variant %s, seed %d", row, seed)
                 variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, held_out)
                 with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                    results[row].append({"seed": seed, **run_variant(variant, run_faces, Path(workdir))})
+                    results[row].append({"variant": row, "seed": seed,
+                                         **run_variant(variant, run_faces, Path(workdir))})
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = summarise(results)
     (args.out / "table.md").write_text(table.to_markdown(index=False) + "\n")

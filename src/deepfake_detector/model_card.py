@@ -13,6 +13,14 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def weights_line(spec: ModelSpec) -> str:
+    """Where the backbone's starting weights came from: the package and version, or file, with its sha256."""
+    if not spec.weights:
+        return "trained from scratch (no pretrained weights)"
+    w = spec.weights
+    return f"fine-tuned from ImageNet weights: {w.get('kind')} `{w.get('name')}`, sha256 `{w.get('sha256', 'n/a')}`"
+
+
 def render_model_card(spec: ModelSpec, metrics: dict, data_counts: dict, onnx_max_diff: float) -> str:
     rows = "\n".join(
         f"| {level} | " + " | ".join(_fmt(metrics[level].get(k)) for k in KEY_METRICS) + " |"
@@ -25,7 +33,8 @@ def render_model_card(spec: ModelSpec, metrics: dict, data_counts: dict, onnx_ma
 Binary classifier of face crops (real = 0, fake = 1) with calibrated probabilities.
 
 ## Model
-- Backbone: `{spec.backbone}` (timm){" + DCT frequency branch" if spec.frequency_branch else ""}, input {spec.input_size}x{spec.input_size}, ImageNet normalisation
+- Backbone: `{spec.backbone}`{" + DCT frequency branch" if spec.frequency_branch else ""}, input {spec.input_size}x{spec.input_size}, normalised with mean {list(spec.mean)}, std {list(spec.std)}
+- Weights: {weights_line(spec)}
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
 - Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
