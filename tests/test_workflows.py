@@ -8,7 +8,7 @@ For real, on the tiny pipeline (one module-scoped run, then copies of it):
     the PR step in dry-run;
   - the PR metrics report of that retrain against the first commit (copied to tests/artifacts/pr_report/);
   - reproducibility: forcing the training stages again from the same commit gives the same metrics;
-  - the commands the README (User workflows) documents: dvc exp run -S, queue, exp show, promoting the best trial.
+  - the commands docs/workflows.md documents: dvc exp run -S, queue, exp show, promoting the best trial.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def test_training_is_reproducible(base_project, tmp_path):
 
 
 def test_documented_experiment_commands(base_project, tmp_path):
-    """The experiment commands of the README (User workflows), on a copy of the tiny project."""
+    """The experiment commands of docs/workflows.md, on a copy of the tiny project."""
     base, _ = base_project
     project = copy_of(base, tmp_path / "exp")
     dry = run(["python", "scripts/promote_best_trial.py", "--dry-run", "--name", "best-trial"], project)

@@ -68,5 +68,5 @@ def require(root: Path, *relative: str, adapter: str) -> None:
         found = sorted(p.name for p in root.iterdir())[:10]
         raise LayoutError(
             f"{root} is not in the '{adapter}' layout: missing {missing}; found {found}. "
-            f"See the README section on datasets for the expected tree."
+            f"See docs/datasets.md for the expected tree."
         )
