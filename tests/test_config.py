@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params
+from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params, profile_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = {"data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]}}
@@ -151,11 +151,31 @@ def _dotted_keys(tree: dict, prefix: str = "") -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("profile", ["params.yaml", "profiles/real.yaml"])
-def test_every_param_dvc_tracks_is_in_every_profile(profile: str) -> None:
-    """DVC stops with "parameters missing" when a profile lacks a key a stage depends on."""
+@pytest.mark.parametrize("profile", [None, "real", "ffpp"])
+def test_every_param_dvc_tracks_is_in_every_profile(profile: str | None) -> None:
+    """DVC stops with "parameters missing" when a profile lacks a key a stage depends on. A profile is an
+    overlay: params.yaml with profiles/<name>.yaml merged on top, as scripts/use_profile.sh writes it."""
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     tracked = {entry for stage in stages.values() for entry in stage.get("do", stage).get("params", [])
                if isinstance(entry, str) and "${" not in entry}
-    missing = tracked - _dotted_keys(yaml.safe_load((PROJECT_ROOT / profile).read_text()))
-    assert not missing, f"{profile} lacks {sorted(missing)}"
+    params = (profile_params(profile, root=PROJECT_ROOT) if profile
+              else yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    missing = tracked - _dotted_keys(params)
+    assert not missing, f"{profile or 'params.yaml'} lacks {sorted(missing)}"
+
+
+def test_profiles_are_overlays_that_only_hold_what_differs() -> None:
+    """An overlay repeating params.yaml's value is drift waiting to happen; a typo is an error naming the file."""
+    base = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    for name in ("real", "ffpp"):
+        overlay = yaml.safe_load((PROJECT_ROOT / "profiles" / f"{name}.yaml").read_text())
+        for section, values in overlay.items():
+            if isinstance(values, dict):
+                same = [k for k, v in values.items() if base.get(section, {}).get(k) == v]
+                assert not same, f"profiles/{name}.yaml repeats params.yaml: {section}.{same}"
+        merged_train = profile_params(name, root=PROJECT_ROOT)["train"]
+        assert merged_train["pretrained"] is True and merged_train["backbone"] == "tf_efficientnet_lite0"
+        assert merged_train["epochs"] == overlay["train"]["epochs"]
+        assert merged_train["threshold_metric"] == base["train"]["threshold_metric"]  # inherited
+    with pytest.raises(ConfigError, match="no such profile; profiles: .*ffpp.*real"):
+        profile_params("reall", root=PROJECT_ROOT)
