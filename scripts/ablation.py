@@ -133,7 +133,8 @@ def runs_to_do(params: Params, faces: pd.DataFrame, name: str, leave_one_out: bo
 
 
 def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
-    """Mean (and min-max over seeds) of every numeric column, a row per variant."""
+    """Mean (and min-max over seeds) of every numeric column, a row per variant; an AUC with a bootstrap
+    interval shows it in brackets (of the first seed's run)."""
     rows = []
     for variant, runs in results.items():
         row = {"variant": variant}
@@ -143,10 +144,24 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
                 continue
             mean = float(np.mean(values))
             row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
+            stem = key.removesuffix("_item_auc")
+            if f"{stem}_ci_low" in runs[0]:
+                row[key] += f" [{runs[0][f'{stem}_ci_low']:.2f}, {runs[0][f'{stem}_ci_high']:.2f}]"
             if key == "train_seconds":
                 row[key] = f"{mean:.0f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
+    """table.md and auc_vs_time.png from results.json."""
+    table = summarise(results)
+    (out / "table.md").write_text(table.to_markdown(index=False) + "\n")
+    curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
+              for name, runs in results.items() for run in runs[:1]}
+    save_curves(curves, "seconds", "val_auc", "Validation AUC against training time", out / "auc_vs_time.png",
+                xlim=None, marker="o")
+    return table
 
 
 def main() -> None:
@@ -157,6 +172,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--leave-one-method-out", action="store_true",
                         help="run each variant once per manipulation method of the training data, holding it out")
+    parser.add_argument("--report-only", action="store_true", help="rewrite table.md and the plot from results.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = yaml.safe_load(args.variants_file.read_text())
@@ -166,6 +182,9 @@ def main() -> None:
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
+    if args.report_only:
+        print(write_reports(results, args.out).to_markdown(index=False))
+        return
     for name in names:
         for row, held_out, run_faces in runs_to_do(params, faces, name, args.leave_one_method_out):
             results[row] = [run for run in results.get(row, []) if run["seed"] not in seeds]
@@ -176,12 +195,7 @@ def main() -> None:
                     results[row].append({"variant": row, "seed": seed,
                                          **run_variant(variant, run_faces, Path(workdir))})
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
-    table = summarise(results)
-    (args.out / "table.md").write_text(table.to_markdown(index=False) + "\n")
-    curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
-              for name, runs in results.items() for run in runs[:1]}
-    save_curves(curves, "seconds", "val_auc", "Validation AUC against training time", args.out / "auc_vs_time.png",
-                xlim=None, marker="o")
+    table = write_reports(results, args.out)
     print(table.to_markdown(index=False))
     print(json.dumps({"out": str(args.out)}))
 
