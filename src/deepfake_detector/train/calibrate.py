@@ -16,8 +16,8 @@ from sklearn.model_selection import GroupKFold
 from deepfake_detector.config import TrainConfig
 from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor, TemporalTorch
+from deepfake_detector.media.frames import read_crop
 from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, ModelSpec, TemporalSpec
-from deepfake_detector.train.data import read_crop
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
