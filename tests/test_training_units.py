@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts, video_scores
-from deepfake_detector.inference import aggregate
+from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts
 from deepfake_detector.models.preprocess import eval_transform, to_model_input
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.scoring import AGGREGATIONS, aggregate, video_scores
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import (
     choose_threshold,
@@ -239,7 +239,7 @@ def test_aggregate_modes() -> None:
     both_sides = np.array([0.02, 0.98, 0.5])  # confident either way counts
     assert aggregate(both_sides, "confident") == pytest.approx(0.5)
     single = np.array([0.3])
-    assert all(aggregate(single, how) == pytest.approx(0.3) for how in ("mean", "median", "max", "confident"))
+    assert all(aggregate(single, how) == pytest.approx(0.3) for how in AGGREGATIONS)
     assert isinstance(aggregate(probs, "max"), float)
 
 
