@@ -257,6 +257,26 @@ def test_meso4_is_a_selectable_backbone_and_exports_to_onnx(tmp_path):
     assert check_onnx(model, tmp_path / "meso.onnx", batch, atol=1e-4) < 1e-4
 
 
+def test_backbone_registry_and_the_unknown_name_error():
+    from deepfake_detector.models.backbones import BACKBONES, BackboneError, build_backbone, register
+    from deepfake_detector.models.meso import Meso4
+
+    assert "meso4" in BACKBONES and isinstance(build_backbone("meso4", 64), Meso4)
+    with pytest.raises(BackboneError, match=r"unknown backbone 'no_such_net'; use one of \['meso4'\] or any timm"):
+        build_backbone("no_such_net", 64)
+
+    @register("test_tiny")
+    def _tiny(input_size, weights=None):
+        return Meso4()
+
+    try:
+        assert isinstance(build_backbone("test_tiny", 32), Meso4)
+        with pytest.raises(BackboneError, match=r"\['meso4', 'test_tiny'\] or any timm model name"):
+            build_backbone("no_such_net", 64)
+    finally:
+        del BACKBONES["test_tiny"]
+
+
 @pytest.mark.parametrize("name", ["efficientnet_b0", "xception41", "resnet18", "vit_tiny_patch16_224"])
 def test_every_documented_backbone_family_builds_offline(name):
     import torch
