@@ -12,6 +12,7 @@ from torch import nn
 
 from deepfake_detector.models.meso import Meso4
 from deepfake_detector.models.pretrained import WeightSource, load_into
+from deepfake_detector.registry import registrar
 
 
 class BackboneError(RuntimeError):
@@ -20,14 +21,7 @@ class BackboneError(RuntimeError):
 
 BackboneFn = Callable[[int, WeightSource | None], nn.Module]  # (input size, weights) -> one-logit model
 BACKBONES: dict[str, BackboneFn] = {}
-
-
-def register(name: str) -> Callable[[BackboneFn], BackboneFn]:
-    def wrap(fn: BackboneFn) -> BackboneFn:
-        BACKBONES[name] = fn
-        return fn
-
-    return wrap
+register = registrar(BACKBONES)  # @register("name") on a function building the backbone
 
 
 @register("meso4")
