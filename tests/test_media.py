@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from deepfake_detector.config import FacesConfig
-from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
+from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
+from deepfake_detector.demo.render import render_face
 from deepfake_detector.media.faces import Face, FaceDetector, crop_face, cut_margin, iou, track_main_face
 from deepfake_detector.media.frames import (
     MediaError,
