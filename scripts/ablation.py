@@ -41,7 +41,7 @@ from deepfake_detector.evaluate.scoring import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import read_json, write_json
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV
-from deepfake_detector.train.data import load_face_table
+from deepfake_detector.tables import load_face_table
 from deepfake_detector.train.run import train_and_calibrate
 
 log = logging.getLogger("ablation")

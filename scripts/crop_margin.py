@@ -15,12 +15,12 @@ import argparse
 import json
 import logging
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from deepfake_detector.config import load_params
 from deepfake_detector.media.faces import FaceDetector, cut_margin
+from deepfake_detector.media.frames import read_image
 from deepfake_detector.paths import MANIFEST_CSV
 
 
@@ -39,7 +39,7 @@ def main() -> None:
                          f"datasets there: {sorted(manifest['dataset'].unique())}")
     images = images.sample(min(args.sample, len(images)), random_state=params.seed)
     detector = FaceDetector(params.faces.model_copy(update={"already_cropped": "pad"}))
-    margins = [cut_margin(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB), detector) for path in images["path"]]
+    margins = [cut_margin(read_image(path), detector) for path in images["path"]]
     found = np.array([m for m in margins if m is not None])
     if not len(found):
         raise SystemExit(f"MTCNN found no face in the {len(images)} sampled images of {args.dataset!r}")

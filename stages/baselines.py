@@ -6,7 +6,7 @@ import sys
 from deepfake_detector.config import load_params
 from deepfake_detector.logs import UserError, run_stage
 from deepfake_detector.paths import BASELINES_DIR, FACES_CSV, MANIFEST_CSV
-from deepfake_detector.train.data import load_face_table
+from deepfake_detector.tables import load_face_table
 from deepfake_detector.train.run import train_and_calibrate
 
 

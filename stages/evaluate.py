@@ -19,8 +19,7 @@ from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage
 from deepfake_detector.paths import EVALUATE_DIR, FACES_CSV, MANIFEST_CSV, TRAINED_MODEL_DIR
-from deepfake_detector.tables import MANIFEST, read_table
-from deepfake_detector.train.data import load_face_table
+from deepfake_detector.tables import MANIFEST, load_face_table, read_table
 
 log = logging.getLogger("evaluate")
 PLOTS = EVALUATE_DIR / "plots"

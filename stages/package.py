@@ -9,6 +9,7 @@ from deepfake_detector.config import load_params
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_dir, read_json
 from deepfake_detector.logs import run_stage
+from deepfake_detector.media.frames import read_crop
 from deepfake_detector.model_card import render_model_card
 from deepfake_detector.models.export import export_model
 from deepfake_detector.models.spec import SPEC_FILE
@@ -23,7 +24,7 @@ from deepfake_detector.paths import (
     TRAINED_MODEL_DIR,
 )
 from deepfake_detector.serving.bento import package_bento
-from deepfake_detector.train.data import load_face_table, read_crop
+from deepfake_detector.tables import load_face_table
 
 log = logging.getLogger("package")
 CHECK_CROPS = 16  # real test crops compared between PyTorch and ONNX Runtime, besides random inputs

@@ -15,9 +15,9 @@ from deepfake_detector.evaluate.scoring import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage
+from deepfake_detector.media.frames import read_crop
 from deepfake_detector.paths import BASELINES_DIR, FACES_CSV, MANIFEST_CSV, ROBUSTNESS_DIR, TRAINED_MODEL_DIR
-from deepfake_detector.tables import MANIFEST, read_table
-from deepfake_detector.train.data import load_face_table, read_crop
+from deepfake_detector.tables import MANIFEST, load_face_table, read_table
 
 log = logging.getLogger("robustness")
 PLOTS = ROBUSTNESS_DIR / "plots"

@@ -5,7 +5,7 @@ train/run.py, shared with the baselines stage."""
 from deepfake_detector.config import load_params
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV, TRAIN_DIR, TRAINED_MODEL_DIR, TUNE_DIR
-from deepfake_detector.train.data import load_face_table
+from deepfake_detector.tables import load_face_table
 from deepfake_detector.train.run import train_and_calibrate
 
 

@@ -9,7 +9,7 @@ from deepfake_detector.config import load_params
 from deepfake_detector.io import write_json
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV, TUNE_DIR
-from deepfake_detector.train.data import load_face_table
+from deepfake_detector.tables import load_face_table
 from deepfake_detector.train.search import run_study
 
 log = logging.getLogger("tune")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from deepfake_detector.demo import METHODS, face_swap, generate_corpus, reenact, resynthesize, self_blend
+from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
 from deepfake_detector.demo.manipulate import face_width, hull_mask
-from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
+from deepfake_detector.demo.render import render_face
 
 TINY = dict(identities=4, images_per_identity=2, videos_per_identity=1, frames_per_video=8)
 MICRO = dict(identities=2, images_per_identity=1, videos_per_identity=1, frames_per_video=3)

@@ -12,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from deepfake_detector.cli import app
-from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
+from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
+from deepfake_detector.demo.render import render_face
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import uniform_indices
 

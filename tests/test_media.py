@@ -1,4 +1,4 @@
-"""Media decoding (frames.py) and face detection, tracking and cropping (faces.py) on real files."""
+"""Media decoding (frames.py: images, face crops, videos) and face detection, tracking and cropping (faces.py) on real files."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 
 from deepfake_detector.config import FacesConfig
-from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
+from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
+from deepfake_detector.demo.render import render_face
 from deepfake_detector.media.faces import Face, FaceDetector, crop_face, cut_margin, iou, track_main_face
-from deepfake_detector.media.frames import MediaError, read_image, sample_frames, uniform_indices, video_info
+from deepfake_detector.media.frames import (
+    MediaError,
+    read_crop,
+    read_image,
+    sample_frames,
+    uniform_indices,
+    video_info,
+)
 
 STEP = 10  # pixel value per frame index in the test videos
 
@@ -118,6 +126,18 @@ def test_read_image_rgb(tmp_path: Path) -> None:
     rgb = read_image(tmp_path / "red.png")
     assert rgb.shape == (20, 30, 3)
     assert rgb[..., 0].min() == 255 and rgb[..., 2].max() == 0  # channels swapped to RGB
+
+
+def test_read_crop_is_read_image_with_the_crop_stage_fix(tmp_path: Path) -> None:
+    bgr = np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "crop.jpg"), bgr)
+    np.testing.assert_array_equal(read_crop(str(tmp_path / "crop.jpg")), read_image(tmp_path / "crop.jpg"))
+    np.testing.assert_array_equal(read_crop(str(tmp_path / "crop.jpg")),
+                                  cv2.cvtColor(cv2.imread(str(tmp_path / "crop.jpg")), cv2.COLOR_BGR2RGB))
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    for name in ("missing.jpg", "bad.jpg"):
+        with pytest.raises(FileNotFoundError, match=f"{name}: face crop missing or unreadable; re-run the crop_faces"):
+            read_crop(str(tmp_path / name))
 
 
 @pytest.mark.parametrize("keep", [0.05, 0.5, 0.9])

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake_detector.demo.render import Expression, Pose, render_face, sample_identity, sample_scene
+from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
+from deepfake_detector.demo.render import render_face
 from deepfake_detector.evaluate import robustness as rb
-from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import MediaError, sample_frames, video_info
 from deepfake_detector.models.spec import ModelSpec
+from deepfake_detector.scoring import video_scores
 
 
 @pytest.fixture(scope="module")

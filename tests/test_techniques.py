@@ -14,7 +14,6 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from deepfake_detector.config import FacesConfig, MultiscaleConfig, TemporalHeadConfig, TrainConfig
-from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor
 from deepfake_detector.models.backbones import WithEmbedding
 from deepfake_detector.models.export import check_onnx, export_model, export_onnx, export_temporal_onnx
@@ -29,6 +28,7 @@ from deepfake_detector.models.spec import (
     TemporalSpec,
 )
 from deepfake_detector.models.temporal import TemporalHead
+from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts, video_scores
-from deepfake_detector.inference import aggregate
+from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts
 from deepfake_detector.models.preprocess import eval_transform, to_model_input
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
+from deepfake_detector.scoring import AGGREGATIONS, aggregate, video_scores
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import (
     choose_threshold,
@@ -239,7 +239,7 @@ def test_aggregate_modes() -> None:
     both_sides = np.array([0.02, 0.98, 0.5])  # confident either way counts
     assert aggregate(both_sides, "confident") == pytest.approx(0.5)
     single = np.array([0.3])
-    assert all(aggregate(single, how) == pytest.approx(0.3) for how in ("mean", "median", "max", "confident"))
+    assert all(aggregate(single, how) == pytest.approx(0.3) for how in AGGREGATIONS)
     assert isinstance(aggregate(probs, "max"), float)
 
 
@@ -255,6 +255,26 @@ def test_meso4_is_a_selectable_backbone_and_exports_to_onnx(tmp_path):
     export_onnx(model, 96, tmp_path / "meso.onnx")
     batch = np.random.default_rng(0).standard_normal((4, 3, 96, 96)).astype(np.float32)
     assert check_onnx(model, tmp_path / "meso.onnx", batch, atol=1e-4) < 1e-4
+
+
+def test_backbone_registry_and_the_unknown_name_error():
+    from deepfake_detector.models.backbones import BACKBONES, BackboneError, build_backbone, register
+    from deepfake_detector.models.meso import Meso4
+
+    assert "meso4" in BACKBONES and isinstance(build_backbone("meso4", 64), Meso4)
+    with pytest.raises(BackboneError, match=r"unknown backbone 'no_such_net'; use one of \['meso4'\] or any timm"):
+        build_backbone("no_such_net", 64)
+
+    @register("test_tiny")
+    def _tiny(input_size, weights=None):
+        return Meso4()
+
+    try:
+        assert isinstance(build_backbone("test_tiny", 32), Meso4)
+        with pytest.raises(BackboneError, match=r"\['meso4', 'test_tiny'\] or any timm model name"):
+            build_backbone("no_such_net", 64)
+    finally:
+        del BACKBONES["test_tiny"]
 
 
 @pytest.mark.parametrize("name", ["efficientnet_b0", "xception41", "resnet18", "vit_tiny_patch16_224"])

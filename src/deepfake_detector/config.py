@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -125,6 +125,12 @@ class FinetuneConfig(Strict):
     channels_last: bool = False  # NHWC memory layout: faster convolutions on some CPUs
 
 
+# How a video's frame scores become one score (scoring.aggregate), in the order train.video_aggregation "auto"
+# prefers them on ties. The one list of names: the train section, model.json and scoring all take it from here.
+Aggregation = Literal["mean", "median", "confident", "max"]
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
+
+
 class TrainConfig(Strict):
     backbone: str = "resnet18"
     # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
@@ -154,7 +160,7 @@ class TrainConfig(Strict):
     # platt: sigmoid(logit / T + b) fitted on validation; temperature: b = 0 (cannot correct a leaning model)
     calibration: Literal["platt", "temperature"] = "platt"
     # how a video's frame scores become one score; "auto" picks the best on validation videos
-    video_aggregation: Literal["auto", "mean", "median", "max", "confident"] = "auto"
+    video_aggregation: Literal["auto", Aggregation] = "auto"
 
     @model_validator(mode="after")
     def _self_blend_only_needs_a_rate(self) -> TrainConfig:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from deepfake_detector.media.faces import Face, FaceDetector, crop_face
 from deepfake_detector.media.frames import (
@@ -27,9 +26,7 @@ from deepfake_detector.media.frames import (
 )
 from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
-
-CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
-CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
+from deepfake_detector.scoring import aggregate, calibrated_probability
 
 CropScorer = Callable[[list[np.ndarray]], np.ndarray]  # face crops -> calibrated fake probabilities
 
@@ -129,20 +126,6 @@ class Prediction:
         return asdict(self)
 
 
-def aggregate(probs: np.ndarray, how: str) -> float:
-    """One video score from frame scores. `confident` (DFDC winner): average only the confident frames
-    when enough of them exist, else the mean."""
-    if how == "median":
-        return float(np.median(probs))
-    if how == "max":
-        return float(np.max(probs))
-    if how == "confident":
-        confident = probs[np.abs(probs - 0.5) * 2 >= CONFIDENT_LEVEL]
-        if len(confident) >= CONFIDENT_MIN_SHARE * len(probs):
-            return float(np.mean(confident))
-    return float(np.mean(probs))
-
-
 class Predictor:
     def __init__(self, model_dir: str | Path, backend: str = "auto"):
         self.model_dir = Path(model_dir)
@@ -215,7 +198,7 @@ class Predictor:
     def temporal_probability(self, embeddings: np.ndarray) -> float:
         """One video's calibrated probability from its frames' embeddings, in frame order."""
         head = self.spec.temporal_head
-        return float(expit(self.temporal.logit(embeddings) / head.temperature + head.bias))
+        return float(calibrated_probability(self.temporal.logit(embeddings), head.temperature, head.bias))
 
     def item_probability(self, media: str, probs: np.ndarray, embeddings: np.ndarray | None = None) -> float:
         """One verdict score per file: an image is its face; a video aggregates its frames (or, when model.json
@@ -227,7 +210,7 @@ class Predictor:
         return aggregate(probs, self.spec.video_aggregation)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
-        return expit(np.asarray(logits, dtype=np.float64) / self.spec.temperature + self.spec.bias)
+        return calibrated_probability(logits, self.spec.temperature, self.spec.bias)
 
     def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.calibrate(self.logits(crops))

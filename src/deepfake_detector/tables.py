@@ -99,3 +99,12 @@ def write_table(df: pd.DataFrame, path: str | Path, schema: TableSchema) -> Path
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
     return Path(path)
+
+
+def load_face_table(manifest_csv: str | Path, faces_csv: str | Path) -> pd.DataFrame:
+    """Found faces with their item's label, split, dataset, method and group."""
+    manifest = read_table(manifest_csv, MANIFEST)
+    faces = read_table(faces_csv, FACES)
+    faces = faces[faces["found"]]
+    meta = manifest[["item_id", "dataset", "media", "label", "method", "group", "split"]]
+    return faces.merge(meta, on="item_id", how="inner").sort_values(["item_id", "frame_idx"]).reset_index(drop=True)

@@ -17,18 +17,18 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from deepfake_detector.demo.manipulate import face_swap, reenact, resynthesize, self_blend
-from deepfake_detector.demo.render import (
+from deepfake_detector.demo.face import (
     Expression,
     Identity,
     Pose,
     Scene,
-    render_face,
     sample_expression,
     sample_identity,
     sample_pose,
     sample_scene,
 )
+from deepfake_detector.demo.manipulate import face_swap, reenact, resynthesize, self_blend
+from deepfake_detector.demo.render import render_face
 from deepfake_detector.io import atomic_dir
 
 METHODS = ("faceswap", "reenact", "resynthesis", "selfblend")

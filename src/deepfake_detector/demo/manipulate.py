@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deepfake_detector.demo.render import BROWS, EYES, JAW, MOUTH
+from deepfake_detector.demo.face import BROWS, EYES, JAW, MOUTH
 
 # Points used to align a driver face to a target: eye corners and nose bridge do not move with expression.
 STABLE_POINTS = [36, 39, 42, 45, 27, 28, 29, 30]

@@ -1,8 +1,7 @@
-"""Binary detection metrics (scikit-learn) at frame and video level, and the curves behind the plots."""
+"""Binary detection metrics (scikit-learn) at frame and video level (item scores: scoring.video_scores), and
+the curves behind the plots."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,8 +17,6 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-
-from deepfake_detector.inference import aggregate
 
 
 def equal_error_rate(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -72,22 +69,6 @@ def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> d
         "average_precision": float(average_precision_score(labels, probs)) if both else None,
         "eer": equal_error_rate(labels, probs) if both else None,
     }
-
-
-def video_scores(frame_scores: pd.DataFrame, how: str | Callable[[pd.DataFrame], float]) -> pd.DataFrame:
-    """One row per item: its label and the aggregate of its frame probabilities (images: their one frame).
-
-    `how` is an aggregation rule, or a function of an item's frame rows (e.g. one that runs the temporal head)."""
-    grouped = frame_scores.groupby("item_id", sort=True)
-    score = how if callable(how) else (lambda rows: aggregate(rows["prob"].to_numpy(), how))
-    return pd.DataFrame(
-        {
-            "label": grouped["label"].first(),
-            "prob": pd.Series({item: score(rows) for item, rows in grouped}, dtype=float).rename_axis("item_id"),
-            "method": grouped["method"].first(),
-            "dataset": grouped["dataset"].first(),
-        }
-    ).reset_index()
 
 
 def roc_points(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deepfake_detector.evaluate.metrics import video_scores
 from deepfake_detector.inference import Predictor
-from deepfake_detector.train.data import read_crop
+from deepfake_detector.media.frames import read_crop
+from deepfake_detector.scoring import video_scores
 
 
 def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:

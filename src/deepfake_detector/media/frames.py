@@ -1,4 +1,4 @@
-"""Reading media: images, and N uniformly spaced frames of a video, decoding only what is needed."""
+"""Reading media: images and face crops, and N uniformly spaced frames of a video, decoding only what is needed."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
         raise MediaError(f"{path}: file not found")
     data = np.fromfile(path, dtype=np.uint8)
     return decode_image_bytes(data.tobytes(), str(path), max_pixels)
+
+
+def read_crop(path: str | Path) -> np.ndarray:
+    """A face crop written by the crop_faces stage, as RGB: `read_image` with the error that says how to fix it."""
+    try:
+        return read_image(path)
+    except MediaError:
+        raise FileNotFoundError(f"{path}: face crop missing or unreadable; re-run the crop_faces stage") from None
 
 
 def decode_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:

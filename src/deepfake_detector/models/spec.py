@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from deepfake_detector.config import FacesConfig
+from deepfake_detector.config import Aggregation, FacesConfig
 from deepfake_detector.io import read_json, write_json
 
 SPEC_FILE = "model.json"
@@ -43,7 +43,7 @@ class ModelSpec(BaseModel):
     bias: float = 0.0
     threshold: float = 0.5
     # "temporal": videos are scored by the temporal head (temporal.pt / temporal.onnx next to the model)
-    video_aggregation: Literal["mean", "median", "max", "confident", "temporal"] = "mean"
+    video_aggregation: Literal[Aggregation, "temporal"] = "mean"
     frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
     temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8

@@ -13,11 +13,11 @@ from scipy.special import expit
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 from sklearn.model_selection import GroupKFold
 
-from deepfake_detector.config import TrainConfig
-from deepfake_detector.evaluate.metrics import video_scores
+from deepfake_detector.config import AGGREGATIONS, TrainConfig
 from deepfake_detector.inference import Predictor, TemporalTorch
+from deepfake_detector.media.frames import read_crop
 from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, ModelSpec, TemporalSpec
-from deepfake_detector.train.data import read_crop
+from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
@@ -126,7 +126,7 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     frame_scores = val.assign(prob=probs)
     aggregation = train_cfg.video_aggregation
     if aggregation == "auto":  # ties keep the earlier
-        aggregation = max(("mean", "median", "confident", "max"), key=lambda how: item_auc(video_scores(frame_scores, how)))
+        aggregation = max(AGGREGATIONS, key=lambda how: item_auc(video_scores(frame_scores, how)))
     validation = {
         "val_frame_auc": float(roc_auc_score(labels, probs)) if len(set(labels)) == 2 else float("nan"),
         "val_ece": expected_calibration_error(probs, labels),

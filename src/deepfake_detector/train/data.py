@@ -1,37 +1,20 @@
-"""Face-crop datasets for training: the faces table joined with the manifest, one row per usable crop."""
+"""Face-crop datasets for training, over the faces table joined with the manifest (tables.load_face_table):
+one row per usable crop."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from deepfake_detector.config import MultiscaleConfig
+from deepfake_detector.media.frames import read_crop
 from deepfake_detector.models.preprocess import eval_transform
-from deepfake_detector.tables import FACES, MANIFEST, read_table
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.self_blend import crop_landmarks, self_blend
-
-
-def load_face_table(manifest_csv: str | Path, faces_csv: str | Path) -> pd.DataFrame:
-    """Found faces with their item's label, split, dataset, method and group."""
-    manifest = read_table(manifest_csv, MANIFEST)
-    faces = read_table(faces_csv, FACES)
-    faces = faces[faces["found"]]
-    meta = manifest[["item_id", "dataset", "media", "label", "method", "group", "split"]]
-    return faces.merge(meta, on="item_id", how="inner").sort_values(["item_id", "frame_idx"]).reset_index(drop=True)
-
-
-def read_crop(path: str) -> np.ndarray:
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FileNotFoundError(f"{path}: face crop missing or unreadable; re-run the crop_faces stage")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from deepfake_detector.media.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, media_kind
+from deepfake_detector.registry import registrar
 
 
 class LayoutError(ValueError):
@@ -30,14 +31,7 @@ class Item:
 
 AdapterFn = Callable[[Path, dict[str, Any]], list[Item]]
 ADAPTERS: dict[str, AdapterFn] = {}
-
-
-def register(name: str) -> Callable[[AdapterFn], AdapterFn]:
-    def wrap(fn: AdapterFn) -> AdapterFn:
-        ADAPTERS[name] = fn
-        return fn
-
-    return wrap
+register = registrar(ADAPTERS)  # @register("name") on an adapter function
 
 
 def get_adapter(name: str) -> AdapterFn:

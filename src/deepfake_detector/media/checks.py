@@ -1,0 +1,40 @@
+"""Does a file decode? The full-decode checks of data validation: PIL reads every byte of an image (and raises
+on truncated data, where cv2 silently pads the missing rows); a video must yield its first frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+from PIL import Image
+
+
+def media_decodes(file: Path, media: str) -> bool:
+    if media == "video":
+        cap = cv2.VideoCapture(str(file))
+        try:
+            ok, frame = cap.read() if cap.isOpened() else (False, None)
+            return bool(ok) and frame is not None
+        finally:
+            cap.release()
+    return image_decodes(file)
+
+
+def image_decodes(file: Path) -> bool:
+    """Fully decode (PIL raises on truncated data, where cv2 silently pads the missing rows)."""
+    try:
+        with Image.open(file) as im:
+            im.draft("RGB", (256, 256))  # JPEG: decode at reduced scale; every byte is still read
+            im.load()
+        return True
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
+def open_grey(file: Path) -> Image.Image | None:
+    """The image in grey levels (for blank and perceptual-hash checks), None when it does not decode."""
+    try:
+        with Image.open(file) as im:
+            return im.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
