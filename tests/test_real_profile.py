@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deepfake_detector.config import profile_params
 from pipeline_helpers import PROJECT_ROOT, commit, copy_project, run, set_param
+
+from deepfake_detector.config import profile_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data, pytest.mark.timeout(1500)]
 

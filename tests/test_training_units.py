@@ -303,3 +303,18 @@ def test_pretrained_weights_offline_fail_fast_with_the_fix(monkeypatch, tmp_path
         find_weights("resnet18", str(tmp_path / "missing.pth"))
     with pytest.raises(WeightsError, match="meso4"):
         find_weights("meso4")
+
+
+def test_random_resized_crop_zooms_into_the_face() -> None:
+    """augment.crop_scale_min < 1: training sees random parts of the face at input size; 1 (the default)
+    leaves the plain resize."""
+    image = _image(96, 96)
+    whole = eval_transform(48, IMAGENET_MEAN, IMAGENET_STD)(image=image)["image"]
+    transform = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=0, crop_scale_min=0.3)
+    outs = [transform(image=image)["image"] for _ in range(8)]
+    assert all(o.shape == (48, 48, 3) for o in outs)
+    assert sum(not np.allclose(o, whole, atol=1e-3) and not np.allclose(o, whole[:, ::-1], atol=1e-3)
+               for o in outs) >= 6  # almost every draw is a zoomed-in part, not the whole face
+    plain = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=0)
+    assert all(np.allclose(o, whole, atol=1e-5) or np.allclose(o, whole[:, ::-1], atol=1e-5)
+               for o in (plain(image=image)["image"] for _ in range(8)))

@@ -91,6 +91,9 @@ class ValidateConfig(Strict):
 
 class AugmentConfig(Strict):
     strength: float = Field(0.5, ge=0, le=1)  # scales every augmentation's probability and magnitude
+    # random resized crop: each training face is cut to a random share of its area in [crop_scale_min, 1]
+    # (aspect 3:4-4:3) and resized to train.input_size; 1.0 = off (the whole crop, resized)
+    crop_scale_min: float = Field(1.0, gt=0, le=1)
 
 
 class MultiscaleConfig(Strict):

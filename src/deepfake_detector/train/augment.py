@@ -26,14 +26,18 @@ def multiscale(input_size: int, min_size: int, p: float) -> A.Downscale:
 
 
 def train_transform(input_size: int, strength: float, mean: Sequence[float], std: Sequence[float],
-                    seed: int | None = None, multiscale_cfg: MultiscaleConfig | None = None) -> A.Compose:
+                    seed: int | None = None, multiscale_cfg: MultiscaleConfig | None = None,
+                    crop_scale_min: float = 1.0) -> A.Compose:
     """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild; then, when
     enabled, the multi-scale resampling.
 
     `seed` seeds albumentations' own generator: since 2.x it ignores the global seeds (seed_everything), and
     without a seed two runs augment differently, so training is not reproducible. `mean`/`std`: the model's
-    normalisation (ModelSpec), shared with inference through `eval_transform`."""
+    normalisation (ModelSpec), shared with inference through `eval_transform`. `crop_scale_min` < 1: a random
+    resized crop (train.augment.crop_scale_min) takes the place of the plain resize."""
     resize, normalize = eval_transform(input_size, mean, std).transforms
+    if crop_scale_min < 1:
+        resize = A.RandomResizedCrop(size=(input_size, input_size), scale=(crop_scale_min, 1.0), p=1.0)
     scales = [multiscale(input_size, multiscale_cfg.min_size, multiscale_cfg.p)] if multiscale_cfg and multiscale_cfg.enabled else []
     p = 0.6 * strength
     return A.Compose(

@@ -70,6 +70,7 @@ def make_loaders(
     max_train_items: int | None = None,
     self_blend: SelfBlendSettings | None = None,
     multiscale: MultiscaleConfig | None = None,
+    crop_scale_min: float = 1.0,
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
     blend_only = bool(self_blend and self_blend.only and self_blend.rate > 0)
@@ -86,7 +87,7 @@ def make_loaders(
             f"train.self_blend_only); got train labels {sorted(train_rows['label'].unique())}, "
             f"val labels {sorted(val_rows['label'].unique())}"
         )
-    train_set = CropDataset(train_rows, train_transform(input_size, strength, mean, std, seed, multiscale), self_blend, seed)
+    train_set = CropDataset(train_rows, train_transform(input_size, strength, mean, std, seed, multiscale, crop_scale_min), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
     # real-only rows: the self-blend rate sets the class mix, nothing to balance

@@ -37,6 +37,7 @@ class FitSettings:
     max_train_items: int | None = None
     self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
     multiscale: MultiscaleConfig | None = None  # faces resampled to a random lower resolution and back
+    crop_scale_min: float = 1.0  # train.augment.crop_scale_min: random resized crops below 1
     frequency_branch: bool = False  # DCT features fused with the backbone's (models/frequency.py)
 
 
@@ -65,7 +66,7 @@ def fit(
     train_loader, val_loader = make_loaders(
         faces, settings.input_size, mean, std, settings.augment_strength, settings.batch_size,
         settings.balance_classes, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
-        settings.multiscale,
+        settings.multiscale, settings.crop_scale_min,
     )
     module = FrameClassifier(
         settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, mean, std,

@@ -38,6 +38,7 @@ def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings
         weights=train.weights, finetune=train.finetune,
         balance_classes=train.balance_classes, num_workers=train.num_workers,
         self_blend=self_blend_settings(params), multiscale=train.multiscale, frequency_branch=train.frequency_branch,
+        crop_scale_min=train.augment.crop_scale_min,
     )
 
 

@@ -49,6 +49,7 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         max_train_items=params.tune.max_train_items,
         self_blend=self_blend_settings(params),
         multiscale=train.multiscale,
+        crop_scale_min=train.augment.crop_scale_min,
         frequency_branch=train.frequency_branch,
     )
 
