@@ -41,13 +41,18 @@ class Detections:
     landmarks: np.ndarray  # k x 5 x 2
 
 
-def pyramid_scales(h: int, w: int, min_face_size: float, factor: float) -> list[float]:
-    """facenet-pytorch's scales: from 12 / min_face_size, times `factor`, while the short side is >= 12 px."""
+def pyramid_scales(h: int, w: int, min_face_size: float, factor: float, skip_below: float = 0.0) -> list[float]:
+    """facenet-pytorch's scales: from 12 / min_face_size, times `factor`, while the short side is >= 12 px.
+
+    Level k searches faces of about min_face_size / factor**k pixels. `skip_below` drops the levels that search
+    faces smaller than it (the largest, costliest levels) and keeps the others exactly as they were, so the faces
+    the remaining levels find do not move; a larger min_face_size instead would shift every level."""
     scale = PNET_CELL / min_face_size
     minl = min(h, w) * scale
     scales = []
     while minl >= PNET_CELL:
-        scales.append(scale)
+        if PNET_CELL / scale >= skip_below:
+            scales.append(scale)
         scale *= factor
         minl *= factor
     return scales
@@ -105,21 +110,23 @@ class FastMTCNN:
         )
         self.thresholds, self.factor = tuple(reference.thresholds), reference.factor
 
-    def detect(self, frames: list[np.ndarray] | np.ndarray, min_face_size: float) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray] | np.ndarray, min_face_size: float,
+               skip_below: float = 0.0) -> list[Detections]:
+        """Faces per frame; `skip_below`: pyramid levels searching faces under this many pixels are skipped."""
         with torch.inference_mode():
-            return [self._detect_one(np.ascontiguousarray(frame), min_face_size) for frame in frames]
+            return [self._detect_one(np.ascontiguousarray(frame), min_face_size, skip_below) for frame in frames]
 
     def _nchw(self, batch: np.ndarray):
         """k x h x w x 3 float32 as the k x 3 x h x w tensor torch sees (channels-last memory, no copy)."""
         return torch.from_numpy(batch).permute(0, 3, 1, 2)
 
-    def _detect_one(self, frame: np.ndarray, min_face_size: float) -> Detections:
+    def _detect_one(self, frame: np.ndarray, min_face_size: float, skip_below: float) -> Detections:
         h, w = frame.shape[:2]
         integral = cv2.integral(frame, sdepth=cv2.CV_32S)  # (h+1) x (w+1) x 3 window sums, exact
 
         # stage 1: P-Net over the pyramid, one suppression per scale, then one over all scales
         per_scale = []
-        for scale in pyramid_scales(h, w, min_face_size, self.factor):
+        for scale in pyramid_scales(h, w, min_face_size, self.factor, skip_below):
             level = resample_frame(integral, int(h * scale + 1), int(w * scale + 1))[None]
             reg, probs = self.pnet(self._nchw(level))
             boxes, image_inds = generateBoundingBox(reg, probs[:, 1], scale, self.thresholds[0])
