@@ -188,7 +188,7 @@ def worker_env(proc: subprocess.Popen) -> dict[str, str]:
 
 
 class InProcess:
-    """Predictor.predict_path in a child process with the server worker's environment and malloc settings,
+    """Predictor.predict_path in a child process with the server worker's environment, malloc and thread settings,
     called from a worker thread as the service does (anyio.to_thread). It reads a path per line and answers
     with the milliseconds the call took."""
 
@@ -214,10 +214,11 @@ class InProcess:
 
 def in_process_main(model: str, cfg_json: str) -> None:
     from deepfake_detector.inference import Predictor
-    from deepfake_detector.serving.memory import tune_malloc
+    from deepfake_detector.serving.memory import tune_malloc, tune_threads
 
     cfg = ServeConfig.model_validate_json(cfg_json)
     tune_malloc(cfg)
+    tune_threads(cfg)
     predictor = Predictor(model)
     _ = predictor.detector  # loaded up front, as the service does
     with ThreadPoolExecutor(1) as thread:

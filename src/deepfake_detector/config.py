@@ -238,6 +238,10 @@ class ServeConfig(Strict):
     # is busy, and an idle model waits batch_max_wait_ms for more. 0 by default: MTCNN hands faces over one
     # request at a time, so waiting would add latency without forming bigger batches.
     inference_threads: int = Field(4, ge=1)
+    # Threads of torch's ops (MTCNN) in the service; 0 leaves torch's default (one per core). One, because
+    # the requests already overlap (decode, MTCNN, classifier), and on a shared 2-core machine two OpenMP
+    # threads that spin-wait for each other made MTCNN 2-30x slower than one (benchmarks/serve_benchmark.py).
+    torch_threads: int = Field(1, ge=0)
     batch_max_size: int = Field(32, ge=1)
     batch_max_wait_ms: float = Field(0.0, ge=0)
     # Memory of the long-running service (see serving/memory.py): blocks over this size are mmapped and given
