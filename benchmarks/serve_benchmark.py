@@ -335,6 +335,7 @@ def measure(url: str, proc: subprocess.Popen, model: Path, media: dict[str, tupl
                "rss_by_process": {process_role(p): p.memory_info().rss / MB for p in server_procs(server)}}
     env = worker_env(proc)
     results["thread_env"] = {k: env[k] for k in THREAD_ENV if k in env}
+    results["torch_threads"] = httpx.get(f"{url}/model").json().get("torch_threads")
     local = InProcess(model, cfg, env)
     try:
         results["latency"] = latency(url, local, media, args.repeats)
@@ -346,7 +347,8 @@ def measure(url: str, proc: subprocess.Popen, model: Path, media: dict[str, tupl
 
 
 def report(r: dict, args: argparse.Namespace) -> None:
-    print(f"\nworker thread environment: {r['thread_env'] or 'none set (torch and ONNX Runtime use their defaults)'}")
+    print(f"\nworker thread environment: {r['thread_env'] or 'none set (torch and ONNX Runtime use their defaults)'}; "
+          f"torch threads in the worker (GET /model): {r['torch_threads']}")
     head = ("media", "frames", "p50 HTTP ms", "target", "in-process", "overhead", "service", "transport",
             "decode", "detect", "classify")
     print("".join(f"{h:>12}" if i else f"{h:<11}" for i, h in enumerate(head)))
