@@ -113,9 +113,11 @@ def check_prediction(body: dict, kind: str) -> None:
 
 @pytest.fixture(scope="module")
 def client(tiny_model_dir):
+    import torch
     from starlette.testclient import TestClient
 
     saved = {k: os.environ.get(k) for k in (MODEL_DIR_ENV, SERVE_CONFIG_ENV)}
+    threads = torch.get_num_threads()  # the service sets serve.torch_threads process-wide: restored below
     os.environ[MODEL_DIR_ENV] = str(tiny_model_dir)
     os.environ[SERVE_CONFIG_ENV] = CONFIG.model_dump_json()
     from deepfake_detector.serving.service import DeepfakeDetector
@@ -126,6 +128,7 @@ def client(tiny_model_dir):
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        torch.set_num_threads(threads)
 
 
 def post(client, field: str, path: Path, filename: str | None = None):
@@ -191,6 +194,7 @@ def test_pages_health_and_model_card(client, tiny_model_dir):
     assert card["version"] == "test" and card["spec"]["backbone"] == "resnet18"
     assert card["source"] == f"folder {tiny_model_dir}" and card["serve_config"]["max_upload_mb"] == 2.0
     assert card["batching"]["max_size"] == CONFIG.batch_max_size
+    assert card["torch_threads"] == CONFIG.torch_threads == 1  # serve.torch_threads took effect in the worker
 
 
 def test_service_matches_predictor(client, media, tiny_model_dir):
@@ -267,7 +271,9 @@ def test_real_server_end_to_end(server, media):
     import httpx
 
     assert httpx.get(f"{server}/healthz").status_code == 200
-    assert httpx.get(f"{server}/model").json()["version"] == "test"
+    card = httpx.get(f"{server}/model").json()
+    assert card["version"] == "test"
+    assert card["torch_threads"] == CONFIG.torch_threads  # set in the BentoML worker, which sets no thread env
     assert "Deepfake detector" in httpx.get(f"{server}/").text
     for kind in ("image", "video"):
         response = http_post(server, kind, media[kind])

@@ -74,7 +74,11 @@ class FacesConfig(Strict):
     margin: float = Field(1.3, ge=0.5)  # crop side = margin * max(box side); < 1 crops inside the box
     crop_size: int = Field(224, ge=16)
     min_prob: float = Field(0.9, ge=0, le=1)
-    min_face_px: int = Field(20, ge=1)
+    min_face_px: int = Field(20, ge=1)  # MTCNN's smallest face, in detection pixels (after detect_max_side)
+    # MTCNN's pyramid levels that search faces smaller than this share of the frame's short side are skipped;
+    # the other levels stay as they are. The skipped levels are the largest and cost most (0.075: about half
+    # the detection time on 640x360 frames, two thirds on a 600x600 photo); 0 = off (search down to min_face_px)
+    min_face_frac: float = Field(0.075, ge=0, lt=1)
     detect_max_side: int = Field(640, ge=64)  # frames are downsized to this before detection
     batch_size: int = Field(16, ge=1)
     already_cropped: Literal["skip", "pad"] = "pad"  # for datasets that are face crops already
@@ -234,6 +238,10 @@ class ServeConfig(Strict):
     # is busy, and an idle model waits batch_max_wait_ms for more. 0 by default: MTCNN hands faces over one
     # request at a time, so waiting would add latency without forming bigger batches.
     inference_threads: int = Field(4, ge=1)
+    # Threads of torch's ops (MTCNN) in the service; 0 leaves torch's default (one per core). One, because
+    # the requests already overlap (decode, MTCNN, classifier), and on a shared 2-core machine two OpenMP
+    # threads that spin-wait for each other made MTCNN 2-30x slower than one (benchmarks/serve_benchmark.py).
+    torch_threads: int = Field(1, ge=0)
     batch_max_size: int = Field(32, ge=1)
     batch_max_wait_ms: float = Field(0.0, ge=0)
     # Memory of the long-running service (see serving/memory.py): blocks over this size are mmapped and given

@@ -1,4 +1,6 @@
-"""Keep the service's memory flat: glibc malloc settings for a long-running process that decodes big frames.
+"""Process-wide settings of the service worker: glibc malloc (memory flat) and torch's thread count.
+
+Keep the service's memory flat: glibc malloc settings for a long-running process that decodes big frames.
 
 By default glibc raises its mmap threshold after the first large block is freed (up to 32 MB), so later
 video frames and MTCNN activations land on the heap and stay there after use, and each thread may get its own
@@ -34,3 +36,14 @@ def tune_malloc(cfg: ServeConfig) -> bool:
     threshold = cfg.malloc_mmap_threshold_kb * 1024
     settings = {M_MMAP_THRESHOLD: threshold, M_TRIM_THRESHOLD: threshold, M_ARENA_MAX: cfg.malloc_arena_max}
     return all(mallopt(param, value) == 1 for param, value in settings.items())
+
+
+def tune_threads(cfg: ServeConfig) -> int:
+    """Apply `serve.torch_threads` (0: torch's default) to this process; returns torch's thread count.
+
+    Process-wide: it also holds for the request threads that run MTCNN."""
+    import torch
+
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    return torch.get_num_threads()

@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import MODEL_DIR_ENV, serve_config
-from deepfake_detector.serving.memory import tune_malloc
+from deepfake_detector.serving.memory import tune_malloc, tune_threads
 from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
 
 if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in the worker only, see __init__
@@ -167,6 +167,7 @@ class DeepfakeDetector:
     def __init__(self) -> None:
         self.config = serve_config()
         tune_malloc(self.config)  # before torch and the model allocate anything
+        self.torch_threads = tune_threads(self.config)
         # Imported here, not at the top: `bentoml serve` imports this module in its arbiter process too, which
         # never scores anything; a top-level import would load torch there as well (~700 MB of RSS).
         from deepfake_detector.inference import Predictor
@@ -234,5 +235,6 @@ class DeepfakeDetector:
             "spec": self.predictor.spec.model_dump(mode="json"),
             "serve_config": self.config.model_dump(mode="json"),
             "batching": self.batcher.stats(),
+            "torch_threads": self.torch_threads,
             "model_card_md": card.read_text() if card.is_file() else None,
         }
