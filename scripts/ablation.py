@@ -144,7 +144,7 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
                 continue
             mean = float(np.mean(values))
             row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
-            stem = key.removesuffix("_item_auc")
+            stem = "unseen_auc" if key == "unseen_item_auc" else key.removesuffix("_item_auc")  # pooled: its own name
             if f"{stem}_ci_low" in runs[0]:
                 row[key] += f" [{runs[0][f'{stem}_ci_low']:.2f}, {runs[0][f'{stem}_ci_high']:.2f}]"
             if key == "train_seconds":
@@ -178,13 +178,13 @@ def main() -> None:
     spec = yaml.safe_load(args.variants_file.read_text())
     names = args.only.split(",") if args.only else list(spec["variants"])
     seeds = [int(s) for s in args.seeds.split(",")]
-    params = load_params()
-    faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
     if args.report_only:
         print(write_reports(results, args.out).to_markdown(index=False))
         return
+    params = load_params()
+    faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     for name in names:
         for row, held_out, run_faces in runs_to_do(params, faces, name, args.leave_one_method_out):
             results[row] = [run for run in results.get(row, []) if run["seed"] not in seeds]
