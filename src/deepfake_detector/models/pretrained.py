@@ -39,7 +39,6 @@ class WeightSource:
     name: str  # the file's path, "package==version", or the hub repo id
     mean: tuple[float, float, float]  # the normalisation the weights were trained with
     std: tuple[float, float, float]
-    input_size: int  # the weights' native input side (a hint: any train.input_size works with a CNN)
     path: str | None = None  # the .pth to load (file and package sources)
     sha256: str | None = None
 
@@ -50,11 +49,11 @@ class WeightSource:
 
 def find_weights(backbone: str, weights_file: str | None = None) -> WeightSource:
     """Where `backbone`'s pretrained weights come from; raises WeightsError at once when nowhere."""
-    if backbone == "meso4" or not timm.is_model(backbone):
+    if not timm.is_model(backbone):  # our own backbones (meso4) are not timm models: none have weights
         raise WeightsError(f"no pretrained weights for backbone '{backbone}': use a timm model, e.g. "
                            f"{', '.join(WEIGHT_PACKAGES)} (installed offline), or set train.pretrained: false")
     cfg = timm.get_pretrained_cfg(backbone)
-    norm = {"mean": tuple(cfg.mean), "std": tuple(cfg.std), "input_size": int(cfg.input_size[-1])}
+    norm = {"mean": tuple(cfg.mean), "std": tuple(cfg.std)}
     if weights_file:
         path = Path(weights_file)
         if not path.is_file():
