@@ -87,8 +87,8 @@ def on_canvas(face: np.ndarray) -> np.ndarray:
 
 
 def tiny_model(out: Path, backbone: str, input_size: int) -> Path:
-    """An untrained model of the served architecture, exported like the package stage does; face settings
-    are the code defaults (FacesConfig()), as a model trained on params.yaml records them."""
+    """An untrained model of the served architecture, exported like the package stage does, with
+    params.yaml's face settings, as a model trained on them records them."""
     import torch
 
     from deepfake_detector.models.backbones import build_backbone
@@ -98,7 +98,7 @@ def tiny_model(out: Path, backbone: str, input_size: int) -> Path:
     out.mkdir(parents=True)
     torch.manual_seed(0)
     export_onnx(build_backbone(backbone, input_size).eval(), input_size, out / ONNX_FILE)
-    ModelSpec(backbone=backbone, input_size=input_size, version="untrained-benchmark").save(out)
+    ModelSpec(backbone=backbone, input_size=input_size, faces=load_params().faces, version="untrained-benchmark").save(out)
     return out
 
 

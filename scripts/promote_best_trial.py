@@ -20,15 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deepfake_detector.config import TUNABLE  # Optuna parameter name -> params.yaml key
+
 BEST_PARAMS = Path("artifacts/tune/best_params.json")
-# Optuna parameter name -> params.yaml key (see deepfake_detector.train.search.suggest_settings).
-PARAM_KEYS = {
-    "backbone": "train.backbone",
-    "input_size": "train.input_size",
-    "lr": "train.lr",
-    "weight_decay": "train.weight_decay",
-    "augment_strength": "train.augment.strength",
-}
 
 
 def format_value(value) -> str:
@@ -38,7 +32,7 @@ def format_value(value) -> str:
 
 
 def build_command(best: dict, name: str | None, queue: bool) -> list[str]:
-    unknown = sorted(set(best["params"]) - set(PARAM_KEYS))
+    unknown = sorted(set(best["params"]) - set(TUNABLE))
     if unknown:
         raise SystemExit(f"best trial has params this script cannot map to params.yaml: {unknown}")
     cmd = ["dvc", "exp", "run"]
@@ -47,7 +41,7 @@ def build_command(best: dict, name: str | None, queue: bool) -> list[str]:
     if name:
         cmd += ["--name", name]
     for key, value in sorted(best["params"].items()):
-        cmd += ["-S", f"{PARAM_KEYS[key]}={format_value(value)}"]
+        cmd += ["-S", f"{TUNABLE[key]}={format_value(value)}"]
     cmd += ["-S", "train.use_tuned=false"]
     return cmd
 

@@ -9,7 +9,7 @@ from tqdm import tqdm
 from deepfake_detector.config import load_params
 from deepfake_detector.io import atomic_dir
 from deepfake_detector.logs import run_stage
-from deepfake_detector.media.faces import FaceDetector, crop_face
+from deepfake_detector.media.faces import FaceDetector, crop_square, cut_square
 from deepfake_detector.media.frames import MediaError, read_image
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 from deepfake_detector.summary import StageSummary
@@ -17,7 +17,7 @@ from deepfake_detector.tables import FACES, FRAMES, MANIFEST, read_table, write_
 
 CROP_JPEG_QUALITY = 95
 NOT_FOUND = {"found": False, "x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "landmarks": "", "prob": 0.0,
-             "face_px": 0.0, "crop_path": ""}
+             "face_px": 0.0, "crop_x": 0, "crop_y": 0, "crop_side": 0, "crop_path": ""}
 
 
 def item_batches(frames: pd.DataFrame, min_frames: int):
@@ -67,17 +67,20 @@ def main() -> None:
 
 def face_row(item_id: str, frame_idx: int, image, face, out, cfg, cropped: bool) -> dict:
     """The faces-table row of one frame; the crop is written under `out` when a face was found.
-    Items that are face crops already are cropped inside the image (no black border)."""
+    Items that are face crops already are cropped inside the image (no black border). The square the crop
+    was cut from is recorded, so nothing downstream re-derives it from faces.margin."""
     row = {"item_id": item_id, "frame_idx": frame_idx, **NOT_FOUND}
     if face is None:
         return row
     target = out / item_id / f"{frame_idx:06d}.jpg"
     target.parent.mkdir(parents=True, exist_ok=True)
-    crop = crop_face(image, face, cfg.margin, cfg.crop_size, fit_inside=cropped)
+    square = crop_square(image.shape, face, cfg.margin, fit_inside=cropped)
+    crop = cut_square(image, square, cfg.crop_size)
     cv2.imwrite(str(target), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
     x1, y1, x2, y2 = face.box
     row.update(found=True, x1=x1, y1=y1, x2=x2, y2=y2, landmarks=face.landmarks_json(), prob=face.prob,
-               face_px=face.size_px, crop_path=str(FACES_DIR / target.relative_to(out)))
+               face_px=face.size_px, crop_x=square.x, crop_y=square.y, crop_side=square.side,
+               crop_path=str(FACES_DIR / target.relative_to(out)))
     return row
 
 

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params, profile_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MINIMAL = {"data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]}}
+# what params.yaml must name itself: the data, and which models to train and stress (no code default for these)
+MINIMAL = {"data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]},
+           "baselines": {}, "robustness": {"models": ["current"]}}
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -32,6 +34,29 @@ def test_repo_params_load() -> None:
     # `validate` is a pydantic method name, so the section lives under an alias
     assert params.validate_.max_class_ratio == raw["validate"]["max_class_ratio"]
     assert params.serve.max_image_pixels == raw["serve"]["max_image_pixels"]
+
+
+def _defaults_that_differ(model_cls: type[BaseModel], raw: dict, prefix: str = "") -> list[str]:
+    """Keys of `raw` (a params.yaml tree) whose value is not the schema's code default, walking sub-sections."""
+    differ = []
+    for name, field in model_cls.model_fields.items():
+        key = field.alias or name
+        if key not in raw:
+            continue
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            differ += _defaults_that_differ(field.annotation, raw[key], f"{prefix}{key}.")
+        elif not field.is_required():
+            default = field.get_default(call_default_factory=True)
+            if (list(default) if isinstance(default, tuple) else default) != raw[key]:
+                differ.append(f"{prefix}{key}: code {default!r}, params.yaml {raw[key]!r}")
+    return differ
+
+
+def test_code_defaults_are_the_values_of_params_yaml() -> None:
+    """One source of truth: a setting params.yaml names has the same value as the code's default, so a
+    model.json, a test or a script that builds a config section without params.yaml gets the pipeline's."""
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    assert _defaults_that_differ(Params, raw) == []
 
 
 def test_minimal_params_get_defaults(tmp_path: Path) -> None:
@@ -135,7 +160,7 @@ def test_baseline_overrides_merge_into_train(tmp_path: Path) -> None:
     ({"baselines": {"meso": {"epochz": 2}}}, "(?s)baselines.meso: .*epochz"),
     ({"baselines": {"meso": {"epochs": 0}}}, "(?s)baselines.meso: .*epochs"),
     ({"robustness": {"models": ["current", "plain"]}}, r"robustness.models: \['plain'\] are neither 'current' nor"),
-    ({"robustness": {"crfs": [23, 60]}}, r"crfs must be in \[0, 51\]"),
+    ({"robustness": {"models": ["current"], "crfs": [23, 60]}}, r"crfs must be in \[0, 51\]"),
 ])
 def test_bad_baselines_and_robustness_name_the_key(tmp_path: Path, patch: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

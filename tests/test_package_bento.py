@@ -29,6 +29,9 @@ def test_package_bento(tiny_model_dir, tmp_path):
         bento = yaml.safe_load(tar.extractfile("./bento.yaml"))
     assert {"./src/service.py", "./src/src/deepfake_detector/serving/service.py",
             "./src/src/deepfake_detector/serving/static/index.html", "./env/python/requirements.txt"} <= names
+    assert not [n for n in names if "/deepfake_detector/demo/" in n], "the demo-corpus generator stays out"
+    with open("bentofile.yaml") as f:
+        assert yaml.safe_load(f)["name"] == BENTO_NAME
     model_files = {n.rsplit("/", 1)[-1] for n in names if n.startswith(f"./models/{BENTO_NAME}/")}
     assert {"model.onnx", "model.json"} <= model_files
     assert bento["service"] == "service:DeepfakeDetector"

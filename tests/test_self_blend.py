@@ -26,13 +26,40 @@ def _face_like(size: int = 128, seed: int = 0) -> np.ndarray:
     return image
 
 
-def test_crop_landmarks_maps_frame_pixels_into_the_crop():
-    # a 100 px box at (200, 100); margin 1.5 -> a 150 px crop starting at (175, 75), resized to 300 px
-    row = SimpleNamespace(x1=200.0, y1=100.0, x2=300.0, y2=200.0,
-                          landmarks=json.dumps([[250.0, 150.0]] * 5))
-    mapped = crop_landmarks(row, margin=1.5, crop_size=300)
-    np.testing.assert_allclose(mapped, [[150.0, 150.0]] * 5)
-    assert crop_landmarks(SimpleNamespace(landmarks=""), 1.3, 128) is None
+def _row(**fields) -> SimpleNamespace:
+    return SimpleNamespace(**{"crop_x": 0, "crop_y": 0, "crop_side": 0, "landmarks": "", **fields})
+
+
+def test_crop_landmarks_maps_frame_pixels_into_the_recorded_square():
+    # the crop was cut from the 150 px square at (175, 75): a point at (250, 150) is at its centre
+    row = _row(crop_x=175, crop_y=75, crop_side=150, landmarks=json.dumps([[250.0, 150.0]] * 5))
+    np.testing.assert_allclose(crop_landmarks(row), [[0.5, 0.5]] * 5)
+    assert crop_landmarks(_row(crop_side=150)) is None  # no landmarks (face crops used whole)
+    assert crop_landmarks(_row(landmarks=json.dumps([[1.0, 2.0]] * 5))) is None  # no crop recorded
+
+
+def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
+    """A face-crop image whose margin square exceeds it is cropped shrunk and shifted to fit (fit_inside).
+    Mapped through the square crop_faces records, every landmark lands on its marker in the stored crop.
+    (The mapping this replaced re-derived the square from faces.margin alone, ignoring the shrink and shift:
+    on this image it put every landmark 9-11 px off in the 128 px crop, outside its 3 px marker.)"""
+    from deepfake_detector.config import FacesConfig
+    from deepfake_detector.media.faces import Face
+    from deepfake_detector.media.frames import read_crop
+    from stages.crop_faces import face_row  # the stage's own row writer: the crop and its recorded square
+
+    image = np.zeros((224, 224, 3), np.uint8)
+    points = np.array([[70.0, 90.0], [150.0, 86.0], [112.0, 130.0], [80.0, 170.0], [146.0, 168.0]])
+    for x, y in points:
+        cv2.circle(image, (int(x), int(y)), 5, (255, 255, 255), -1)
+    face = Face((40.0, 40.0, 200.0, 220.0), points, 0.99)  # a box near the border, as MTCNN gives on crops
+    cfg = FacesConfig(margin=1.3, crop_size=128)
+    row = face_row("set/img", 0, image, face, tmp_path, cfg, cropped=True)
+    assert row["crop_side"] == 224 < 1.3 * 180  # the square was shrunk to the image
+    crop = read_crop(tmp_path / "set/img/000000.jpg")
+    mapped = crop_landmarks(SimpleNamespace(**row)) * crop.shape[0]
+    for x, y in mapped:
+        assert crop[int(round(y)), int(round(x))].mean() > 200, (x, y)
 
 
 def test_mask_covers_the_inner_face_not_the_corners():
@@ -57,13 +84,13 @@ def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):
     for i in range(200):
         path = tmp_path / f"{i}.jpg"
         cv2.imwrite(str(path), _face_like(seed=i))
-        rows.append({"crop_path": str(path), "label": 0, "x1": 32.0, "y1": 32.0, "x2": 96.0, "y2": 96.0,
-                     "landmarks": json.dumps((LANDMARKS * 64 / 128 + 32).tolist())})
-    settings = SelfBlendSettings(rate=0.3, margin=2.0, crop_size=128)
+        rows.append({"crop_path": str(path), "label": 0, "crop_x": 0, "crop_y": 0, "crop_side": 256,
+                     "landmarks": json.dumps((LANDMARKS * 2).tolist())})
+    settings = SelfBlendSettings(rate=0.3)
     dataset = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), settings, seed=1)
     labels = np.array([float(dataset[i][1]) for i in range(len(dataset))])
     assert 0.2 < labels.mean() < 0.4
-    off = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), SelfBlendSettings(0.0, 2.0, 128), seed=1)
+    off = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), SelfBlendSettings(0.0), seed=1)
     assert all(float(off[i][1]) == 0.0 for i in range(20))
 
 
@@ -73,8 +100,8 @@ def _table(tmp_path, n_per_split: int = 24) -> pd.DataFrame:
         for i in range(n_per_split):
             path = tmp_path / f"{split}{i}.jpg"
             cv2.imwrite(str(path), _face_like(seed=i))
-            rows.append({"crop_path": str(path), "label": i % 2, "split": split, "x1": 0.0, "y1": 0.0,
-                         "x2": 128.0, "y2": 128.0, "landmarks": ""})
+            rows.append({"crop_path": str(path), "label": i % 2, "split": split, "crop_x": 0, "crop_y": 0,
+                         "crop_side": 128, "landmarks": ""})
     return pd.DataFrame(rows)
 
 
@@ -82,14 +109,14 @@ def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
     """train.self_blend_only: the dataset's training fakes are dropped; fakes come only from self-blending
     (at the rate), and validation keeps the dataset's own fakes for picking the epoch and calibrating."""
     faces = _table(tmp_path)
-    only = SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128, only=True)
+    only = SelfBlendSettings(rate=0.5, only=True)
     train, val = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0, self_blend=only)
     assert len(train.dataset) == 12 and set(train.dataset.labels) == {0.0}  # the 12 real train crops
     drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
     assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
     assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
     mixed, _ = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0,
-                            self_blend=SelfBlendSettings(rate=0.5, margin=1.0, crop_size=128))
+                            self_blend=SelfBlendSettings(rate=0.5))
     assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
 
 

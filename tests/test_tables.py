@@ -42,6 +42,9 @@ def _faces() -> pd.DataFrame:
             "landmarks": ["[[1.0, 2.0]]", "", "[[3.5, 4.5]]"],
             "prob": [0.999, 0.0, 0.95],
             "face_px": [84.0, 0.0, 68.0],
+            "crop_x": [-2, 0, 3],
+            "crop_y": [0, 0, 1],
+            "crop_side": [109, 0, 88],
             "crop_path": ["crops/a.jpg", "", "crops/b_9.jpg"],
         }
     )

@@ -104,6 +104,9 @@ def _face(name: str, frame: int, crop: str) -> dict:
         "landmarks": json.dumps([[50, 60], [100, 60], [75, 90], [55, 120], [95, 120]]),
         "prob": 0.99,
         "face_px": 160.0,
+        "crop_x": -24,
+        "crop_y": -14,
+        "crop_side": 208,
         "crop_path": crop,
     }
 
@@ -359,6 +362,9 @@ def test_real_dfdc_face_crops_pass(shared_data, tmp_path):
                 "landmarks": "",
                 "prob": 1.0,
                 "face_px": meta["original_width"].astype(float).to_numpy(),
+                "crop_x": 0,
+                "crop_y": 0,
+                "crop_side": 224,
                 "crop_path": paths,
             }
         )

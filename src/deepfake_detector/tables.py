@@ -74,6 +74,10 @@ FACES = TableSchema(
         "landmarks": "string",  # JSON [[x, y] * 5] in frame pixels, "" when not found
         "prob": "float64",
         "face_px": "float64",  # max(box w, h) in source pixels, before any resize
+        # the square the crop was cut from (media/faces.crop_square), in source pixels; 0 when not found
+        "crop_x": "int64",
+        "crop_y": "int64",
+        "crop_side": "int64",
         "crop_path": "string",  # "" when not found
     },
 )

@@ -20,19 +20,28 @@ if TYPE_CHECKING:
     from deepfake_detector.media.mtcnn import Detections
 
 MIN_TRACK_IOU = 0.1  # below this the previous face is considered lost and the largest face is taken
+# Detections are rounded where they leave MTCNN: float noise between machines (thread counts, SIMD paths) must
+# not reach faces.csv, the crops cut from the box, or anything downstream. 0.01 px is far below meaning.
+PIXEL_DECIMALS = 2
+PROB_DECIMALS = 4
 
 
 @dataclass(frozen=True)
 class Face:
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
-    landmarks: np.ndarray  # 5x2: eyes, nose, mouth corners, in frame pixels
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels, rounded to 0.01 px
+    landmarks: np.ndarray  # 5x2: eyes, nose, mouth corners, in frame pixels, rounded to 0.01 px
     prob: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "box", tuple(round(float(v), PIXEL_DECIMALS) for v in self.box))
+        object.__setattr__(self, "landmarks", np.round(np.asarray(self.landmarks, dtype=np.float64), PIXEL_DECIMALS))
+        object.__setattr__(self, "prob", round(float(self.prob), PROB_DECIMALS))
 
     @property
     def size_px(self) -> float:
         """The face size before any resize: the longer box side, in source pixels."""
         x1, y1, x2, y2 = self.box
-        return float(max(x2 - x1, y2 - y1))
+        return round(max(x2 - x1, y2 - y1), PIXEL_DECIMALS)
 
     @property
     def area(self) -> float:
@@ -40,7 +49,7 @@ class Face:
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
     def landmarks_json(self) -> str:
-        return json.dumps(np.round(self.landmarks, 2).tolist())
+        return json.dumps(self.landmarks.tolist())
 
 
 class FaceDetector:
@@ -153,16 +162,24 @@ def track_main_face(per_frame: list[list[Face]]) -> list[Face | None]:
     return picked
 
 
-def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
-    """A square crop of side margin * longer box side around the box centre, resized to size x size.
+@dataclass(frozen=True)
+class CropSquare:
+    """The square a face crop is cut from, in source pixels; it may extend past the frame (filled black)."""
 
-    Regions outside the frame are filled with black so the face keeps its position and scale. With
-    `fit_inside` (images that are face crops already) the square is shrunk and shifted to lie inside the
-    image instead: the image is all the context there is, and MTCNN boxes on tight crops often exceed it.
-    """
+    x: int
+    y: int
+    side: int
+
+
+def crop_square(shape: tuple[int, ...], face: Face, margin: float, fit_inside: bool = False) -> CropSquare:
+    """The square of side margin * longer box side around the box centre.
+
+    With `fit_inside` (images that are face crops already) the square is shrunk and shifted to lie inside the
+    image: the image is all the context there is, and MTCNN boxes on tight crops often exceed it. Decided
+    once, here, and recorded in faces.csv (crop_x, crop_y, crop_side) for whatever maps points into crops."""
     x1, y1, x2, y2 = face.box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    h, w = rgb.shape[:2]
+    h, w = shape[:2]
     half = margin * face.size_px / 2
     side = max(1, int(round(2 * half)))
     if fit_inside and side > min(w, h):
@@ -171,12 +188,24 @@ def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside:
     left, top = int(round(cx - half)), int(round(cy - half))
     if fit_inside:
         left, top = min(max(left, 0), w - side), min(max(top, 0), h - side)
+    return CropSquare(left, top, side)
+
+
+def cut_square(rgb: np.ndarray, square: CropSquare, size: int) -> np.ndarray:
+    """The square cut out of the image (black where it leaves the frame), resized to size x size."""
+    h, w = rgb.shape[:2]
+    left, top, side = square.x, square.y, square.side
     pad = max(0, -left, -top, left + side - w, top + side - h)
     if pad:
         rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     crop = rgb[top + pad : top + pad + side, left + pad : left + pad + side]
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(crop, (size, size), interpolation=interpolation)
+
+
+def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
+    """A size x size crop of the face's square (crop_square): the one crop of training and inference."""
+    return cut_square(rgb, crop_square(rgb.shape, face, margin, fit_inside), size)
 
 
 def cut_margin(rgb: np.ndarray, detector: FaceDetector) -> float | None:

@@ -47,7 +47,7 @@ class ModelSpec(BaseModel):
     frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
     temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8
-    faces: FacesConfig = FacesConfig()
+    faces: FacesConfig  # the crop geometry the model was trained on (params.yaml's faces section), never a default
     version: str = "0"
     provenance: dict[str, Any] = Field(default_factory=dict)  # git commit, params hash, data hash
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...

@@ -17,9 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deepfake_detector.serving.env import MODEL_DIR_ENV
+from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV
 
-BENTO_NAME = "deepfake_detector"  # the Bento and the stored model share the service's name
 CHECKOUT = Path(__file__).resolve().parents[3]  # the checkout this package is installed from (editable)
 BENTOFILE = "bentofile.yaml"
 BUILD_TIMEOUT_S = 900

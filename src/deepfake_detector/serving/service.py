@@ -34,7 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from deepfake_detector.serving.batcher import MicroBatcher
-from deepfake_detector.serving.env import MODEL_DIR_ENV, serve_config
+from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV, serve_config
 from deepfake_detector.serving.memory import tune_malloc, tune_threads
 from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in t
 
 log = logging.getLogger("deepfake_detector.serving")
 
-MODEL_NAME = "deepfake_detector"
 STATIC_DIR = Path(__file__).parent / "static"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers on top of the file itself
 MODEL_CARD = "model_card.md"
@@ -156,13 +155,13 @@ web_app = Starlette(
 # ----------------------------------------------------------------------------- the service
 
 
-@bentoml.service(name=MODEL_NAME, workers=1, traffic={"timeout": 300, "max_concurrency": 64})
+@bentoml.service(name=BENTO_NAME, workers=1, traffic={"timeout": 300, "max_concurrency": 64})
 @bentoml.asgi_app(web_app, path="/", name="web")
 class DeepfakeDetector:
     if not os.environ.get(MODEL_DIR_ENV):
         # A class attribute so `bentoml build` bundles the model. Left out when a folder is given, because
         # `bentoml serve` resolves every declared model at start-up, even one the service never reads.
-        model_ref = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+        model_ref = bentoml.models.BentoModel(f"{BENTO_NAME}:latest")
 
     def __init__(self) -> None:
         self.config = serve_config()
@@ -228,7 +227,7 @@ class DeepfakeDetector:
     def model_card(self) -> dict[str, Any]:
         card = self.model_dir / MODEL_CARD
         return {
-            "name": MODEL_NAME,
+            "name": BENTO_NAME,
             "version": self.predictor.spec.version,
             "source": self.model_source,
             "backend": self.predictor.backend.name,

@@ -20,8 +20,6 @@ from deepfake_detector.train.self_blend import crop_landmarks, self_blend
 @dataclass(frozen=True)
 class SelfBlendSettings:
     rate: float  # share of real crops turned into self-blended fakes, each time they are drawn
-    margin: float  # the crop geometry (faces.margin, faces.crop_size), to map landmarks into crops
-    crop_size: int
     only: bool = False  # train on real crops only: every training fake is self-blended (train.self_blend_only)
 
 
@@ -31,9 +29,8 @@ class CropDataset(Dataset):
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.transform = transform
         self.self_blend = self_blend if self_blend and self_blend.rate > 0 else None
-        if self.self_blend:
-            sb = self.self_blend
-            self.landmarks = [crop_landmarks(r, sb.margin, sb.crop_size) for r in rows.itertuples(index=False)]
+        if self.self_blend:  # as fractions of the crop side (the crop square recorded in faces.csv)
+            self.landmarks = [crop_landmarks(r) for r in rows.itertuples(index=False)]
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -42,8 +39,7 @@ class CropDataset(Dataset):
     def __getitem__(self, i: int):
         image, label = read_crop(self.paths[i]), self.labels[i]
         if self.self_blend and label == 0 and self.rng.random() < self.self_blend.rate:
-            scale = image.shape[0] / self.self_blend.crop_size  # crops may be stored at another size
-            landmarks = None if self.landmarks[i] is None else self.landmarks[i] * scale
+            landmarks = None if self.landmarks[i] is None else self.landmarks[i] * image.shape[0]
             image, label = self_blend(image, landmarks, self.rng), np.float32(1.0)
         image = self.transform(image=image)["image"]
         return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(label)

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import FinetuneConfig, MultiscaleConfig
+from deepfake_detector.config import FinetuneConfig, MultiscaleConfig, Params
 from deepfake_detector.models.pretrained import WeightSource, find_weights
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
@@ -39,6 +39,20 @@ class FitSettings:
     multiscale: MultiscaleConfig | None = None  # faces resampled to a random lower resolution and back
     crop_scale_min: float = 1.0  # train.augment.crop_scale_min: random resized crops below 1
     frequency_branch: bool = False  # DCT features fused with the backbone's (models/frequency.py)
+
+    @classmethod
+    def from_params(cls, params: Params, tunables: dict, epochs: int, max_train_items: int | None = None) -> FitSettings:
+        """The settings of one fit: `tunables` (config.TUNABLE's names: from train, a trial, or the tuned best)
+        and everything else from the train section."""
+        train = params.train
+        return cls(
+            **tunables, epochs=epochs, batch_size=train.batch_size, pretrained=train.pretrained,
+            weights=train.weights, finetune=train.finetune, balance_classes=train.balance_classes,
+            num_workers=train.num_workers, max_train_items=max_train_items,
+            self_blend=SelfBlendSettings(train.self_blend_rate, train.self_blend_only),
+            multiscale=train.multiscale, crop_scale_min=train.augment.crop_scale_min,
+            frequency_branch=train.frequency_branch,
+        )
 
 
 @dataclass

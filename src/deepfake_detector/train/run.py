@@ -10,36 +10,24 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from deepfake_detector.config import Params
+from deepfake_detector.config import TUNABLE, Params, tunable_values
 from deepfake_detector.io import atomic_dir, read_json, write_json
 from deepfake_detector.models.spec import TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.provenance import provenance
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit
-from deepfake_detector.train.search import self_blend_settings
 
 log = logging.getLogger(__name__)
-TUNABLE = ("backbone", "input_size", "lr", "weight_decay", "augment_strength")
 
 
 def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings:
     """FitSettings from params.train; with train.use_tuned, the tunable ones from the tune stage's best trial."""
-    train = params.train
-    chosen = {
-        "backbone": train.backbone, "input_size": train.input_size, "lr": train.lr,
-        "weight_decay": train.weight_decay, "augment_strength": train.augment.strength,
-    }
-    if train.use_tuned and tuned_file is not None and tuned_file.exists():
+    chosen = tunable_values(params.train)
+    if params.train.use_tuned and tuned_file is not None and tuned_file.exists():
         tuned = read_json(tuned_file)["params"]
         chosen.update({k: v for k, v in tuned.items() if k in TUNABLE})
         log.info("using tuned params: %s", tuned)
-    return FitSettings(
-        **chosen, epochs=train.epochs, batch_size=train.batch_size, pretrained=train.pretrained,
-        weights=train.weights, finetune=train.finetune,
-        balance_classes=train.balance_classes, num_workers=train.num_workers,
-        self_blend=self_blend_settings(params), multiscale=train.multiscale, frequency_branch=train.frequency_branch,
-        crop_scale_min=train.augment.crop_scale_min,
-    )
+    return FitSettings.from_params(params, chosen, params.train.epochs)
 
 
 def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,

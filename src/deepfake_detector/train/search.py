@@ -7,13 +7,7 @@ import pandas as pd
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params
-from deepfake_detector.train.data import SelfBlendSettings
 from deepfake_detector.train.fit import FitSettings, fit
-
-
-def self_blend_settings(params: Params) -> SelfBlendSettings:
-    train = params.train
-    return SelfBlendSettings(train.self_blend_rate, params.faces.margin, params.faces.crop_size, train.self_blend_only)
 
 
 class PruneOnValAuc(Callback):
@@ -32,26 +26,16 @@ class PruneOnValAuc(Callback):
 
 
 def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
-    space, train = params.tune.space, params.train
-    return FitSettings(
-        backbone=trial.suggest_categorical("backbone", space.backbones),
-        input_size=trial.suggest_categorical("input_size", space.input_sizes),
-        lr=trial.suggest_float("lr", *space.lr, log=True),
-        weight_decay=trial.suggest_float("weight_decay", *space.weight_decay, log=True),
-        augment_strength=trial.suggest_float("augment_strength", *space.augment_strength),
-        epochs=params.tune.epochs,
-        batch_size=train.batch_size,
-        pretrained=train.pretrained,
-        weights=train.weights,
-        finetune=train.finetune,
-        balance_classes=train.balance_classes,
-        num_workers=train.num_workers,
-        max_train_items=params.tune.max_train_items,
-        self_blend=self_blend_settings(params),
-        multiscale=train.multiscale,
-        crop_scale_min=train.augment.crop_scale_min,
-        frequency_branch=train.frequency_branch,
-    )
+    """One trial's settings: each of config.TUNABLE drawn from tune.space, the rest from the train section."""
+    space = params.tune.space
+    tunables = {
+        "backbone": trial.suggest_categorical("backbone", space.backbones),
+        "input_size": trial.suggest_categorical("input_size", space.input_sizes),
+        "lr": trial.suggest_float("lr", *space.lr, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", *space.weight_decay, log=True),
+        "augment_strength": trial.suggest_float("augment_strength", *space.augment_strength),
+    }
+    return FitSettings.from_params(params, tunables, params.tune.epochs, params.tune.max_train_items)
 
 
 def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str = "") -> optuna.Study:
@@ -59,7 +43,7 @@ def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str =
     `data_key` (a hash of the faces table), so an unchanged re-run resumes (and adds nothing once complete)
     while changed params or data start a fresh study."""
     study = optuna.create_study(
-        study_name=f"tune-{params.section_hash('seed', 'data', 'faces', 'tune', 'train')}{data_key}",
+        study_name=f"tune-{params.section_hash('seed', 'data', 'tune', 'train')}{data_key}",
         storage=storage,
         sampler=optuna.samplers.TPESampler(seed=params.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),

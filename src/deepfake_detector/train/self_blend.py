@@ -16,16 +16,16 @@ import numpy as np
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0)  # the paper's choices
 
 
-def crop_landmarks(row, margin: float, crop_size: int) -> np.ndarray | None:
-    """The 5 MTCNN landmarks of a faces-table row, mapped from frame pixels into its crop's pixels."""
-    if not row.landmarks:
+def crop_landmarks(row) -> np.ndarray | None:
+    """The 5 MTCNN landmarks of a faces-table row, mapped from frame pixels into its crop, as fractions of
+    the crop side (multiply by the stored crop's size). Reads the crop square crop_faces recorded, so
+    shrunk and shifted squares (face-crop datasets) map right."""
+    if not row.landmarks or row.crop_side <= 0:
         return None
     points = np.asarray(json.loads(row.landmarks), dtype=np.float64).reshape(5, 2)
     if not np.isfinite(points).all():
         return None
-    side = margin * max(row.x2 - row.x1, row.y2 - row.y1)
-    origin = np.array([(row.x1 + row.x2) / 2 - side / 2, (row.y1 + row.y2) / 2 - side / 2])
-    return (points - origin) * crop_size / side
+    return (points - np.array([row.crop_x, row.crop_y])) / row.crop_side
 
 
 def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
