@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -221,8 +223,6 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
     """`deepfake serve`'s function in a subprocess; yields the base URL, kills the process group at the end."""
-    import httpx
-
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     home = tmp_path_factory.mktemp("bentoml_home")
@@ -235,18 +235,7 @@ def server(tiny_model_dir, tmp_path_factory):
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {READY_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_ready(url, proc, log)
         yield url
     finally:
         if proc.poll() is None:
@@ -256,6 +245,63 @@ def server(tiny_model_dir, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(timeout=10)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server not ready in {READY_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (connections in TIME_WAIT do not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_deepfake_serve_stops_with_its_server_on_a_signal(tiny_model_dir, tmp_path, sig):
+    """`deepfake serve` stopped by SIGTERM or Ctrl-C takes the BentoML server and its worker with it: it exits
+    with 128 + the signal, no process it started is left, and the port is free."""
+    import psutil
+
+    port, log = free_port(), tmp_path / "serve.log"
+    cmd = [str(Path(sys.executable).parent / "deepfake"), "serve", "--model", str(tiny_model_dir),
+           "--port", str(port), "--params", str(tmp_path / "absent.yaml")]
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml")}
+    with open(log, "wb") as out:
+        cli = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", cli, log)
+        started = psutil.Process(cli.pid).children(recursive=True)
+        assert len(started) >= 2, "the BentoML server and at least one worker"
+        cli.send_signal(sig)
+        assert cli.wait(timeout=120) == 128 + sig, log.read_text()[-3000:]
+        _, alive = psutil.wait_procs(started, timeout=5)
+        assert alive == [], f"left running: {[p.cmdline() for p in alive]}"
+        assert port_is_free(port)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
 
 
 def http_post(url: str, field: str, path: Path):

@@ -253,6 +253,24 @@ def test_documented_experiment_commands(base_project, tmp_path):
     assert "eval-bs16" in md
 
 
+def test_a_profile_overlay_runs_as_an_experiment_and_switches_back(base_project, tmp_path):
+    """scripts/use_profile.sh merges profiles/<name>.yaml over params.yaml; DVC sees the changed keys
+    (`dvc params diff`), runs them as an experiment (`dvc exp run`, listed by `dvc exp show`), and
+    `git checkout params.yaml && dvc checkout` returns to the committed state."""
+    base, _ = base_project
+    project = copy_of(base, tmp_path / "profile")
+    (project / "profiles/quick_eval.yaml").write_text("evaluate: {batch_size: 16}\n")  # only evaluate re-runs
+    run(["scripts/use_profile.sh", "quick_eval"], project)
+    diff = json.loads(run(["dvc", "params", "diff", "--json"], project).stdout)
+    assert diff == {"params.yaml": {"evaluate.batch_size": {"old": 64, "new": 16}}}
+    run(["dvc", "exp", "run", "-n", "quick-eval"], project, env=GIT_ID)
+    assert "quick-eval" in run(["dvc", "exp", "show", "--json"], project).stdout
+    run(["bash", "-c", "git checkout params.yaml && dvc checkout"], project)
+    assert json.loads(run(["dvc", "params", "diff", "--json"], project).stdout) == {}
+    status = run(["dvc", "status"], project).stdout
+    assert [line.strip() for line in status.splitlines() if line.strip()] == ["sources:", "always changed"]
+
+
 def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, tmp_path):
     """scripts/ablation.py on the tiny project: a baseline and a technique variant, one short epoch each."""
     base, _ = base_project

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from deepfake_detector.config import ServeConfig
 from deepfake_detector.serving.env import MODEL_DIR_ENV, SERVE_CONFIG_ENV
 
 SERVICE = "deepfake_detector.serving.service:DeepfakeDetector"
+STOP_TIMEOUT_S = 30  # graceful shutdown of the server and its workers before they are killed
 
 
 def serve_command(port: int = 3000, host: str = "127.0.0.1") -> list[str]:
@@ -35,13 +37,47 @@ def serve_env(model_dir: Path | None, config: ServeConfig | None = None, bentoml
 
 def serve(model_dir: Path | None, port: int = 3000, host: str = "127.0.0.1", config: ServeConfig | None = None,
           bentoml_home: Path | None = None) -> int:
-    """Serve until interrupted; returns the server's exit code.
+    """Serve until the server exits or this process gets SIGTERM / SIGINT (Ctrl-C); returns the exit status.
 
     `model_dir` None serves `deepfake_detector:latest` from the BentoML store in `bentoml_home` (the package
     stage's store, artifacts/bentoml); `config` is params.yaml's `serve` section (defaults when None).
+    The server runs in its own process group; a stop signal is forwarded to the whole group (the BentoML
+    arbiter and its workers), and nothing of it outlives this function, so the port is free afterwards.
     """
     env = serve_env(model_dir, config, bentoml_home)
+    server = subprocess.Popen(serve_command(port, host), env=env, start_new_session=True)
+    stopping: list[int] = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        _signal_group(server, signal.SIGTERM)  # BentoML's graceful shutdown; Ctrl-C means the same here
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.call(serve_command(port, host), env=env)
-    except KeyboardInterrupt:  # Ctrl-C reaches the server too; it shuts down on its own
-        return 130
+        code = server.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_group(server)
+    if stopping:  # stopped on request: the shell convention for "ended by signal N"
+        return 128 + stopping[0]
+    return code if code >= 0 else 128 - code
+
+
+def stop_group(server: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stop the server's process group: SIGTERM, then SIGKILL for whatever is left after `timeout_s`."""
+    if server.poll() is None:
+        _signal_group(server, signal.SIGTERM)
+        try:
+            server.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(server, signal.SIGKILL)  # workers left behind by an arbiter that exited
+    server.wait()
+
+
+def _signal_group(server: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(server.pid, sig)
+    except ProcessLookupError:  # the group is gone already
+        pass
