@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""How much the ImageNet features of a pretrained backbone already separate real from fake DFDC faces.
+
+A diagnostic for the pretrained-backbone work (docs/pretrained.md): the frozen backbone's pooled features of
+every face crop of ../shared/data/dfdc_faces_dev, then a logistic regression on 75% of the groups, scored
+on the other 25% (a fake stays with the real video it was made from: `original` is the group key). No
+fine-tuning, so it separates what the data allows from what a training recipe gets out of it.
+
+    python scripts/linear_probe.py --size 128 --per-label 4000   # every crop
+    python scripts/linear_probe.py --size 128 --per-label 2000   # the real profile's sample size
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import timm
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupShuffleSplit
+
+from deepfake_detector.models.preprocess import to_model_input
+from deepfake_detector.models.pretrained import find_weights, load_into
+
+DATASET = Path("../shared/data/dfdc_faces_dev")
+VAL_SHARE = 0.25
+BATCH = 64
+
+
+def load_metadata(root: Path, per_label: int, seed: int) -> pd.DataFrame:
+    meta = pd.read_csv(root / "metadata.csv")
+    meta["label"] = (meta["label"] == "FAKE").astype(int)
+    meta["group"] = np.where(meta["label"] == 1, meta["original"].astype(str), meta["videoname"].astype(str))
+    meta["path"] = [str(root / "faces_224" / (Path(v).stem + ".jpg")) for v in meta["videoname"]]
+    return pd.concat([rows.sample(min(per_label, len(rows)), random_state=seed) for _, rows in meta.groupby("label")])
+
+
+def features(paths: list[str], backbone: str, size: int) -> np.ndarray:
+    source = find_weights(backbone)
+    model = timm.create_model(backbone, pretrained=False, num_classes=1)
+    load_into(model, source)
+    model.reset_classifier(0)
+    model.eval()
+    out = []
+    for start in range(0, len(paths), BATCH):
+        crops = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in paths[start : start + BATCH]]
+        with torch.no_grad():
+            out.append(model(torch.from_numpy(to_model_input(crops, size, source.mean, source.std))).numpy())
+    return np.concatenate(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backbone", default="tf_efficientnet_lite0")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--per-label", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATASET)
+    args = parser.parse_args()
+    meta = load_metadata(args.data, args.per_label, args.seed)
+    started = time.perf_counter()
+    x, y = features(meta["path"].tolist(), args.backbone, args.size), meta["label"].to_numpy()
+    print(f"{len(meta)} crops, {x.shape[1]} features at {args.size} px in {time.perf_counter() - started:.0f} s")
+    split = GroupShuffleSplit(1, test_size=VAL_SHARE, random_state=args.seed)
+    train, val = next(split.split(x, y, meta["group"]))
+    for c in (0.1, 0.5, 2.0):
+        probe = LogisticRegression(C=c, max_iter=5000).fit(x[train], y[train])
+        auc = roc_auc_score(y[val], probe.predict_proba(x[val])[:, 1])
+        print(f"C={c}: validation AUC {auc:.3f} ({len(train)} train, {len(val)} validation crops, grouped)")
+
+
+if __name__ == "__main__":
+    main()
