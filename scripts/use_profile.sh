@@ -2,9 +2,17 @@
 # Switch the pipeline to a params profile without touching code: profiles/<name>.yaml holds only the keys
 # that differ from params.yaml, merged on top of it (config.profile_params, the merge baselines use too):
 #   scripts/use_profile.sh real && dvc exp run -n real-data
-# `git checkout params.yaml` returns to the demo (then `dvc checkout` brings its outputs back from the cache).
+#   scripts/use_profile.sh --reset
+# returns to the committed params and results (params.yaml, dvc.lock, the metrics and plots in git, then the
+# DVC outputs from the cache); an experiment run meanwhile stays in `dvc exp show` (`dvc exp apply` brings it back).
 set -euo pipefail
-name="${1:?usage: scripts/use_profile.sh <profile name: real or ffpp>}"
+name="${1:?usage: scripts/use_profile.sh <profile name: real or ffpp> | --reset}"
+if [[ "$name" == "--reset" ]]; then
+  git checkout HEAD -- params.yaml dvc.lock artifacts
+  dvc checkout --quiet
+  echo "params.yaml, dvc.lock and the outputs are the committed ones again"
+  exit 0
+fi
 python - "$name" <<'PY'
 import sys
 
@@ -16,7 +24,7 @@ try:
     params = profile_params(sys.argv[1])
 except ConfigError as err:
     sys.exit(str(err))
-header = f"# params.yaml + profiles/{sys.argv[1]}.yaml (scripts/use_profile.sh); `git checkout params.yaml` undoes it\n"
+header = f"# params.yaml + profiles/{sys.argv[1]}.yaml (scripts/use_profile.sh); `scripts/use_profile.sh --reset` undoes it\n"
 with open("params.yaml", "w") as f:
     f.write(header + yaml.safe_dump(params, sort_keys=False, width=120))
 PY

@@ -212,14 +212,17 @@ def test_metrics_report_absolute_image_links(retrained):
 
 
 def test_training_is_reproducible(base_project, tmp_path):
-    """Forcing tune, train and evaluate again from the same commit gives bit-identical weights and metrics.
+    """Forcing validate, tune, train, evaluate and package again from the same commit gives bit-identical
+    data docs, weights, metrics and Bento (the same dvc.lock).
 
     Needs albumentations seeded explicitly (train_transform(seed=...)): since 2.x its Compose ignores global
     seeds. model.json's provenance names the last commit that changed src/ or stages/, the same for both.
     """
     base, _ = base_project
     again = copy_of(base, tmp_path / "again")
-    run(["dvc", "repro", "--force", "--single-item", "tune", "train", "evaluate"], again)
+    run(["dvc", "repro", "--force", "--single-item", "validate", "tune", "train", "evaluate", "package"], again)
+    # every output hash in dvc.lock is the same: the data docs, the study's best trial, the model, the Bento
+    assert run(["git", "diff", "--stat", "--", "dvc.lock"], again).stdout == "", run(["git", "diff", "dvc.lock"], again).stdout
     for path in METRICS:
         first, second = json.loads((base / path).read_text()), json.loads((again / path).read_text())
         assert first == second, f"{path} differs between two runs:\n{first}\n{second}"
@@ -256,16 +259,17 @@ def test_documented_experiment_commands(base_project, tmp_path):
 def test_a_profile_overlay_runs_as_an_experiment_and_switches_back(base_project, tmp_path):
     """scripts/use_profile.sh merges profiles/<name>.yaml over params.yaml; DVC sees the changed keys
     (`dvc params diff`), runs them as an experiment (`dvc exp run`, listed by `dvc exp show`), and
-    `git checkout params.yaml && dvc checkout` returns to the committed state."""
+    `scripts/use_profile.sh --reset` returns to the committed state."""
     base, _ = base_project
     project = copy_of(base, tmp_path / "profile")
     (project / "profiles/quick_eval.yaml").write_text("evaluate: {batch_size: 16}\n")  # only evaluate re-runs
     run(["scripts/use_profile.sh", "quick_eval"], project)
     diff = json.loads(run(["dvc", "params", "diff", "--json"], project).stdout)
-    assert diff == {"params.yaml": {"evaluate.batch_size": {"old": 64, "new": 16}}}
+    assert diff == {"params.yaml": {"evaluate.batch_size": {"old": 64, "new": 16, "diff": -48}}}
     run(["dvc", "exp", "run", "-n", "quick-eval"], project, env=GIT_ID)
     assert "quick-eval" in run(["dvc", "exp", "show", "--json"], project).stdout
-    run(["bash", "-c", "git checkout params.yaml && dvc checkout"], project)
+    run(["scripts/use_profile.sh", "--reset"], project)
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], project).stdout == ""
     assert json.loads(run(["dvc", "params", "diff", "--json"], project).stdout) == {}
     status = run(["dvc", "status"], project).stdout
     assert [line.strip() for line in status.splitlines() if line.strip()] == ["sources:", "always changed"]

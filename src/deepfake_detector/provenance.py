@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+UNKNOWN_TIME = "1970-01-01T00:00:00+00:00"
 CODE_PATHS = ("src", "stages")  # what turns params and data into artefacts (dvc.yaml's code deps live here)
 
 
@@ -25,6 +26,16 @@ def git_commit() -> str:
         return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def git_commit_time() -> str:
+    """When git_commit() was committed (ISO 8601): a build time that is the same for every build of it."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%cI", "--", *CODE_PATHS], capture_output=True, text=True,
+                             timeout=10, check=True)
+        return out.stdout.strip() or UNKNOWN_TIME
+    except (OSError, subprocess.SubprocessError):
+        return UNKNOWN_TIME
 
 
 def params_hash(path: str | Path = "params.yaml") -> str:

@@ -9,14 +9,18 @@ run never leaves a half-written `.bento`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
+from deepfake_detector.provenance import git_commit_time
 from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV
 
 CHECKOUT = Path(__file__).resolve().parents[3]  # the checkout this package is installed from (editable)
@@ -80,7 +84,31 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
     with bentoml.models.create(f"{BENTO_NAME}:{version}", labels=labels, metadata=metadata) as model:
         shutil.copytree(model_dir, model.path, dirs_exist_ok=True)
     bento = bentoml.bentos.build_bentofile(BENTOFILE, build_ctx=str(Path.cwd()), version=version, labels=labels)
+    # BentoML stamps the clock into the store and the archive; stamp the code's commit time instead, so the
+    # same model and code give byte-identical outputs (DVC hashes them; `make demo` must reproduce dvc.lock)
+    when = git_commit_time()
+    for info in (model.path_of("model.yaml"), bentoml.get(bento.tag).path_of("bento.yaml")):
+        _pin_creation_time(Path(info), when)
     bentoml.export_bento(bento.tag, str(out))
+    _reproducible_tar(out)
+
+
+def _pin_creation_time(info_yaml: Path, when: str) -> None:
+    text = info_yaml.read_text()
+    info_yaml.write_text(re.sub(r"(creation_time: )'[^']*'", rf"\1'{when}'", text))
+
+
+def _reproducible_tar(archive: Path) -> None:
+    """Rewrite BentoML's exported .bento (tar.xz) with sorted members and no times or owners."""
+    with tarfile.open(archive) as src:
+        members = sorted(src.getmembers(), key=lambda m: m.name)
+        files = {m.name: src.extractfile(m).read() for m in members if m.isfile()}
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:xz") as dst:
+        for member in members:
+            member.mtime, member.uid, member.gid, member.uname, member.gname = 0, 0, 0, "", ""
+            dst.addfile(member, io.BytesIO(files[member.name]) if member.isfile() else None)
+    os.replace(partial, archive)
 
 
 if __name__ == "__main__":
