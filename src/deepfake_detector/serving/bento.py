@@ -87,7 +87,8 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
     # BentoML stamps the clock into the store and the archive; stamp the code's commit time instead, so the
     # same model and code give byte-identical outputs (DVC hashes them; `make demo` must reproduce dvc.lock)
     when = git_commit_time()
-    for info in (model.path_of("model.yaml"), bentoml.get(bento.tag).path_of("bento.yaml")):
+    stored = (bentoml.models.get(model.tag).path_of("model.yaml"), bentoml.get(bento.tag).path_of("bento.yaml"))
+    for info in stored:
         _pin_creation_time(Path(info), when)
     bentoml.export_bento(bento.tag, str(out))
     _reproducible_tar(out)
@@ -107,6 +108,7 @@ def _reproducible_tar(archive: Path) -> None:
     with tarfile.open(partial, "w:xz") as dst:
         for member in members:
             member.mtime, member.uid, member.gid, member.uname, member.gname = 0, 0, 0, "", ""
+            member.pax_headers = {}  # BentoML writes PAX headers, whose times would override mtime
             dst.addfile(member, io.BytesIO(files[member.name]) if member.isfile() else None)
     os.replace(partial, archive)
 
