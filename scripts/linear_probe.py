@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit
 
+from deepfake_detector.data.adapters.dfdc_faces import index_dfdc_faces
 from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.pretrained import find_weights, load_into
 
@@ -35,11 +36,9 @@ BATCH = 64
 
 
 def load_metadata(root: Path, per_label: int, seed: int) -> pd.DataFrame:
-    meta = pd.read_csv(root / "metadata.csv")
-    meta["label"] = (meta["label"] == "FAKE").astype(int)
-    meta["group"] = np.where(meta["label"] == 1, meta["original"].astype(str), meta["videoname"].astype(str))
-    meta["path"] = [str(root / "faces_224" / (Path(v).stem + ".jpg")) for v in meta["videoname"]]
-    return pd.concat([rows.sample(min(per_label, len(rows)), random_state=seed) for _, rows in meta.groupby("label")])
+    """The dataset as the pipeline indexes it (the dfdc_faces adapter: paths, labels, groups), sampled per label."""
+    items = pd.DataFrame([{"path": str(i.path), "label": i.label, "group": i.group} for i in index_dfdc_faces(root, {})])
+    return pd.concat([rows.sample(min(per_label, len(rows)), random_state=seed) for _, rows in items.groupby("label")])
 
 
 def features(paths: list[str], backbone: str, size: int) -> np.ndarray:
