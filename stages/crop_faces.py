@@ -40,7 +40,8 @@ def main() -> None:
     cfg = params.faces
     manifest = read_table(MANIFEST_CSV, MANIFEST).set_index("item_id")
     frames = read_table(FRAMES_CSV, FRAMES)
-    detector = FaceDetector(cfg)
+    detector = FaceDetector(cfg, params.compute.detect_device)
+    log.info("face detection on %s", detector.device)
     summary = StageSummary("crop_faces")
     rows = []
     started = time.perf_counter()

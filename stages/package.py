@@ -51,6 +51,7 @@ def main() -> None:
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
         (out / "model_card.md").write_text(card)
     labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()},
+              "trained_on": spec.trained_on_text(),
               **{f"weights_{k}": v for k, v in (spec.weights or {"kind": "none"}).items()}}
     bento = package_bento(MODEL_DIR, BENTOML_HOME, BENTO_DIR, labels)
     log.info("model: %s (ONNX, max |diff| %.1e); bento archive: %s", MODEL_DIR, diff, bento)

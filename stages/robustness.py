@@ -42,7 +42,8 @@ def main() -> None:
     test = faces[faces["split"] == "test"].reset_index(drop=True)
     if test.empty:
         raise UserError("the test split has no faces; check data.split.test in params.yaml")
-    predictors = {name: Predictor(model_dir(name), backend="torch") for name in cfg.models}
+    predictors = {name: Predictor(model_dir(name), backend="torch", detect_device=params.compute.detect_device)
+                  for name in cfg.models}
     crops = [read_crop(p) for p in test["crop_path"]]
     labels = test["label"].to_numpy()
     results = {}

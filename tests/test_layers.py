@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 # Each top-level module or sub-package of deepfake_detector, and its layer: lower layers never import higher
 # ones, and above the foundation units of one layer never import each other (train and evaluate are peers).
 LAYERS: dict[str, int] = {
-    # foundation: parameters, files, paths, tables, provenance, logging, named registries
+    # foundation: parameters, files, paths, tables, provenance, logging, named registries, devices
     PACKAGE: 0,  # the package's own __init__ (its version)
     "config": 0,
     "io": 0,
@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "provenance": 0,
     "logs": 0,
     "registry": 0,
+    "devices": 0,
     # decoding media; the networks (backbones, model.json, preprocessing, weights, export)
     "media": 1,
     "models": 1,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -223,7 +223,7 @@ class RobustnessConfig(Strict):
 
     models: list[str]  # "current" (the train stage's model) and names from `baselines`
     resolutions: list[int] = [32, 64, 96, 128, 224]  # crops resampled to size x size before the model
-    face_px_edges: list[float] = [96, 104, 112]  # buckets of the detected face size: <64, 64-128, ..., >=256
+    face_px_edges: list[float] = [96, 104, 112]  # face-size bucket edges (source px): [96, 104] -> <96, 96-104, >=104
     jpeg_qualities: list[int] = [90, 70, 50, 30, 10]
     blur_sigmas: list[float] = [0.0, 1.0, 2.0, 4.0]  # Gaussian blur sigma in crop pixels; 0 = none
     noise_stds: list[float] = [0.0, 5.0, 10.0, 20.0]  # Gaussian noise std on the 0-255 scale; 0 = none
@@ -242,6 +242,36 @@ class RobustnessConfig(Strict):
         if list(self.face_px_edges) != sorted(self.face_px_edges):
             raise ValueError("face_px_edges must be increasing")
         return self
+
+
+class ComputeConfig(Strict):
+    """Where training and face detection run (docs/compute.md). `auto` uses a GPU when there is one and the CPU
+    otherwise, so the same params.yaml works unedited on both; results are only bit-identical on the same
+    hardware and settings."""
+
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"  # Lightning's accelerator for train, tune, baselines
+    devices: int = Field(1, ge=1)  # training processes (GPUs, or CPU processes for ddp); more than 1 needs ddp
+    precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"  # 16-mixed needs a GPU
+    strategy: Literal["auto", "ddp"] = "auto"  # ddp: Lightning's DistributedDataParallel, one process per device
+    detect_device: Literal["auto", "cpu", "gpu"] = "auto"  # MTCNN's device in crop_faces and the Predictor
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value  # `-S compute.precision=32` arrives as a number
+
+    @model_validator(mode="after")
+    def _devices_need_ddp(self) -> ComputeConfig:
+        if self.devices > 1 and self.strategy != "ddp":
+            raise ValueError(f"devices: {self.devices} needs strategy: ddp (one process per device)")
+        if self.precision == "16-mixed" and self.accelerator == "cpu":
+            raise ValueError("precision: 16-mixed needs a GPU; on the CPU use 32 or bf16-mixed")
+        return self
+
+    def single_process(self) -> ComputeConfig:
+        """The same device kind in one process: what tune uses (each Optuna trial is a short fit; DDP would
+        re-launch the whole study in every worker process)."""
+        return self.model_copy(update={"devices": 1, "strategy": "auto"})
 
 
 class PackageConfig(Strict):
@@ -285,6 +315,7 @@ class Params(Strict):
     robustness: RobustnessConfig
     package: PackageConfig = PackageConfig()
     serve: ServeConfig = ServeConfig()
+    compute: ComputeConfig = ComputeConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

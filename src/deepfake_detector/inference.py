@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_detector.devices import onnx_providers
 from deepfake_detector.media.faces import Face, FaceDetector, crop_face
 from deepfake_detector.media.frames import (
     Frame,
@@ -39,7 +40,8 @@ class OnnxBackend:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), options, providers=onnx_providers())
+        self.provider = self.session.get_providers()[0]  # the one ONNX Runtime runs on: CUDA when installed
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 
@@ -55,6 +57,7 @@ class OnnxBackend:
 
 class TorchBackend:
     name = "torch"
+    provider = "cpu"  # the PyTorch weights are scored on the CPU (training's GPU is released by then)
 
     def __init__(self, path: Path, spec: ModelSpec):
         import torch
@@ -127,8 +130,11 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, model_dir: str | Path, backend: str = "auto"):
+    def __init__(self, model_dir: str | Path, backend: str = "auto", detect_device: str = "auto"):
+        """`backend`: auto (ONNX when the folder has it), onnx or torch; `detect_device`: MTCNN's device,
+        params.compute.detect_device (auto: a GPU when there is one)."""
         self.model_dir = Path(model_dir)
+        self.detect_device = detect_device
         self.spec = ModelSpec.load(self.model_dir)
         onnx_path, torch_path = self.model_dir / ONNX_FILE, self.model_dir / TORCH_WEIGHTS
         if backend in ("auto", "onnx") and onnx_path.exists():
@@ -163,7 +169,7 @@ class Predictor:
     def detector(self) -> FaceDetector:
         with self._detector_lock:  # created lazily: scoring crops (evaluate) never needs MTCNN
             if self._detector is None:
-                self._detector = FaceDetector(self.spec.faces)
+                self._detector = FaceDetector(self.spec.faces, self.detect_device)
             return self._detector
 
     # -- crops -> calibrated probabilities -------------------------------------------------------------

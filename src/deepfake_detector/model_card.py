@@ -35,6 +35,7 @@ Binary classifier of face crops (real = 0, fake = 1) with calibrated probabiliti
 ## Model
 - Backbone: `{spec.backbone}`{" + DCT frequency branch" if spec.frequency_branch else ""}, input {spec.input_size}x{spec.input_size}, normalised with mean {list(spec.mean)}, std {list(spec.std)}
 - Weights: {weights_line(spec)}
+- Trained on: {spec.trained_on_text()}
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
 - Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)

@@ -12,30 +12,36 @@ UNKNOWN_TIME = "1970-01-01T00:00:00+00:00"
 CODE_PATHS = ("src", "stages")  # what turns params and data into artefacts (dvc.yaml's code deps live here)
 
 
+def _last_code_commit(field: str) -> str | None:
+    """`field` (a git log format, e.g. %H) of the last commit that changed CODE_PATHS; None without git."""
+    try:
+        out = subprocess.run(["git", "log", "-1", f"--format={field}", "--", *CODE_PATHS], capture_output=True,
+                             text=True, timeout=10, check=True)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def git_commit() -> str:
     """The last commit that changed the code (src/, stages/), "-dirty" when they differ from it.
 
     Not HEAD: a commit that only records results (dvc.lock, metrics, docs) must not change the model it
     records, or re-running the pipeline on that commit could never reproduce the committed outputs. Needs the
     history (a shallow clone names its one commit)."""
+    commit = _last_code_commit("%H")
+    if commit is None:
+        return "unknown"
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", *CODE_PATHS], capture_output=True, text=True,
-                             timeout=10, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return (out.stdout.strip() or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        dirty = ""
+    return commit + ("-dirty" if dirty else "")
 
 
 def git_commit_time() -> str:
     """When git_commit() was committed (ISO 8601): a build time that is the same for every build of it."""
-    try:
-        out = subprocess.run(["git", "log", "-1", "--format=%cI", "--", *CODE_PATHS], capture_output=True, text=True,
-                             timeout=10, check=True)
-        return out.stdout.strip() or UNKNOWN_TIME
-    except (OSError, subprocess.SubprocessError):
-        return UNKNOWN_TIME
+    return _last_code_commit("%cI") or UNKNOWN_TIME
 
 
 def params_hash(path: str | Path = "params.yaml") -> str:

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from deepfake_detector.config import FacesConfig
+from deepfake_detector.devices import torch_device
 
 if TYPE_CHECKING:
     from deepfake_detector.media.mtcnn import Detections
@@ -58,11 +59,13 @@ class FaceDetector:
     facenet-pytorch's MTCNN with its weights, run through media/mtcnn.py: the same detections as
     `MTCNN.detect`, in about half the CPU time."""
 
-    def __init__(self, cfg: FacesConfig):
+    def __init__(self, cfg: FacesConfig, device: str = "auto"):
+        """`device`: params.compute.detect_device (auto: a GPU when there is one)."""
         from deepfake_detector.media.mtcnn import FastMTCNN  # heavy import (torch); weights ship in the wheel
 
         self.cfg = cfg
-        self._mtcnn = FastMTCNN()
+        self.device = torch_device(device)
+        self._mtcnn = FastMTCNN(device=self.device)
         self._lock = threading.Lock()  # MTCNN keeps no per-call state, but torch ops share a thread pool
 
     def search_sizes(self, h: int, w: int) -> tuple[float, float]:

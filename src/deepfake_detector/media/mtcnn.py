@@ -100,12 +100,14 @@ def resample_regions(integral: np.ndarray, regions: np.ndarray, size: int) -> np
 class FastMTCNN:
     """MTCNN.detect(frames, landmarks=True) of facenet-pytorch, per frame, for RGB uint8 frames."""
 
-    def __init__(self, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), factor: float = 0.709):
+    def __init__(self, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), factor: float = 0.709,
+                 device: str = "cpu"):
         from facenet_pytorch import MTCNN  # weights ship inside the wheel (works offline)
 
         reference = MTCNN(keep_all=True, device="cpu", thresholds=list(thresholds), factor=factor)
+        self.device = torch.device(device)  # where the three networks run; the rest of the cascade is on the CPU
         self.pnet, self.rnet, self.onet = (
-            net.eval().to(memory_format=torch.channels_last)
+            net.eval().to(self.device, memory_format=torch.channels_last)
             for net in (reference.pnet, reference.rnet, reference.onet)
         )
         self.thresholds, self.factor = tuple(reference.thresholds), reference.factor
@@ -116,9 +118,11 @@ class FastMTCNN:
         with torch.inference_mode():
             return [self._detect_one(np.ascontiguousarray(frame), min_face_size, skip_below) for frame in frames]
 
-    def _nchw(self, batch: np.ndarray):
-        """k x h x w x 3 float32 as the k x 3 x h x w tensor torch sees (channels-last memory, no copy)."""
-        return torch.from_numpy(batch).permute(0, 3, 1, 2)
+    def _run(self, net: torch.nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """One network on k x h x w x 3 float32 (seen as k x 3 x h x w, channels-last: no copy on the CPU), on
+        the detection device; its outputs back on the CPU, where the suppressions and box arithmetic run."""
+        outputs = net(torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device))
+        return tuple(out.cpu() for out in outputs)
 
     def _detect_one(self, frame: np.ndarray, min_face_size: float, skip_below: float) -> Detections:
         h, w = frame.shape[:2]
@@ -128,7 +132,7 @@ class FastMTCNN:
         per_scale = []
         for scale in pyramid_scales(h, w, min_face_size, self.factor, skip_below):
             level = resample_frame(integral, int(h * scale + 1), int(w * scale + 1))[None]
-            reg, probs = self.pnet(self._nchw(level))
+            reg, probs = self._run(self.pnet, level)
             boxes, image_inds = generateBoundingBox(reg, probs[:, 1], scale, self.thresholds[0])
             per_scale.append(boxes[batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.5)])
         boxes = torch.cat(per_scale) if per_scale else torch.zeros(0, 9)
@@ -144,7 +148,7 @@ class FastMTCNN:
         boxes, crops = self._crops(integral, boxes, w, h, 24)
         if len(boxes) == 0:
             return _empty()
-        reg, probs = self.rnet(self._nchw(crops))
+        reg, probs = self._run(self.rnet, crops)
         score = probs[:, 1]
         keep = score > self.thresholds[1]
         boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)
@@ -156,7 +160,7 @@ class FastMTCNN:
         boxes, crops = self._crops(integral, boxes, w, h, 48)
         if len(boxes) == 0:
             return _empty()
-        reg, points, probs = self.onet(self._nchw(crops))
+        reg, points, probs = self._run(self.onet, crops)
         score = probs[:, 1]
         keep = score > self.thresholds[2]
         boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)

@@ -50,7 +50,16 @@ class ModelSpec(BaseModel):
     faces: FacesConfig  # the crop geometry the model was trained on (params.yaml's faces section), never a default
     version: str = "0"
     provenance: dict[str, Any] = Field(default_factory=dict)  # git commit, params hash, data hash
+    # where it trained (train/fit.trained_on): accelerator, processes, strategy, precision; None for old models
+    trained_on: dict[str, Any] | None = None
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
+
+    def trained_on_text(self) -> str:
+        """One line for the model card and the Bento labels, e.g. "cpu, 2 processes (DDPStrategy), 32-true"."""
+        if not self.trained_on:
+            return "unknown"
+        t = self.trained_on
+        return f"{t['accelerator']}, {t['processes']} process(es) ({t['strategy']}), precision {t['precision']}"
 
     def save(self, model_dir: str | Path) -> Path:
         return write_json(self.model_dump(mode="json"), Path(model_dir) / SPEC_FILE)

@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from deepfake_detector.devices import torch_device
 from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV, serve_config
 from deepfake_detector.serving.memory import tune_malloc, tune_threads
@@ -231,6 +232,10 @@ class DeepfakeDetector:
             "version": self.predictor.spec.version,
             "source": self.model_source,
             "backend": self.predictor.backend.name,
+            # where each model runs: the ONNX Runtime provider (CUDA when onnxruntime-gpu and a GPU are there)
+            # and MTCNN's torch device
+            "devices": {"classifier": self.predictor.backend.provider,
+                        "face_detection": torch_device(self.predictor.detect_device)},
             "spec": self.predictor.spec.model_dump(mode="json"),
             "serve_config": self.config.model_dump(mode="json"),
             "batching": self.batcher.stats(),

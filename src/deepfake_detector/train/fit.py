@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import FinetuneConfig, MultiscaleConfig, Params
+from deepfake_detector.config import ComputeConfig, FinetuneConfig, MultiscaleConfig, Params
 from deepfake_detector.models.pretrained import WeightSource, find_weights
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
@@ -39,6 +39,7 @@ class FitSettings:
     multiscale: MultiscaleConfig | None = None  # faces resampled to a random lower resolution and back
     crop_scale_min: float = 1.0  # train.augment.crop_scale_min: random resized crops below 1
     frequency_branch: bool = False  # DCT features fused with the backbone's (models/frequency.py)
+    compute: ComputeConfig = ComputeConfig()  # accelerator, devices, precision, strategy (params.compute)
 
     @classmethod
     def from_params(cls, params: Params, tunables: dict, epochs: int, max_train_items: int | None = None) -> FitSettings:
@@ -51,7 +52,7 @@ class FitSettings:
             num_workers=train.num_workers, max_train_items=max_train_items,
             self_blend=SelfBlendSettings(train.self_blend_rate, train.self_blend_only),
             multiscale=train.multiscale, crop_scale_min=train.augment.crop_scale_min,
-            frequency_branch=train.frequency_branch,
+            frequency_branch=train.frequency_branch, compute=params.compute,
         )
 
 
@@ -63,6 +64,7 @@ class FitResult:
     mean: tuple[float, float, float]  # the input normalisation it was trained with (the weights' own)
     std: tuple[float, float, float]
     weights: WeightSource | None = None  # where its pretrained weights came from
+    trained_on: dict | None = None  # the hardware and parallelism it trained with, as Lightning resolved them
 
 
 def fit(
@@ -91,7 +93,10 @@ def fit(
     keep_best = KeepBest()
     trainer = L.Trainer(
         max_epochs=settings.epochs,
-        accelerator="cpu",
+        accelerator=settings.compute.accelerator,
+        devices=settings.compute.devices,
+        strategy=settings.compute.strategy,
+        precision=settings.compute.precision,
         deterministic=True,
         logger=logger if logger is not None else False,
         callbacks=[keep_best, *(callbacks or [])],
@@ -102,10 +107,22 @@ def fit(
         log_every_n_steps=5,
     )
     trainer.fit(module, train_loader, val_loader)
+    if trainer.global_rank > 0:
+        # a DDP worker: Lightning started it by re-running this very command; it has done its share of the
+        # training, and only rank 0 (the process the user started) goes on to calibrate and write the model
+        raise SystemExit(0)
     if keep_best.state is not None:
         module.model.load_state_dict(keep_best.state)
     log.info("best val AUC %.4f at epoch %d of %d", keep_best.best_auc, keep_best.best_epoch, trainer.current_epoch)
-    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights)
+    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights,
+                     trained_on(trainer))
+
+
+def trained_on(trainer: L.Trainer) -> dict:
+    """The hardware and parallelism Lightning actually used (params.compute's `auto` resolved)."""
+    accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()  # cpu, cuda, mps
+    return {"accelerator": accelerator, "processes": trainer.world_size,
+            "strategy": type(trainer.strategy).__name__, "precision": str(trainer.precision)}
 
 
 class KeepBest(Callback):

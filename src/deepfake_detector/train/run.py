@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 
 from deepfake_detector.config import TUNABLE, Params, tunable_values
 from deepfake_detector.io import atomic_dir, read_json, write_json
@@ -38,20 +39,20 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
     `callbacks`: extra Lightning callbacks (the ablation script times each epoch with one)."""
     settings = settings_from(params, tuned_file)
     logger = None
-    if live_dir is not None:
+    if live_dir is not None and rank_zero_only.rank == 0:  # DDP workers log nothing (rank 0 writes the curves)
         from dvclive.lightning import DVCLiveLogger
 
         shutil.rmtree(live_dir, ignore_errors=True)
         logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
     result = fit(faces, settings, seed=params.seed, logger=logger, callbacks=callbacks)
+    made_by = provenance()
     with atomic_dir(model_dir) as out:
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
             backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
             mean=result.mean, std=result.std, weights=result.weights.describe() if result.weights else None,
             frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch,
-            provenance=provenance(),
-            version=provenance()["params_hash"],
+            trained_on=result.trained_on, provenance=made_by, version=made_by["params_hash"],
         )
         spec.save(out)
         spec = calibrate_on_validation(out, faces, params.train, params.seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import optuna
 import pandas as pd
 from lightning.pytorch.callbacks import Callback
@@ -35,7 +37,8 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         "weight_decay": trial.suggest_float("weight_decay", *space.weight_decay, log=True),
         "augment_strength": trial.suggest_float("augment_strength", *space.augment_strength),
     }
-    return FitSettings.from_params(params, tunables, params.tune.epochs, params.tune.max_train_items)
+    settings = FitSettings.from_params(params, tunables, params.tune.epochs, params.tune.max_train_items)
+    return dataclasses.replace(settings, compute=params.compute.single_process())
 
 
 def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str = "") -> optuna.Study:

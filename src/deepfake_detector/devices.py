@@ -1,0 +1,26 @@
+"""Which device the work runs on: params.compute's names (auto, cpu, gpu) -> torch devices and ONNX Runtime
+providers. `auto` is a GPU when one is there, so one params.yaml serves CPU and GPU machines alike."""
+
+from __future__ import annotations
+
+from deepfake_detector.logs import UserError
+
+ONNX_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")  # preferred first
+
+
+def torch_device(name: str) -> str:
+    """'auto' | 'cpu' | 'gpu' -> 'cuda' or 'cpu'; 'gpu' on a machine without one is an error that says so."""
+    import torch
+
+    has_gpu = torch.cuda.is_available()
+    if name == "gpu" and not has_gpu:
+        raise UserError("compute.detect_device is gpu, but torch sees no CUDA GPU here: set it to auto or cpu")
+    return "cuda" if name == "gpu" or (name == "auto" and has_gpu) else "cpu"
+
+
+def onnx_providers() -> list[str]:
+    """ONNX Runtime's providers in preference order, of those installed (onnxruntime-gpu adds CUDA)."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    return [p for p in ONNX_PROVIDERS if p in available]
