@@ -42,8 +42,8 @@ import sys
 
 body = json.loads(sys.argv[1])
 assert body["media"] == "image", body
-assert body["verdict"] in {"real", "fake", "no_face"}, body
-if body["verdict"] != "no_face":
+assert body["verdict"] in {"real", "fake", "cannot_judge"}, body
+if body["verdict"] != "cannot_judge":
     assert 0.0 <= body["fake_probability"] <= 1.0, body
 print(f"smoke test passed: verdict {body['verdict']}, model {body.get('model_version')}")
 PY

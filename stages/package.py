@@ -1,7 +1,6 @@
 """Stage package: ONNX export (checked against PyTorch), model card, BentoML model + Bento archive."""
 
 import logging
-import shutil
 
 import numpy as np
 
@@ -12,7 +11,6 @@ from deepfake_detector.logs import run_stage
 from deepfake_detector.media.frames import read_crop
 from deepfake_detector.model_card import render_model_card
 from deepfake_detector.models.export import export_model
-from deepfake_detector.models.spec import SPEC_FILE
 from deepfake_detector.paths import (
     BENTO_DIR,
     BENTOML_HOME,
@@ -47,7 +45,7 @@ def main() -> None:
     with atomic_dir(MODEL_DIR) as out:
         inputs = check_inputs(torch_predictor, params.seed)
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
-        shutil.copy(TRAINED_MODEL_DIR / SPEC_FILE, out / SPEC_FILE)
+        spec.model_copy(update={"judge": params.judge}).save(out)  # + when to answer "cannot judge"
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
         (out / "model_card.md").write_text(card)
     labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()},

@@ -65,6 +65,7 @@ def test_upload_image_shows_verdict_and_boxes(page, media):  # noqa: F811
     upload(page, media["image"])
     assert page.inner_text("#verdict").lower() in ("fake", "real")
     assert page.inner_text("#probability").endswith("%")
+    assert page.is_hidden("#video")  # no empty video player under the image
     page.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
     drawn = page.evaluate("""() => {  // some box pixels are painted on the overlay canvas
         const c = document.getElementById('overlay');
@@ -80,6 +81,7 @@ def test_upload_image_shows_verdict_and_boxes(page, media):  # noqa: F811
 def test_upload_video_shows_timeline(page, media, tmp_path):  # noqa: F811
     upload(page, webm_copy(media["video"], tmp_path / "clip.webm"))
     assert page.inner_text("#verdict").lower() in ("fake", "real")
+    assert page.is_hidden("#image")  # the image of the upload before is gone
     page.wait_for_function("Number(document.getElementById('timeline').dataset.points) >= 2")
     page.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
     assert page.is_visible("#timeline")
@@ -91,3 +93,14 @@ def test_bad_file_shows_an_error(page, media):  # noqa: F811
     page.set_input_files("#file", str(media["text_as_jpg"]))
     page.wait_for_function("document.getElementById('status').classList.contains('error')")
     assert "not a supported image" in page.inner_text("#status")
+
+
+@pytest.mark.timeout(400)
+def test_a_file_without_a_face_says_cannot_judge_and_why(page, media):  # noqa: F811
+    """After the video above: the image replaces it, and the verdict says why there is none."""
+    upload(page, media["no_face"])
+    assert page.inner_text("#verdict").lower() == "cannot judge"
+    assert "no face found in 1 frame(s)" in page.inner_text("#details")
+    assert page.inner_text("#probability") == "–"
+    assert page.is_visible("#image") and page.is_hidden("#video") and page.is_hidden("#timeline-box")
+    page.screenshot(path=str(ARTIFACTS / "browser_cannot_judge.png"), full_page=True)

@@ -35,9 +35,11 @@ def face(tiny_corpus) -> np.ndarray:
 
 def assert_verdict_or_clear_error(result: Prediction, path: Path) -> None:
     assert isinstance(result, Prediction)
-    event("verdict" if result.error is None else result.error.replace(str(path), "<file>")[:60])
-    if result.error is None:
-        assert result.label in ("fake", "real") and 0.0 <= result.fake_probability <= 1.0, result
+    event(result.verdict or result.error.replace(str(path), "<file>")[:60])
+    if result.error is None and result.verdict == "cannot_judge":
+        assert result.reason["code"] and result.reason["message"] and result.fake_probability is None, result
+    elif result.error is None:
+        assert result.verdict in ("fake", "real") and 0.0 <= result.fake_probability <= 1.0, result
     else:
         assert str(path) in result.error and len(result.error) < 400, result.error  # names the file, one sentence
 
@@ -165,10 +167,11 @@ def test_any_video_ends_in_a_verdict_or_a_clear_error(predictor, tmp_path, kind,
     assert_verdict_or_clear_error(predictor.predict_path(path), path)
 
 
-def test_the_cli_reports_a_12x12_image_as_an_error_not_a_traceback(tiny_model_dir, tmp_path):
+def test_the_cli_says_a_12x12_image_cannot_be_judged_not_a_traceback(tiny_model_dir, tmp_path):
     from pipeline_helpers import run
 
     path = write_image(pixels(12, 12, 3, 8, "noise", 0), tmp_path / "tiny.png")
     done = run(["deepfake", "predict", "--model", str(tiny_model_dir), str(path)], tmp_path, check=False)
     assert "Traceback" not in done.stderr, done.stderr
-    assert f"{path}: ERROR" in done.stdout and "no face found" in done.stdout
+    assert done.stdout.strip() == (f"{path}: CANNOT JUDGE (no_face) no face found in 1 frame(s); use a file where "
+                                   "a face is clearly visible")

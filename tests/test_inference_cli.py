@@ -17,7 +17,7 @@ from deepfake_detector.demo.render import render_face
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import uniform_indices
 
-KEYS = {"path", "media", "fake_probability", "label", "faces", "error"}
+KEYS = {"path", "media", "fake_probability", "label", "verdict", "reason", "faces", "error"}
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,11 @@ def test_predict_bad_inputs_report_errors(predictor: Predictor, media: dict[str,
 
 
 def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Path]) -> None:
+    """Not an error (the file is fine) but a verdict withheld, with the reason's code and sentence."""
     result = predictor.predict_path(media["gradient"])
-    assert result.error == f"{media['gradient']}: no face found in 1 frame(s); use a file where a face is clearly visible"
+    assert result.error is None and result.verdict == "cannot_judge"
+    assert result.reason == {"code": "no_face",
+                             "message": "no face found in 1 frame(s); use a file where a face is clearly visible"}
     assert result.media == "image" and result.frames == 1
     assert result.fake_probability is None and result.label is None and result.faces == []
 
@@ -147,7 +150,9 @@ def test_cli_predict_json(tiny_model_dir: Path, media: dict[str, Path]) -> None:
     assert video["media"] == "video" and video["error"] is None and len(video["faces"]) == 4
     assert "not a readable image" in corrupt["error"] and corrupt["fake_probability"] is None
     assert "unsupported file type" in text["error"]
-    assert "no face found" in gradient["error"] and gradient["label"] is None
+    assert gradient["verdict"] == "cannot_judge" and gradient["reason"]["code"] == "no_face"
+    assert gradient["error"] is None and gradient["label"] is None and gradient["fake_probability"] is None
+    assert face["verdict"] == face["label"] and face["reason"] is None
 
 
 def test_cli_predict_text_output(tiny_model_dir: Path, media: dict[str, Path]) -> None:

@@ -28,9 +28,10 @@ LAYERS: dict[str, int] = {
     # decoding media; the networks (backbones, model.json, preprocessing, weights, export)
     "media": 1,
     "models": 1,
-    # dataset ingest (adapters, sources, manifest, splits); logits -> calibrated and video scores
+    # dataset ingest (adapters, sources, manifest, splits); logits -> calibrated and video scores; when not to judge
     "data": 2,
     "scoring": 2,
+    "judge": 2,
     # the Predictor: media -> verdict
     "inference": 3,
     # what the stages run: training, evaluation, data validation, the reports they write

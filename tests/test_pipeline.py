@@ -77,6 +77,23 @@ def test_model_card_records_provenance(pipeline_run: Path):
     assert "params hash" in card and "data hash" in card and "git commit" in card
 
 
+def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipeline_run: Path):
+    """The package stage writes params.yaml's judge section into the served model.json; the trained model has
+    none (evaluate and robustness judge every face). Both record the hardware Lightning trained on."""
+    import torch
+    import yaml
+
+    accelerator = "cuda" if torch.cuda.is_available() else "cpu"  # compute.accelerator: auto
+    judge = yaml.safe_load((pipeline_run / "params.yaml").read_text())["judge"]
+    packaged = json.loads((pipeline_run / "artifacts/model/model.json").read_text())
+    trained = json.loads((pipeline_run / "artifacts/train/model/model.json").read_text())
+    assert packaged["judge"] == judge and trained["judge"] is None
+    assert {k: v for k, v in packaged.items() if k != "judge"} == {k: v for k, v in trained.items() if k != "judge"}
+    assert trained["trained_on"]["accelerator"] == accelerator and trained["trained_on"]["processes"] == 1
+    card = (pipeline_run / "artifacts/model/model_card.md").read_text()
+    assert f"- Trained on: {accelerator}, 1 process(es) (SingleDeviceStrategy), precision 32-true" in card
+
+
 def test_rerun_is_a_no_op_and_status_clean(pipeline_run: Path):
     """Only the `sources` stage runs again (it re-checks dataset folders outside the project, by design);
     its output is unchanged, so every other stage is skipped and nothing else is out of date."""

@@ -163,11 +163,12 @@ def test_type_comes_from_the_bytes_not_the_name(client, media):
     assert response.status_code == 200 and response.json()["media"] == "image"
 
 
-def test_no_face_is_a_200_with_no_verdict(client, media):
+def test_no_face_is_a_200_that_cannot_be_judged(client, media):
     response = post(client, "image", media["no_face"])
     assert response.status_code == 200
     body = response.json()
-    assert body["verdict"] == "no_face" and body["fake_probability"] is None and "no face" in body["error"]
+    assert body["verdict"] == "cannot_judge" and body["fake_probability"] is None and body["error"] is None
+    assert body["reason"]["code"] == "no_face" and "no face found in 1 frame(s)" in body["reason"]["message"]
 
 
 def test_request_errors(client, media):

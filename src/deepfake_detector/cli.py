@@ -55,6 +55,8 @@ def predict(
             typer.echo(json.dumps(r.to_dict()))
         elif r.error:
             typer.echo(f"{r.path}: ERROR {r.error}")
+        elif r.reason:
+            typer.echo(f"{r.path}: CANNOT JUDGE ({r.reason['code']}) {r.reason['message']}")
         else:
             typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
                        f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s))")

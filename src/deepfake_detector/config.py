@@ -274,6 +274,17 @@ class ComputeConfig(Strict):
         return self.model_copy(update={"devices": 1, "strategy": "auto"})
 
 
+class JudgeConfig(Strict):
+    """When a file gets "cannot judge" (with a reason, judge.py) instead of a verdict. A serving decision: the
+    package stage writes it into the packaged model.json, read by the CLI and the service through the
+    Predictor; the trained model (evaluate, robustness) scores every face it finds."""
+
+    # the main face's longer side in source pixels: below it, a 128 px crop is mostly up-sampling blur
+    min_face_px: int = Field(32, ge=1)
+    min_face_frames: float = Field(0.5, ge=0, le=1)  # share of a video's sampled frames that must show a face
+    max_faces: int = Field(6, ge=1)  # more faces in one image: a collage or a screenshot, not a photo of someone
+
+
 class PackageConfig(Strict):
     onnx_opset: int = 18
     onnx_atol: float = 1e-4
@@ -313,6 +324,7 @@ class Params(Strict):
     # models trained by the train stage's code with some train keys overridden: name -> {key: value}
     baselines: dict[str, dict[str, Any]]
     robustness: RobustnessConfig
+    judge: JudgeConfig = JudgeConfig()
     package: PackageConfig = PackageConfig()
     serve: ServeConfig = ServeConfig()
     compute: ComputeConfig = ComputeConfig()

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from deepfake_detector.devices import onnx_providers
-from deepfake_detector.media.faces import Face, FaceDetector, crop_face
+from deepfake_detector.judge import CANNOT_JUDGE, cannot_judge
+from deepfake_detector.media.faces import Face, FaceDetector, crop_face, track_main_face
 from deepfake_detector.media.frames import (
     Frame,
     MediaError,
@@ -118,6 +119,8 @@ class Prediction:
     media: str | None = None
     fake_probability: float | None = None
     label: str | None = None  # "fake" | "real" | None when no verdict
+    verdict: str | None = None  # "fake" | "real" | "cannot_judge" (see reason) | None when the file is unreadable
+    reason: dict[str, str] | None = None  # why it cannot be judged: {code, message} (judge.py)
     threshold: float | None = None
     faces: list[FaceScore] = field(default_factory=list)
     frames: int = 0  # frames looked at
@@ -248,14 +251,18 @@ class Predictor:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
         robustness sweep detects once per video for all its models)."""
         started = time.perf_counter()
+        faces_in_image = None
         if faces is None:
-            faces = self.detector.main_faces([f.rgb for f in frames])
+            every_face = self.detector.detect([f.rgb for f in frames])
+            faces = track_main_face(every_face)
+            faces_in_image = len(every_face[0]) if media == "image" else None
         detected = time.perf_counter()
         kept = [(frame, face) for frame, face in zip(frames, faces, strict=True) if face is not None]
         result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,
                             threshold=self.spec.threshold)
-        if not kept:
-            result.error = f"{name}: no face found in {len(frames)} frame(s); use a file where a face is clearly visible"
+        reason = cannot_judge(self.spec.judge, media, len(frames), [face.size_px for _, face in kept], faces_in_image)
+        if reason is not None and not kept:
+            result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
             return result
         crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size) for fr, face in kept]
         if media == "video" and self.uses_temporal_head:
@@ -267,8 +274,11 @@ class Predictor:
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))
             for (fr, face), p in zip(kept, probs, strict=True)
         ]
-        result.fake_probability = self.item_probability(media, probs, embeddings)
-        result.label = "fake" if result.fake_probability >= self.spec.threshold else "real"
+        if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
+            result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
+        else:
+            result.fake_probability = self.item_probability(media, probs, embeddings)
+            result.label = result.verdict = "fake" if result.fake_probability >= self.spec.threshold else "real"
         result.timings_ms.update(
             detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)
         )

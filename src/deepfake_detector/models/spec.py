@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from deepfake_detector.config import Aggregation, FacesConfig
+from deepfake_detector.config import Aggregation, FacesConfig, JudgeConfig
 from deepfake_detector.io import read_json, write_json
 
 SPEC_FILE = "model.json"
@@ -52,6 +52,9 @@ class ModelSpec(BaseModel):
     provenance: dict[str, Any] = Field(default_factory=dict)  # git commit, params hash, data hash
     # where it trained (train/fit.trained_on): accelerator, processes, strategy, precision; None for old models
     trained_on: dict[str, Any] | None = None
+    # when to answer "cannot judge" (params.yaml's judge): written by the package stage into the packaged
+    # model.json; None (the trained model) judges every file with a face
+    judge: JudgeConfig | None = None
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
 
     def trained_on_text(self) -> str:

@@ -219,7 +219,7 @@ class DeepfakeDetector:
             status = 413 if "over the limit" in error else 422
             raise UploadError(status, error)
         result = prediction.to_dict()
-        result.update(path=name, error=error, verdict=prediction.label or "no_face")
+        result.update(path=name, error=error)
         if prediction.media == "video":
             result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "fake_probability": f.fake_probability}
                                   for f in prediction.faces]

@@ -44,6 +44,13 @@ function show(file, kind, result) {
   img.hidden = kind !== "image";
   video.hidden = kind !== "video";
   const media = kind === "image" ? img : video;
+  const other = kind === "image" ? video : img;
+  other.onload = other.onloadedmetadata = other.onerror = null;  // each upload replaces what the last one showed
+  if (other.src) URL.revokeObjectURL(other.src);
+  if (kind === "image") video.pause();
+  other.removeAttribute("src");
+  if (kind === "image") video.load();  // an emptied <video> drops the previous clip's frame
+  if (media.src) URL.revokeObjectURL(media.src);
   current = { kind, result, media };
   media.onload = media.onloadedmetadata = () => { drawBoxes(); drawTimeline(); };
   media.onerror = () => { // e.g. a codec this browser cannot play: the scores are still worth showing
@@ -59,7 +66,7 @@ function show(file, kind, result) {
 function showVerdict(r) {
   const verdict = $("verdict");
   verdict.className = `verdict ${r.verdict}`;
-  verdict.textContent = r.verdict === "no_face" ? "No face found" : r.verdict;
+  verdict.textContent = r.verdict === "cannot_judge" ? "Cannot judge" : r.verdict;
   const p = r.fake_probability;
   $("probability").textContent = p == null ? "–" : `${(100 * p).toFixed(1)} %`;
   $("bar-fill").style.width = p == null ? "0" : `${100 * p}%`;
@@ -70,6 +77,7 @@ function showVerdict(r) {
     ["model", r.model_version],
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
   ];
+  if (r.reason) rows.unshift(["why", r.reason.message]);
   if (r.error) rows.push(["note", r.error]);
   $("details").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
