@@ -52,3 +52,38 @@ def test_package_bento(tiny_model_dir, tmp_path):
     # Packaging again replaces the archive and keeps a single model and Bento in the store.
     assert package_bento(tiny_model_dir, home, out, LABELS) == archive
     assert len(list((home / "models" / BENTO_NAME).glob("*/model.json"))) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_gpu_flavour_builds_from_the_same_bentofile(tiny_model_dir, tmp_path):
+    """scripts/gpu_bentofile.py + bentoml build (what the release workflow's GPU job runs, before containerize,
+    which needs Docker): a CUDA base image, the CUDA wheels of torch and ONNX Runtime, the CPU flavour's
+    service, files and settings otherwise."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "bentoml"
+    package_bento(tiny_model_dir, home, tmp_path / "bento", LABELS)  # the store the package stage fills
+    bentofile = tmp_path / "bentofile.gpu.yaml"
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    subprocess.run([sys.executable, "scripts/gpu_bentofile.py", str(bentofile)], cwd=root, check=True, timeout=60)
+    bentoml = Path(sys.executable).parent / "bentoml"
+    built = subprocess.run([str(bentoml), "build", "-f", str(bentofile), "."], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=400)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+
+    def bento_dir(name: str) -> Path:
+        [path] = [p for p in (home / "bentos" / name).iterdir() if p.is_dir()]
+        return path
+
+    gpu, cpu = bento_dir("deepfake_detector_gpu"), bento_dir(BENTO_NAME)
+    assert "FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04" in (gpu / "env/docker/Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in (cpu / "env/docker/Dockerfile").read_text()
+    gpu_reqs = (gpu / "env/python/requirements.txt").read_text().split()
+    cpu_reqs = (cpu / "env/python/requirements.txt").read_text().split()
+    assert {"torch==2.14.1", "torchvision==0.29.1", "onnxruntime-gpu==1.31.1"} <= set(gpu_reqs)
+    assert "torch==2.14.1+cpu" in cpu_reqs and not [r for r in gpu_reqs if "+cpu" in r or r.startswith("onnxruntime==")]
+    gpu_yaml, cpu_yaml = (yaml.safe_load((d / "bento.yaml").read_text()) for d in (gpu, cpu))
+    assert gpu_yaml["labels"]["flavour"] == "gpu" and gpu_yaml["service"] == cpu_yaml["service"]
+    assert gpu_yaml["services"][0]["models"] == cpu_yaml["services"][0]["models"]  # the same stored model

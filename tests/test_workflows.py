@@ -14,6 +14,7 @@ For real, on the tiny pipeline (one module-scoped run, then copies of it):
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -326,3 +327,16 @@ def test_check_reproduced_fails_on_a_changed_committed_file(tmp_path):
     dirty = subprocess.run([script], cwd=tmp_path, capture_output=True, text=True)
     assert dirty.returncode == 1 and "NOT reproduced" in dirty.stderr and "dvc.lock" in dirty.stderr
     assert "-md5: a" in dirty.stderr and "+md5: b" in dirty.stderr
+
+
+@pytest.mark.parametrize(("flavour", "expected"), [
+    ("cpu", ["sha-0123456789ab", "v1.2.0", "latest"]),
+    ("gpu", ["sha-0123456789ab-gpu", "v1.2.0-gpu", "latest-gpu"]),
+])
+def test_release_image_tags_per_flavour(flavour, expected):
+    """The release job's two flavours never overwrite each other's tags; a GTO tag counts as its version."""
+    env = {**os.environ, "GITHUB_SHA": "0123456789abcdef", "GITHUB_REF_NAME": "deepfake-detector@v1.2.0",
+           "GITHUB_REF_TYPE": "tag", "FLAVOUR": flavour}
+    done = subprocess.run(["scripts/release_image.sh", "tags", "ghcr.io/Owner/Repo"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=30, check=True)
+    assert done.stdout.split() == expected
