@@ -171,6 +171,19 @@ def test_no_face_is_a_200_that_cannot_be_judged(client, media):
     assert body["reason"]["code"] == "no_face" and "no face found in 1 frame(s)" in body["reason"]["message"]
 
 
+def test_cropped_query_parameter(client, media):
+    """?cropped=true treats the upload as a face crop, false as a photo; the default decides from the detection."""
+    with open(media["image"], "rb") as f:
+        data = f.read()
+    for value, kind in (("true", "face_crop"), ("false", "scene")):
+        response = client.post(f"/predict_image?cropped={value}", files={"image": ("face.jpg", data)})
+        assert response.status_code == 200, response.text
+        assert response.json()["treated_as"] == kind
+    assert post(client, "image", media["image"]).json()["treated_as_because"]  # auto: says why
+    bad = client.post("/predict_image?cropped=maybe", files={"image": ("face.jpg", data)})
+    assert bad.status_code == 400 and bad.json()["error"] == "cropped='maybe': use true, false or auto"
+
+
 def test_request_errors(client, media):
     assert client.post("/predict_image").status_code == 400  # no body at all
     wrong_field = client.post("/predict_image", files={"file": ("a.jpg", media["image"].read_bytes())})

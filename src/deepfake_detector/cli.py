@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -35,13 +36,20 @@ def demo_data(
 
 @app.command()
 def predict(
-    paths: Annotated[list[Path], typer.Argument(help="Images and/or videos to check.")],
+    paths: Annotated[list[Path], typer.Argument(help="Images, videos, folders (walked) or quoted globs.")],
     model: Annotated[Path, typer.Option(help="Model folder (model.json + model.onnx or model.pt).")] = MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
+    cropped: Annotated[bool | None, typer.Option(
+        "--cropped/--not-cropped", help="The inputs are face crops (cut as training cut crop datasets) or are not; "
+                                        "default: decided per file from the detection.")] = None,
 ) -> None:
-    """Fake probability and verdict per file. Exits non-zero only when every input failed."""
+    """Fake probability and verdict per file, printed as each file is done (progress on stderr). Exits non-zero
+    only when every input failed."""
+    from tqdm import tqdm
+
     from deepfake_detector.inference import Predictor
     from deepfake_detector.logs import setup_logging
+    from deepfake_detector.media.frames import media_files
 
     setup_logging()
     try:
@@ -49,8 +57,14 @@ def predict(
     except FileNotFoundError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    results = [predictor.predict_path(p) for p in paths]
-    for r in results:
+    inputs = media_files(paths)
+    if not inputs:
+        typer.echo(f"error: no images or videos in {', '.join(map(str, paths))}", err=True)
+        raise typer.Exit(2)
+    failed = 0
+    for path in tqdm(inputs, desc="predict", unit="file", file=sys.stderr):
+        r = predictor.predict_path(path, cropped=cropped)
+        failed += r.error is not None
         if as_json:
             typer.echo(json.dumps(r.to_dict()))
         elif r.error:
@@ -60,7 +74,7 @@ def predict(
         else:
             typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
                        f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s))")
-    if all(r.error for r in results):
+    if failed == len(inputs):
         raise typer.Exit(1)
 
 

@@ -121,6 +121,9 @@ class Prediction:
     label: str | None = None  # "fake" | "real" | None when no verdict
     verdict: str | None = None  # "fake" | "real" | "cannot_judge" (see reason) | None when the file is unreadable
     reason: dict[str, str] | None = None  # why it cannot be judged: {code, message} (judge.py)
+    # "face_crop" (cut as training cut crop datasets, faces.already_cropped) or "scene", and why
+    treated_as: str | None = None
+    treated_as_because: str | None = None
     threshold: float | None = None
     faces: list[FaceScore] = field(default_factory=list)
     frames: int = 0  # frames looked at
@@ -175,6 +178,25 @@ class Predictor:
                 self._detector = FaceDetector(self.spec.faces, self.detect_device)
             return self._detector
 
+    def find_faces(self, rgbs: list[np.ndarray], media: str,
+                   cropped: bool | None) -> tuple[list[Face | None], int | None, tuple[str, str]]:
+        """The main face per frame, how many faces an image holds, and whether the file is treated as a face
+        crop (and why). A face crop goes through the same detection and cut as training's crop datasets
+        (faces.already_cropped: padded or whole); `cropped=None` decides it from the detection: the file is a
+        crop when its main face's crop square (faces.margin x the box) covers the whole frame."""
+        if cropped:
+            return self.detector.main_faces(rgbs, already_cropped=True), None, ("face_crop", "cropped=true was given")
+        every_face = self.detector.detect(rgbs)
+        faces = track_main_face(every_face)
+        count = len(every_face[0]) if media == "image" else None
+        if cropped is False:
+            return faces, count, ("scene", "cropped=false was given")
+        found = [(face, rgb) for face, rgb in zip(faces, rgbs, strict=True) if face is not None]
+        if found and all(self.spec.faces.margin * face.size_px >= min(rgb.shape[:2]) for face, rgb in found):
+            because = "the face fills the image: its crop square covers the whole frame"
+            return self.detector.main_faces(rgbs, already_cropped=True), count, ("face_crop", because)
+        return faces, count, ("scene", "the face is a part of the image" if found else "no face was found")
+
     # -- crops -> calibrated probabilities -------------------------------------------------------------
     def model_input(self, crops: list[np.ndarray]) -> np.ndarray:
         """Crops as the model's input: resized and normalised with model.json's size, mean and std."""
@@ -226,11 +248,12 @@ class Predictor:
 
     # -- files -> verdicts -------------------------------------------------------------------------------
     def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
-                     score_crops: CropScorer | None = None) -> Prediction:
+                     score_crops: CropScorer | None = None, cropped: bool | None = None) -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
         `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `score_crops`
-        replaces `self.score_crops` (the service passes its micro-batcher, which calls `self.score_crops`)."""
+        replaces `self.score_crops` (the service passes its micro-batcher, which calls `self.score_crops`);
+        `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None)."""
         path = Path(path)
         try:
             media = media_kind(path)
@@ -240,31 +263,31 @@ class Predictor:
             else:
                 frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
             decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path), score_crops)
+            prediction = self.predict_frames(frames, media, str(path), score_crops, cropped=cropped)
             prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
             return prediction
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version)
 
     def predict_frames(self, frames: list[Frame], media: str, name: str, score_crops: CropScorer | None = None,
-                       faces: list[Face | None] | None = None) -> Prediction:
+                       faces: list[Face | None] | None = None, cropped: bool | None = False) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
-        robustness sweep detects once per video for all its models)."""
+        robustness sweep detects once per video for all its models); `cropped` as in predict_path."""
         started = time.perf_counter()
-        faces_in_image = None
+        faces_in_image, treated_as = None, ("scene", "the faces were detected by the caller")
         if faces is None:
-            every_face = self.detector.detect([f.rgb for f in frames])
-            faces = track_main_face(every_face)
-            faces_in_image = len(every_face[0]) if media == "image" else None
+            faces, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
+        is_crop = treated_as[0] == "face_crop"
         detected = time.perf_counter()
         kept = [(frame, face) for frame, face in zip(frames, faces, strict=True) if face is not None]
         result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,
-                            threshold=self.spec.threshold)
+                            threshold=self.spec.threshold, treated_as=treated_as[0], treated_as_because=treated_as[1])
         reason = cannot_judge(self.spec.judge, media, len(frames), [face.size_px for _, face in kept], faces_in_image)
         if reason is not None and not kept:
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
             return result
-        crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size) for fr, face in kept]
+        crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size, fit_inside=is_crop)
+                 for fr, face in kept]
         if media == "video" and self.uses_temporal_head:
             probs, embeddings = self.score_crops_and_embeddings(crops)
         else:  # `score_crops`: the service's micro-batcher, when given

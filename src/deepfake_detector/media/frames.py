@@ -10,6 +10,7 @@ import numpy as np
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})  # what datasets and uploads may hold
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 class MediaError(ValueError):
@@ -27,6 +28,21 @@ def media_kind(path: Path) -> str:
         f"{path}: unsupported file type '{suffix}'; use an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
         f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
     )
+
+
+def media_files(paths: list[Path]) -> list[Path]:
+    """What a user named, as files: a folder gives its images and videos (recursively, sorted), a pattern with
+    * ? [ gives its matches, anything else is kept as it is (a missing file is reported per file later)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+        elif any(c in str(path) for c in "*?[") and not path.exists():
+            anchor = Path(path.anchor) if path.is_absolute() else Path()
+            out += sorted(p for p in anchor.glob(str(path.relative_to(anchor))) if p.is_file())
+        else:
+            out.append(path)
+    return out
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,9 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
     try:
         with tempfile.TemporaryDirectory(prefix="deepfake-upload-") as tmp:  # removed whatever happens
             target = Path(tmp) / "upload"
+            cropped = cropped_param(request)
             name = await receive_upload(request, kind, target, limit)
-            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, limiter=svc.limiter)
+            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, limiter=svc.limiter)
         # time inside the service, upload included: the client's wall time minus this is the HTTP transport
         result["timings_ms"]["server"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(result)
@@ -124,6 +125,17 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
     except Exception:
         log.exception("unexpected error on /predict_%s", kind)
         return error_response(500, "unexpected server error; the service logged it and keeps running")
+
+
+CROPPED_VALUES = {"true": True, "1": True, "false": False, "0": False, "auto": None}
+
+
+def cropped_param(request: Request) -> bool | None:
+    """`?cropped=true|false|auto`: the upload is a face crop, is not, or let the detection decide (the default)."""
+    value = request.query_params.get("cropped", "auto").lower()
+    if value not in CROPPED_VALUES:
+        raise UploadError(400, f"cropped={value!r}: use true, false or auto")
+    return CROPPED_VALUES[value]
 
 
 async def predict_image(request: Request) -> Response:
@@ -196,7 +208,7 @@ class DeepfakeDetector:
     def __is_ready__(self) -> bool:
         return self.predictor is not None
 
-    def detect(self, path: Path, name: str, expected: str) -> dict[str, Any]:
+    def detect(self, path: Path, name: str, expected: str, cropped: bool | None = None) -> dict[str, Any]:
         """Type, check and score one uploaded file. Raises UploadError for anything the user must fix."""
         with open(path, "rb") as f:
             sniffed = sniff(f.read(SNIFF_BYTES))
@@ -209,7 +221,7 @@ class DeepfakeDetector:
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         prediction = self.predictor.predict_path(
             typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-            score_crops=self.batcher,
+            score_crops=self.batcher, cropped=cropped,
         )
         return self.response(prediction, str(typed), name)
 
