@@ -1,6 +1,6 @@
 """reports/pretrained/results.json: every run of the pretrained ablation, one entry per run, from the
 profiles' own results (scripts/ablation.py --out reports/pretrained/<profile>):
-  python scripts/collect_results.py reports/pretrained/real reports/pretrained/ffpp
+  python scripts/collect_results.py reports/pretrained/real reports/pretrained/ffpp reports/pretrained/real_all_crops
 Each entry: profile, variant, seed, in-domain AUC, each unseen set's AUC with its 95% bootstrap interval and
 size, validation ECE (in-sample and cross-fitted), training seconds."""
 
