@@ -1,7 +1,7 @@
 """Write the GPU flavour of bentofile.yaml: the same service, files and settings, with CUDA wheels and a CUDA
 base image. bentofile.yaml stays the one definition; only the differences are listed here.
   python scripts/gpu_bentofile.py [OUT]        (default build/bentofile.gpu.yaml; prints the path)
-  BENTOML_HOME=artifacts/bentoml bentoml build -f build/bentofile.gpu.yaml    (after dvc repro package)
+  BENTOML_HOME=artifacts/bentoml bentoml build -f build/bentofile.gpu.yaml .   (scripts/gpu_bento.sh: both)
 The image runs on a machine without a GPU too (ONNX Runtime and torch fall back to the CPU); GET /model says
 which devices it uses (docs/compute.md)."""
 
