@@ -87,3 +87,22 @@ def test_the_gpu_flavour_builds_from_the_same_bentofile(tiny_model_dir, tmp_path
     gpu_yaml, cpu_yaml = (yaml.safe_load((d / "bento.yaml").read_text()) for d in (gpu, cpu))
     assert gpu_yaml["labels"]["flavour"] == "gpu" and gpu_yaml["service"] == cpu_yaml["service"]
     assert gpu_yaml["services"][0]["models"] == cpu_yaml["services"][0]["models"]  # the same stored model
+
+
+def test_the_exported_onnx_holds_no_paths_of_this_machine(tmp_path):
+    """Two checkouts in different folders must export the same bytes: no stack traces, no absolute paths."""
+    from pathlib import Path
+
+    import onnx
+    import torch
+
+    from deepfake_detector.models.backbones import build_backbone
+    from deepfake_detector.models.export import export_onnx
+
+    torch.manual_seed(0)
+    path = export_onnx(build_backbone("meso4", 64).eval(), 64, tmp_path / "model.onnx")
+    exported = onnx.load(str(path))
+    assert all(not node.metadata_props for node in exported.graph.node)
+    data = path.read_bytes()
+    for folder in (Path(__file__).resolve().parents[1], Path(torch.__file__).parents[2]):
+        assert str(folder).encode() not in data, f"{folder} is written into the ONNX file"

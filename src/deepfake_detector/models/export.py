@@ -58,7 +58,21 @@ def _export(model, example, path: Path, opset: int, input_name: str, output_name
             model, (example,), str(tmp), input_names=[input_name], output_names=list(output_names),
             opset_version=opset, dynamic_shapes={"x": dims}, dynamo=True, external_data=False,
         )
+        _drop_stack_traces(tmp)
     return path
+
+
+def _drop_stack_traces(path: Path) -> None:
+    """torch.onnx.export stores each node's Python stack trace (metadata_props), with the absolute paths of the
+    checkout and the venv: the same model exported from two folders would differ byte for byte, and the
+    package stage's outputs would depend on where the project is cloned. The graph itself is untouched."""
+    import onnx
+
+    exported = onnx.load(str(path))
+    for nodes in [exported.graph.node, *(function.node for function in exported.functions)]:
+        for node in nodes:
+            del node.metadata_props[:]
+    onnx.save(exported, str(path))
 
 
 def check_onnx(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray, atol: float) -> float:
