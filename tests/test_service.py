@@ -211,6 +211,12 @@ def test_pages_health_and_model_card(client, tiny_model_dir):
     assert card["source"] == f"folder {tiny_model_dir}" and card["serve_config"]["max_upload_mb"] == 2.0
     assert card["batching"]["max_size"] == CONFIG.batch_max_size
     assert card["torch_threads"] == CONFIG.torch_threads == 1  # serve.torch_threads took effect in the worker
+    import onnxruntime as ort
+    import torch
+
+    onnx_on_gpu = "CUDAExecutionProvider" in ort.get_available_providers()  # onnxruntime-gpu and a GPU
+    assert card["devices"] == {"classifier": "cuda" if onnx_on_gpu else "cpu",  # both in torch's names
+                               "face_detection": "cuda" if torch.cuda.is_available() else "cpu"}
 
 
 def test_service_matches_predictor(client, media, tiny_model_dir):

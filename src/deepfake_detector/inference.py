@@ -43,6 +43,7 @@ class OnnxBackend:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=onnx_providers())
         self.provider = self.session.get_providers()[0]  # the one ONNX Runtime runs on: CUDA when installed
+        self.device = "cuda" if self.provider == "CUDAExecutionProvider" else "cpu"  # torch's names, as MTCNN's
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 
@@ -58,7 +59,7 @@ class OnnxBackend:
 
 class TorchBackend:
     name = "torch"
-    provider = "cpu"  # the PyTorch weights are scored on the CPU (training's GPU is released by then)
+    device = "cpu"  # the PyTorch weights are scored on the CPU (training's GPU is released by then)
 
     def __init__(self, path: Path, spec: ModelSpec):
         import torch
@@ -194,6 +195,7 @@ class Predictor:
         found = [(face, rgb) for face, rgb in zip(faces, rgbs, strict=True) if face is not None]
         if found and all(self.spec.faces.margin * face.size_px >= min(rgb.shape[:2]) for face, rgb in found):
             because = "the face fills the image: its crop square covers the whole frame"
+            # detected again on the padded crop, as training's crop datasets were: padding changes what MTCNN finds
             return self.detector.main_faces(rgbs, already_cropped=True), count, ("face_crop", because)
         return faces, count, ("scene", "the face is a part of the image" if found else "no face was found")
 

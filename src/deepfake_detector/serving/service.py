@@ -244,9 +244,9 @@ class DeepfakeDetector:
             "version": self.predictor.spec.version,
             "source": self.model_source,
             "backend": self.predictor.backend.name,
-            # where each model runs: the ONNX Runtime provider (CUDA when onnxruntime-gpu and a GPU are there)
-            # and MTCNN's torch device
-            "devices": {"classifier": self.predictor.backend.provider,
+            # where each model runs, in torch's names (cpu, cuda): the classifier is on CUDA when onnxruntime-gpu
+            # and a GPU are there
+            "devices": {"classifier": self.predictor.backend.device,
                         "face_detection": torch_device(self.predictor.detect_device)},
             "spec": self.predictor.spec.model_dump(mode="json"),
             "serve_config": self.config.model_dump(mode="json"),
