@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "logs": 0,
     "registry": 0,
     "devices": 0,
+    "engines": 0,
     # decoding media; the networks (backbones, model.json, preprocessing, weights, export)
     "media": 1,
     "models": 1,
@@ -32,6 +33,7 @@ LAYERS: dict[str, int] = {
     "data": 2,
     "scoring": 2,
     "judge": 2,
+    "preprocess": 2,
     # the Predictor: media -> verdict
     "inference": 3,
     # what the stages run: training, evaluation, data validation, the reports they write
@@ -40,6 +42,7 @@ LAYERS: dict[str, int] = {
     "validation": 4,
     "model_card": 4,
     "summary": 4,
+    "batch": 4,
     # the top: serving the Predictor, generating the demo corpus
     "serving": 5,
     "demo": 5,

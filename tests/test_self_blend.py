@@ -46,7 +46,7 @@ def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
     from deepfake_detector.config import FacesConfig
     from deepfake_detector.media.faces import Face
     from deepfake_detector.media.frames import read_crop
-    from stages.crop_faces import face_row  # the stage's own row writer: the crop and its recorded square
+    from deepfake_detector.preprocess.faces import face_row  # crop_faces' writer: crop + recorded square
 
     image = np.zeros((224, 224, 3), np.uint8)
     points = np.array([[70.0, 90.0], [150.0, 86.0], [112.0, 130.0], [80.0, 170.0], [146.0, 168.0]])
@@ -54,7 +54,7 @@ def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
         cv2.circle(image, (int(x), int(y)), 5, (255, 255, 255), -1)
     face = Face((40.0, 40.0, 200.0, 220.0), points, 0.99)  # a box near the border, as MTCNN gives on crops
     cfg = FacesConfig(margin=1.3, crop_size=128)
-    row = face_row("set/img", 0, image, face, tmp_path, cfg, cropped=True)
+    row = face_row("set/img", 0, image, face, cfg, True, out=tmp_path, final=tmp_path)
     assert row["crop_side"] == 224 < 1.3 * 180  # the square was shrunk to the image
     crop = read_crop(tmp_path / "set/img/000000.jpg")
     mapped = crop_landmarks(SimpleNamespace(**row)) * crop.shape[0]

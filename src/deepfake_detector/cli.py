@@ -42,16 +42,34 @@ def predict(
     cropped: Annotated[bool | None, typer.Option(
         "--cropped/--not-cropped", help="The inputs are face crops (cut as training cut crop datasets) or are not; "
                                         "default: decided per file from the detection.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write one row per file to this Parquet folder instead of printing; a re-run skips files in it.")] = None,
+    # the next three default to params.compute's defaults (engine local; a Ray of 2 workers started here)
+    engine: Annotated[str | None, typer.Option(help="With --out: local (this process) or ray (Ray workers).")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="With --engine ray: local, auto or ray://host:port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="With --engine ray: workers at once, each with a model.")] = None,
 ) -> None:
-    """Fake probability and verdict per file, printed as each file is done (progress on stderr). Exits non-zero
-    only when every input failed."""
-    from tqdm import tqdm
-
-    from deepfake_detector.inference import Predictor
+    """Fake probability and verdict per file, printed as each file is done (progress on stderr), or written to
+    a Parquet folder with --out. Exits non-zero only when every input failed."""
     from deepfake_detector.logs import setup_logging
     from deepfake_detector.media.frames import media_files
 
     setup_logging()
+    if out is not None:
+        _predict_to_parquet(media_files(paths), model, out, cropped, engine, ray_address, workers)
+        return
+    if engine not in (None, "local"):
+        typer.echo("error: --engine ray writes to a Parquet folder: add --out FOLDER", err=True)
+        raise typer.Exit(2)
+    _predict_and_print(paths, model, as_json, cropped)
+
+
+def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: bool | None) -> None:
+    from tqdm import tqdm
+
+    from deepfake_detector.inference import Predictor
+    from deepfake_detector.media.frames import media_files
+
     try:
         predictor = Predictor(model)
     except FileNotFoundError as err:
@@ -75,6 +93,29 @@ def predict(
             typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
                        f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s))")
     if failed == len(inputs):
+        raise typer.Exit(1)
+
+
+def _predict_to_parquet(inputs: list[Path], model: Path, out: Path, cropped: bool | None, engine: str | None,
+                        ray_address: str | None, workers: int | None) -> None:
+    from pydantic import ValidationError
+
+    from deepfake_detector.batch import score_to_parquet
+    from deepfake_detector.config import ComputeConfig
+    from deepfake_detector.logs import UserError
+
+    if not inputs:
+        typer.echo("error: no images or videos in the given paths", err=True)
+        raise typer.Exit(2)
+    try:
+        given = {"engine": engine, "ray_address": ray_address, "ray_workers": workers}
+        compute = ComputeConfig(**{key: value for key, value in given.items() if value is not None})
+        counts = score_to_parquet(inputs, model, out, compute, cropped)
+    except (ValidationError, UserError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps({"out": str(out), **counts}))
+    if counts["scored"] and counts["failed"] == counts["scored"]:
         raise typer.Exit(1)
 
 

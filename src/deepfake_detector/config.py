@@ -254,6 +254,11 @@ class ComputeConfig(Strict):
     precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"  # 16-mixed needs a GPU
     strategy: Literal["auto", "ddp"] = "auto"  # ddp: Lightning's DistributedDataParallel, one process per device
     detect_device: Literal["auto", "cpu", "gpu"] = "auto"  # MTCNN's device in crop_faces and the Predictor
+    # extract_frames and crop_faces: here, one video after another (local), or spread over Ray workers (ray)
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str = Field("local", pattern=r"^(local|auto|ray://.+)$")  # local: start a Ray on this machine
+    ray_workers: int = Field(2, ge=1)  # Ray tasks running at once (each loads its own MTCNN)
+    ray_cpus_per_worker: int = Field(1, ge=1)  # CPUs Ray reserves for each (its torch threads)
 
     @field_validator("precision", mode="before")
     @classmethod

@@ -1,0 +1,93 @@
+"""params.compute.engine: extract_frames and crop_faces on a Ray of 2 workers (started on this machine) give
+the local engine's tables and files, byte for byte; a worker that dies is restarted and loses no unit; a
+wrong or unreachable cluster address is refused with the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from functools import partial
+from pathlib import Path
+
+import pytest
+import ray.cloudpickle
+import yaml
+from pipeline_helpers import run
+
+from deepfake_detector.config import ComputeConfig
+from deepfake_detector.engines import run_units
+from deepfake_detector.logs import UserError
+
+RAY = ComputeConfig(engine="ray", ray_address="local", ray_workers=2)
+PREPROCESSING = ("extract_frames", "crop_faces")
+
+
+def stage_outputs(project: Path) -> dict[str, dict[str, str]]:
+    """Each preprocessing stage's outputs and their md5 as dvc.lock records them (a folder's hash covers
+    every file in it)."""
+    stages = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    return {stage: {out["path"]: out["md5"] for out in stages[stage]["outs"]} for stage in PREPROCESSING}
+
+
+def test_ray_gives_the_local_engines_tables_and_crops_byte_for_byte(tiny_pipeline, tmp_path):
+    base, _ = tiny_pipeline
+    project = tmp_path / "ray"
+    shutil.copytree(base, project, symlinks=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["compute"].update({"engine": "ray", "ray_address": "local", "ray_workers": 2})
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(project / "artifacts/frames")
+    shutil.rmtree(project / "artifacts/faces")
+
+    logs = ""
+    for stage in PREPROCESSING:  # the engine is not a stage parameter: the same results need no re-run
+        done = run(["dvc", "repro", "--force", "--single-item", stage], project)
+        logs += done.stdout + done.stderr
+
+    assert "(ray)" in logs and "Ray started on this machine" in logs  # it did run on Ray
+    local, on_ray = stage_outputs(base), stage_outputs(project)
+    assert on_ray == local  # frames.csv, faces.csv, every frame and every crop: the same bytes
+    for stage in PREPROCESSING:  # the same counts and the same skipped files, with the same reasons
+        summary = f"artifacts/summaries/{stage}.json"
+        assert json.loads((project / summary).read_text()) == json.loads((base / summary).read_text())
+    assert (project / "artifacts/faces.csv").read_text().count("\n") > 20  # a real table, not two empty ones
+
+
+class DiesOnce:
+    """A worker whose process dies (as if killed or out of memory) the first time it meets unit 3."""
+
+    def __init__(self, marker: str):
+        self.marker = Path(marker)
+
+    def __call__(self, unit: int) -> tuple[int, int]:
+        if unit == 3 and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os._exit(1)
+        return unit * 10, os.getpid()
+
+
+def test_a_worker_that_dies_is_restarted_and_no_unit_is_lost(tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import tests/
+    marker = tmp_path / "died"
+    results = run_units(list(range(8)), partial(DiesOnce, str(marker)), RAY, "dies once")
+    assert [value for value, _ in results] == [unit * 10 for unit in range(8)]  # every unit, in unit order
+    dead = int(marker.read_text())
+    assert results[3][1] != dead != os.getpid()  # unit 3 was done again by another Ray worker process
+
+
+def test_the_local_engine_runs_the_same_worker_here():
+    results = run_units([0, 1, 2], partial(DiesOnce, "/nonexistent/marker"), ComputeConfig(), "local")
+    assert [value for value, _ in results] == [0, 10, 20] and {pid for _, pid in results} == {os.getpid()}
+
+
+def test_a_cluster_address_that_is_not_local_auto_or_ray_url_is_refused():
+    with pytest.raises(ValueError, match="ray_address"):
+        ComputeConfig(engine="ray", ray_address="http://head:8265")
+    assert ComputeConfig(engine="ray", ray_address="ray://head:10001").ray_address == "ray://head:10001"
+
+
+def test_auto_without_a_running_cluster_says_how_to_start_one():
+    with pytest.raises(UserError, match=r"no Ray cluster answered.*ray start --head"):
+        run_units([1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}), "x")
