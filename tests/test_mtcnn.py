@@ -194,3 +194,19 @@ def test_a_frame_gets_the_same_faces_alone_or_in_a_batch(shared_data: Path) -> N
         alone = detector.detect([frame])[0]
         assert [f.box for f in alone] == [f.box for f in faces]
         assert len(faces) >= 1
+
+
+def test_batched_pnet_for_gpus_finds_the_faces_one_frame_at_a_time_finds(demo_items, fast: FastMTCNN) -> None:
+    """On a GPU, P-Net takes all same-size frames of a pyramid level in one call (batch_pnet, the default
+    there); forced here on the CPU, every frame gets the faces it gets alone, up to float rounding."""
+    videos = [item for item in demo_items if len(item) > 1]  # a video's frames share one size
+    compared = 0
+    for frames in videos:
+        alone = fast.detect(frames, FacesConfig().min_face_px, batch_pnet=False)
+        batched = fast.detect(frames, FacesConfig().min_face_px, batch_pnet=True)
+        for a, b in zip(alone, batched, strict=True):
+            assert len(a.boxes) == len(b.boxes)
+            assert np.abs(a.boxes - b.boxes).max(initial=0) < SAME_DETECTION_PX
+            assert np.abs(a.probs - b.probs).max(initial=0) < 1e-5
+            compared += len(a.boxes)
+    assert compared >= sum(map(len, videos)) // 2  # the frames have faces: the comparison is not vacuous

@@ -13,9 +13,11 @@ differs is how the work is done, measured single-threaded on 640x360 frames:
 - Layout. The networks run channels-last (NHWC), which makes their convolutions and max-pools about 1.5-3x
   faster on CPU. The outputs differ from NCHW in the last float bits only (~1e-6), as much as running the same
   frame alone or in a batch of 16 already does.
-- Batching. P-Net runs on one frame at a time: its activations for a batch of 16 frames do not fit in the cache,
-  and a batched call took 2.5x as long as 16 single ones. R-Net and O-Net still take all candidates of a frame
-  in one call. Each frame is processed on its own; facenet's suppressions are per image anyway.
+- Batching. On the CPU P-Net runs on one frame at a time: its activations for a batch of 16 frames do not fit
+  in the cache, and a batched call took 2.5x as long as 16 single ones. On a GPU (`batch_pnet`) it takes all
+  same-size frames of a pyramid level in one call, which keeps the GPU busy; the suppressions stay per frame,
+  so each frame gets its one-frame faces up to float rounding (tests/test_mtcnn.py). R-Net and O-Net take all
+  candidates of a frame in one call.
 """
 
 from __future__ import annotations
@@ -113,10 +115,19 @@ class FastMTCNN:
         self.thresholds, self.factor = tuple(reference.thresholds), reference.factor
 
     def detect(self, frames: list[np.ndarray] | np.ndarray, min_face_size: float,
-               skip_below: float = 0.0) -> list[Detections]:
-        """Faces per frame; `skip_below`: pyramid levels searching faces under this many pixels are skipped."""
+               skip_below: float = 0.0, batch_pnet: bool | None = None) -> list[Detections]:
+        """Faces per frame; `skip_below`: pyramid levels searching faces under this many pixels are skipped.
+        `batch_pnet` (default: on a GPU) runs P-Net on all the frames of a pyramid level in one call, which
+        keeps a GPU busy; on the CPU one frame at a time is faster (see the module's docstring)."""
+        frames = [np.ascontiguousarray(frame) for frame in frames]
+        if batch_pnet is None:
+            batch_pnet = self.device.type == "cuda"
         with torch.inference_mode():
-            return [self._detect_one(np.ascontiguousarray(frame), min_face_size, skip_below) for frame in frames]
+            if batch_pnet and len({f.shape for f in frames}) == 1:
+                integrals = [cv2.integral(f, sdepth=cv2.CV_32S) for f in frames]
+                candidates = self._pnet_candidates(integrals, *frames[0].shape[:2], min_face_size, skip_below)
+                return [self._refine(i, c, *f.shape[:2]) for i, c, f in zip(integrals, candidates, frames, strict=True)]
+            return [self._detect_one(frame, min_face_size, skip_below) for frame in frames]
 
     def _run(self, net: torch.nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, ...]:
         """One network on k x h x w x 3 float32 (seen as k x 3 x h x w, channels-last: no copy on the CPU), on
@@ -127,16 +138,29 @@ class FastMTCNN:
     def _detect_one(self, frame: np.ndarray, min_face_size: float, skip_below: float) -> Detections:
         h, w = frame.shape[:2]
         integral = cv2.integral(frame, sdepth=cv2.CV_32S)  # (h+1) x (w+1) x 3 window sums, exact
+        return self._refine(integral, self._pnet_candidates([integral], h, w, min_face_size, skip_below)[0], h, w)
 
-        # stage 1: P-Net over the pyramid, one suppression per scale, then one over all scales
-        per_scale = []
+    def _pnet_candidates(self, integrals: list[np.ndarray], h: int, w: int, min_face_size: float,
+                         skip_below: float) -> list[torch.Tensor]:
+        """Stage 1 for same-size frames: P-Net over the pyramid (all frames of a level in one call), one
+        suppression per frame and scale, then one per frame over all scales."""
+        per_scale: list[list[torch.Tensor]] = [[] for _ in integrals]
         for scale in pyramid_scales(h, w, min_face_size, self.factor, skip_below):
-            level = resample_frame(integral, int(h * scale + 1), int(w * scale + 1))[None]
-            reg, probs = self._run(self.pnet, level)
+            levels = np.stack([resample_frame(i, int(h * scale + 1), int(w * scale + 1)) for i in integrals])
+            reg, probs = self._run(self.pnet, levels)
             boxes, image_inds = generateBoundingBox(reg, probs[:, 1], scale, self.thresholds[0])
-            per_scale.append(boxes[batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.5)])
-        boxes = torch.cat(per_scale) if per_scale else torch.zeros(0, 9)
-        boxes = boxes[batched_nms(boxes[:, :4], boxes[:, 4], torch.zeros(len(boxes), dtype=torch.int64), 0.7)]
+            pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.5)  # per frame, highest score first
+            boxes, image_inds = boxes[pick], image_inds[pick]
+            for n in range(len(integrals)):
+                per_scale[n].append(boxes[image_inds == n])
+        out = []
+        for found in per_scale:
+            boxes = torch.cat(found) if found else torch.zeros(0, 9)
+            out.append(boxes[batched_nms(boxes[:, :4], boxes[:, 4], torch.zeros(len(boxes), dtype=torch.int64), 0.7)])
+        return out
+
+    def _refine(self, integral: np.ndarray, boxes: torch.Tensor, h: int, w: int) -> Detections:
+        """Stages 2 and 3 for one frame: its P-Net candidates through R-Net and O-Net."""
         if len(boxes) == 0:
             return _empty()
         regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
