@@ -11,6 +11,7 @@ from deepfake_detector.engines import run_units
 from deepfake_detector.io import atomic_dir
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
+from deepfake_detector.preprocess import gather
 from deepfake_detector.preprocess.faces import FaceCropper, face_batches
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FACES, FRAMES, MANIFEST, read_table, write_table
@@ -30,10 +31,7 @@ def main() -> None:
         done = run_units(batches, cropper, params.compute, "crop_faces",
                          size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame")
     elapsed = time.perf_counter() - started
-    for result in done:
-        for path, reason in result.skipped:
-            summary.skip(path, reason)
-    rows = [row for result in done for row in result.rows]
+    rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()
     write_table(faces_table, FACES_CSV, FACES)
     summary.counts = _counts(faces_table, manifest, len(frames))

@@ -9,6 +9,7 @@ from deepfake_detector.engines import run_units
 from deepfake_detector.io import atomic_dir
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FRAMES_CSV, FRAMES_DIR, MANIFEST_CSV
+from deepfake_detector.preprocess import gather
 from deepfake_detector.preprocess.frames import FrameExtractor, FrameItem
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FRAMES, MANIFEST, read_table, write_table
@@ -22,10 +23,7 @@ def main() -> None:
     with atomic_dir(FRAMES_DIR) as out:
         extractor = partial(FrameExtractor, params.frames, params.data.max_file_mb, out, FRAMES_DIR)
         done = run_units(items, extractor, params.compute, "extract_frames")
-    for result in done:
-        for path, reason in result.skipped:
-            summary.skip(path, reason)
-    rows = [row for result in done for row in result.rows]
+    rows = gather(done, summary.skip)
     frames = pd.DataFrame(rows) if rows else FRAMES.empty()
     write_table(frames, FRAMES_CSV, FRAMES)
     summary.counts = {

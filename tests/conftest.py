@@ -22,9 +22,8 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """An untrained resnet18 at 64 px, saved like the package stage does (model.pt, model.onnx, model.json).
+def save_untrained_model(out: Path, backbone: str) -> Path:
+    """An untrained `backbone` at 64 px, saved like the package stage does (model.pt, model.onnx, model.json).
 
     Its scores are meaningless but deterministic: enough to test plumbing, never accuracy.
     """
@@ -35,14 +34,26 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from deepfake_detector.models.export import export_onnx
     from deepfake_detector.models.spec import ONNX_FILE, TORCH_WEIGHTS, ModelSpec
 
-    out = tmp_path_factory.mktemp("tiny_model")
     torch.manual_seed(0)
-    model = build_backbone("resnet18", 64).eval()
+    model = build_backbone(backbone, 64).eval()
     torch.save(model.state_dict(), out / TORCH_WEIGHTS)
     export_onnx(model, 64, out / ONNX_FILE)
-    ModelSpec(backbone="resnet18", input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4,
+    ModelSpec(backbone=backbone, input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4,
               version="test").save(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """An untrained resnet18 (a timm backbone, as the pipeline trains) in a model folder."""
+    return save_untrained_model(tmp_path_factory.mktemp("tiny_model"), "resnet18")
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory) -> Path:
+    """An untrained meso4 in a model folder: 0.1 MB instead of resnet18's 90, for tests that only move the
+    folder around (packaging compresses every byte)."""
+    return save_untrained_model(tmp_path_factory.mktemp("small_model"), "meso4")
 
 
 @pytest.fixture(scope="session")

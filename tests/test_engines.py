@@ -91,3 +91,12 @@ def test_a_cluster_address_that_is_not_local_auto_or_ray_url_is_refused():
 def test_auto_without_a_running_cluster_says_how_to_start_one():
     with pytest.raises(UserError, match=r"no Ray cluster answered.*ray start --head"):
         run_units([1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}), "x")
+
+
+def test_no_units_build_no_worker_and_reach_no_cluster():
+    """A stage with nothing to do (every video skipped) returns at once: the address below would be refused."""
+    def no_worker():
+        raise AssertionError("no unit needs a worker")
+
+    assert run_units([], no_worker, RAY.model_copy(update={"ray_address": "auto"}), "x") == []
+    assert run_units([], no_worker, ComputeConfig(), "x") == []

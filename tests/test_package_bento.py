@@ -18,9 +18,9 @@ LABELS = {"git_commit": "0123abc", "params_hash": "p-hash", "data_hash": "d-hash
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_package_bento(tiny_model_dir, tmp_path):
+def test_package_bento(small_model_dir, tmp_path):
     home, out = tmp_path / "bentoml", tmp_path / "bento"
-    archive = package_bento(tiny_model_dir, home, out, LABELS)
+    archive = package_bento(small_model_dir, home, out, LABELS)
 
     assert archive == out / f"{BENTO_NAME}.bento" and archive.is_file()
     assert sorted(p.name for p in out.iterdir()) == [archive.name], "no partial outputs left behind"
@@ -50,13 +50,13 @@ def test_package_bento(tiny_model_dir, tmp_path):
     assert imported["bento"].startswith(f"{BENTO_NAME}:") and LABELS.items() <= imported["labels"].items()
 
     # Packaging again replaces the archive and keeps a single model and Bento in the store.
-    assert package_bento(tiny_model_dir, home, out, LABELS) == archive
+    assert package_bento(small_model_dir, home, out, LABELS) == archive
     assert len(list((home / "models" / BENTO_NAME).glob("*/model.json"))) == 1
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_the_gpu_flavour_builds_from_the_same_bentofile(tiny_model_dir, tmp_path):
+def test_the_gpu_flavour_builds_from_the_same_bentofile(small_model_dir, tmp_path):
     """scripts/gpu_bentofile.py + bentoml build (what the release workflow's GPU job runs, before containerize,
     which needs Docker): a CUDA base image, the CUDA wheels of torch and ONNX Runtime, the CPU flavour's
     service, files and settings otherwise."""
@@ -64,7 +64,7 @@ def test_the_gpu_flavour_builds_from_the_same_bentofile(tiny_model_dir, tmp_path
 
     root = Path(__file__).resolve().parents[1]
     home = tmp_path / "bentoml"
-    package_bento(tiny_model_dir, home, tmp_path / "bento", LABELS)  # the store the package stage fills
+    package_bento(small_model_dir, home, tmp_path / "bento", LABELS)  # the store the package stage fills
     bentofile = tmp_path / "bentofile.gpu.yaml"
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
     subprocess.run([sys.executable, "scripts/gpu_bentofile.py", str(bentofile)], cwd=root, check=True, timeout=60)
@@ -87,6 +87,31 @@ def test_the_gpu_flavour_builds_from_the_same_bentofile(tiny_model_dir, tmp_path
     gpu_yaml, cpu_yaml = (yaml.safe_load((d / "bento.yaml").read_text()) for d in (gpu, cpu))
     assert gpu_yaml["labels"]["flavour"] == "gpu" and gpu_yaml["service"] == cpu_yaml["service"]
     assert gpu_yaml["services"][0]["models"] == cpu_yaml["services"][0]["models"]  # the same stored model
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_checkouts_in_different_folders_build_the_same_bento(small_model_dir, tmp_path, monkeypatch):
+    """CI's reproduce job re-runs the pipeline in its own checkout and compares dvc.lock's hashes, so the
+    Bento may not depend on where the project lives (BentoML names the setup script by its absolute path)."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    archives = []
+    for folder in ("a/project", "elsewhere/deeper/checkout"):
+        checkout = tmp_path / folder
+        shutil.copytree(root / "src", checkout / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("bentofile.yaml", "service.py"):
+            shutil.copy(root / name, checkout / name)
+        monkeypatch.chdir(checkout)
+        artifacts = checkout / "artifacts"  # where the package stage writes; bentofile.yaml keeps it out
+        archives.append(package_bento(small_model_dir, artifacts / "bentoml", artifacts / "bento", LABELS))
+    with tarfile.open(archives[0]) as tar:
+        [script] = [n for n in tar.getnames() if n.startswith("./env/docker/script__")]
+        assert tar.extractfile(script).read() == (root / "src/deepfake_detector/serving/bento_setup.sh").read_bytes()
+        assert f"RUN chmod +x {script} && {script}" in tar.extractfile("./env/docker/Dockerfile").read().decode()
+    assert archives[0].read_bytes() == archives[1].read_bytes()
 
 
 def test_the_exported_onnx_holds_no_paths_of_this_machine(tmp_path):

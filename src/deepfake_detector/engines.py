@@ -25,6 +25,8 @@ def run_units(units: Sequence[Any], make_worker: Callable[[], Worker], compute: 
     """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA) in `unit_name`s;
     `size(unit)` is how many of them a unit holds. `make_worker` must be picklable for Ray (a class or a
     functools.partial of one), and the worker's outputs must be picklable."""
+    if not units:
+        return []  # no worker to build, no cluster to start (~15 s for Ray)
     progress = tqdm(total=sum(size(u) for u in units), desc=f"{desc} ({compute.engine})", unit=unit_name)
     try:
         if compute.engine == "local":

@@ -146,7 +146,8 @@ class FastMTCNN:
         suppression per frame and scale, then one per frame over all scales."""
         per_scale: list[list[torch.Tensor]] = [[] for _ in integrals]
         for scale in pyramid_scales(h, w, min_face_size, self.factor, skip_below):
-            levels = np.stack([resample_frame(i, int(h * scale + 1), int(w * scale + 1)) for i in integrals])
+            resampled = [resample_frame(i, int(h * scale + 1), int(w * scale + 1)) for i in integrals]
+            levels = resampled[0][None] if len(resampled) == 1 else np.stack(resampled)  # one frame: no copy
             reg, probs = self._run(self.pnet, levels)
             boxes, image_inds = generateBoundingBox(reg, probs[:, 1], scale, self.thresholds[0])
             pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.5)  # per frame, highest score first

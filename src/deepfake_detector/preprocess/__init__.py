@@ -5,6 +5,7 @@ under `out` (a folder every worker can reach) and returns a Done: its table rows
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -14,3 +15,11 @@ class Done:
 
     rows: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def gather(done: list[Done], skip: Callable[[str, str], None]) -> list[dict]:
+    """Every unit's rows, in unit order; `skip(file, reason)` (a stage summary's) hears of each skipped file."""
+    for result in done:
+        for path, reason in result.skipped:
+            skip(path, reason)
+    return [row for result in done for row in result.rows]

@@ -90,6 +90,7 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
     stored = (bentoml.models.get(model.tag).path_of("model.yaml"), bentoml.get(bento.tag).path_of("bento.yaml"))
     for info in stored:
         _pin_creation_time(Path(info), when)
+    _name_scripts_by_content(Path(bentoml.get(bento.tag).path))
     bentoml.export_bento(bento.tag, str(out))
     _reproducible_tar(out)
 
@@ -97,6 +98,22 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
 def _pin_creation_time(info_yaml: Path, when: str) -> None:
     text = info_yaml.read_text()
     info_yaml.write_text(re.sub(r"(creation_time: )'[^']*'", rf"\1'{when}'", text))
+
+
+def _name_scripts_by_content(bento_dir: Path) -> None:
+    """BentoML copies bentofile's docker.setup_script as `env/docker/script__<md5 of its absolute path>`, so a
+    checkout in another folder would build another Bento; name it by its content instead, everywhere it is named."""
+    docker = bento_dir / "env" / "docker"
+    renames = {}
+    for script in docker.glob("script__*"):
+        renamed = script.with_name(f"script__{hashlib.md5(script.read_bytes()).hexdigest()}")
+        script.rename(renamed)
+        renames[script.name] = renamed.name
+    for text_file in (bento_dir / "bento.yaml", docker / "Dockerfile"):
+        text = text_file.read_text()
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        text_file.write_text(text)
 
 
 def _reproducible_tar(archive: Path) -> None:
