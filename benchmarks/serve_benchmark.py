@@ -4,7 +4,8 @@ Media, built from a demo-corpus face: a 600x600 portrait JPEG, a 1280x720 JPEG (
 a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16) frames. Prints
   - p50 latency of /predict_image (portrait, 720p) and /predict_video over HTTP, against the serving targets
     (portrait 150 ms, video 1.5 s on an idle 2-core machine), and the service's own split of it
-    (`timings_ms`: decode, detect, classify; medians);
+    (`timings_ms`: decode, detect, classify; medians); then the same with ?explain=true (heatmaps) and the
+    time spent making them (`timings_ms.explain`);
   - the HTTP overhead, two ways: against Predictor.predict_path on the same files in a separate process that
     has the server worker's environment (thread settings) and malloc settings, its calls alternating with the
     HTTP ones; and as the client's wall time minus the time the service reports (`timings_ms.server`);
@@ -111,8 +112,8 @@ def timed(fn) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
-def post(url: str, kind: str, path: Path, client: httpx.Client) -> dict:
-    response = client.post(f"{url}/predict_{kind}", files={kind: (path.name, path.read_bytes())}, timeout=300)
+def post(url: str, kind: str, path: Path, client: httpx.Client, query: str = "") -> dict:
+    response = client.post(f"{url}/predict_{kind}{query}", files={kind: (path.name, path.read_bytes())}, timeout=300)
     response.raise_for_status()
     return response.json()
 
@@ -254,6 +255,19 @@ def latency(url: str, local: InProcess, media: dict[str, tuple[str, Path]], repe
     return out
 
 
+def explain_cost(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> dict[str, dict]:
+    """Medians over HTTP with ?explain=true: the wall time, and the service's time making heatmaps."""
+    out = {}
+    with httpx.Client() as client:
+        for name, (kind, path) in media.items():
+            post(url, kind, path, client, "?explain=true")  # warm-up
+            runs = [timed(lambda k=kind, p=path: post(url, k, p, client, "?explain=true"))
+                    for _ in range(max(3, repeats // 3))]
+            out[name] = {"wall": statistics.median(ms for ms, _ in runs), "faces": len(runs[-1][1]["faces"]),
+                         "explain": statistics.median(b["timings_ms"].get("explain", float("nan")) for _, b in runs)}
+    return out
+
+
 def throughput(url: str, image: Path) -> float:
     """Images per second with CLIENTS clients posting at once."""
     with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(limits=httpx.Limits(max_connections=CLIENTS)) as client:
@@ -341,6 +355,7 @@ def measure(url: str, proc: subprocess.Popen, model: Path, media: dict[str, tupl
         results["latency"] = latency(url, local, media, args.repeats)
     finally:
         local.close()
+    results["explain"] = explain_cost(url, media, args.repeats)
     if not args.latency_only:
         results["memory"] = memory_run(url, server, media["portrait"][1], media["video"][1], args.requests)
     return results
@@ -363,6 +378,10 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print("  (calls alternate with the HTTP ones); service: timings_ms.server (upload received to response);")
     print("  transport: share of the wall time spent outside the service; decode/detect/classify: the service's")
     print("  timings_ms (medians, ms)")
+    print(f"\n{'with ?explain=true':<19}{'faces':>8}{'p50 HTTP ms':>14}{'explain off':>14}{'heatmaps ms':>14}")
+    for name, m in r["explain"].items():
+        print(f"{name:<19}{m['faces']:>8}{m['wall']:>14.1f}{r['latency'][name]['wall']:>14.1f}{m['explain']:>14.1f}")
+    print("  heatmaps: timings_ms.explain (occlusion, params.yaml's explain section), medians")
     if not args.latency_only:
         print(f"\nthroughput, {CLIENTS} concurrent clients (median of {THROUGHPUT_ROUNDS} rounds of {THROUGHPUT_REQUESTS} "
               f"portraits): {r['throughput_on']:.1f} images/s with micro-batching, {r['throughput_off']:.1f} without "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Switch the pipeline to a params profile without touching code: profiles/<name>.yaml holds only the keys
-# that differ from params.yaml, merged on top of it (config.profile_params, the merge baselines use too):
+# that differ from params.yaml, merged on top of it (profiles.profile_params, the merge baselines use too):
 #   scripts/use_profile.sh real && dvc exp run -n real-data
 #   scripts/use_profile.sh --reset
 # returns to the committed params and results (params.yaml, dvc.lock, the metrics and plots in git, then the
@@ -18,7 +18,8 @@ import sys
 
 import yaml
 
-from deepfake_detector.config import ConfigError, profile_params
+from deepfake_detector.config import ConfigError
+from deepfake_detector.profiles import profile_params
 
 try:
     params = profile_params(sys.argv[1])

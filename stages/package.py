@@ -45,7 +45,8 @@ def main() -> None:
     with atomic_dir(MODEL_DIR) as out:
         inputs = check_inputs(torch_predictor, params.seed)
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
-        spec.model_copy(update={"judge": params.judge}).save(out)  # + when to answer "cannot judge"
+        # + when to answer "cannot judge", and how heatmaps are made
+        spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
         (out / "model_card.md").write_text(card)
     labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()},

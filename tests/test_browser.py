@@ -25,18 +25,23 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def page(server):  # noqa: F811
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(server)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server)
+    return page
 
 
 def webm_copy(video: Path, out: Path) -> Path:
@@ -75,6 +80,48 @@ def test_upload_image_shows_verdict_and_boxes(page, media):  # noqa: F811
     assert drawn > 100
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_image.png"), full_page=True)
+
+
+@pytest.mark.timeout(400)
+def test_an_image_with_two_faces_shows_a_box_and_a_verdict_per_person(page, media, tmp_path):  # noqa: F811
+    rgb = cv2.imread(str(media["image"]))
+    two = tmp_path / "two_people.png"
+    cv2.imwrite(str(two), cv2.hconcat([rgb, cv2.flip(rgb, 1)]))
+    upload(page, two)
+    page.wait_for_function("document.getElementById('overlay').dataset.boxes === '2'")
+    assert "person 1:" in page.inner_text("#details") and "verdict from person" in page.inner_text("#details")
+    page.screenshot(path=str(ARTIFACTS / "browser_two_faces.png"), full_page=True)
+
+
+@pytest.mark.timeout(400)
+def test_on_a_phone_with_the_keyboard_only(browser, server, media):  # noqa: F811
+    """A 390-px-wide screen: nothing scrolls sideways; Tab reaches the file picker, Space opens it, and the
+    verdict shows."""
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.set_default_timeout(TIMEOUT_MS)
+    phone.goto(server)
+    phone.keyboard.press("Tab")
+    assert phone.evaluate("document.activeElement.id") == "file"
+    with phone.expect_file_chooser() as chooser:
+        phone.keyboard.press("Space")
+    chooser.value.set_files(str(media["image"]))
+    phone.wait_for_function("document.getElementById('verdict').textContent.length > 0")
+    phone.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.screenshot(path=str(ARTIFACTS / "browser_phone.png"), full_page=True)
+    phone.close()
+
+
+@pytest.mark.timeout(400)
+def test_heatmap_toggle_draws_where_the_model_looked(page, media):  # noqa: F811
+    """With the box ticked the upload asks for heatmaps and draws them; unticked, they are hidden again."""
+    page.check("#explain")
+    upload(page, media["image"])
+    page.wait_for_function("document.getElementById('overlay').dataset.heatmaps === '1'")
+    page.screenshot(path=str(ARTIFACTS / "browser_heatmap.png"), full_page=True)
+    page.uncheck("#explain")
+    page.wait_for_function("document.getElementById('overlay').dataset.heatmaps === '0'")
+    assert page.evaluate("document.getElementById('overlay').dataset.boxes") == "1"  # the box stays
 
 
 @pytest.mark.timeout(400)

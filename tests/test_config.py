@@ -8,7 +8,8 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params, profile_params
+from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params
+from deepfake_detector.profiles import profile_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # what params.yaml must name itself: the data, and which models to train and stress (no code default for these)

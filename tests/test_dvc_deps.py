@@ -82,3 +82,13 @@ def test_the_import_walk_finds_what_a_stage_really_runs() -> None:
     assert {"stages/train.py", "src/deepfake_detector/train/run.py", "src/deepfake_detector/train/fit.py",
             "src/deepfake_detector/config.py", "src/deepfake_detector/__init__.py"} <= found
     assert "src/deepfake_detector/serving/service.py" not in found  # training never loads the service
+
+
+def test_every_file_the_bento_carries_is_a_dep_of_the_package_stage() -> None:
+    """The Bento holds the code bentofile.yaml includes (service, upload page, ...), not only what
+    stages/package.py imports: a change to any of it must rebuild the Bento."""
+    bentofile = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
+    carried = {f for pattern in bentofile["include"] for f in ROOT.glob(pattern) if f.is_file()}
+    deps = [d for d in stages()["package"]["deps"] if isinstance(d, str)]
+    missing = sorted(str(f.relative_to(ROOT)) for f in carried if not covered(f, deps))
+    assert len(carried) > 50 and not missing, f"the Bento carries these files, the package stage lacks them: {missing}"

@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     # foundation: parameters, files, paths, tables, provenance, logging, named registries, devices
     PACKAGE: 0,  # the package's own __init__ (its version)
     "config": 0,
+    "profiles": 0,
     "io": 0,
     "paths": 0,
     "tables": 0,
@@ -29,10 +30,12 @@ LAYERS: dict[str, int] = {
     # decoding media; the networks (backbones, model.json, preprocessing, weights, export)
     "media": 1,
     "models": 1,
-    # dataset ingest (adapters, sources, manifest, splits); logits -> calibrated and video scores; when not to judge
+    # dataset ingest (adapters, sources, manifest, splits); logits -> calibrated and video scores; when not to judge;
+    # where the model looked
     "data": 2,
     "scoring": 2,
     "judge": 2,
+    "explain": 2,
     "preprocess": 2,
     # the Predictor: media -> verdict
     "inference": 3,

@@ -13,7 +13,15 @@ import pytest
 from deepfake_detector.config import FacesConfig
 from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
 from deepfake_detector.demo.render import render_face
-from deepfake_detector.media.faces import Face, FaceDetector, crop_face, cut_margin, iou, track_main_face
+from deepfake_detector.media.faces import (
+    Face,
+    FaceDetector,
+    crop_face,
+    cut_margin,
+    iou,
+    track_faces,
+    track_main_face,
+)
 from deepfake_detector.media.frames import (
     MediaError,
     read_crop,
@@ -254,6 +262,18 @@ def test_track_main_face_follows_the_first_face() -> None:
     per_frame = [[a[0]], [a[1]], [], [b, a[3]], [b, a[4]], [b, a[5]]]
     picked = track_main_face(per_frame)
     assert picked == [a[0], a[1], None, a[3], a[4], a[5]]
+
+
+def test_track_faces_gives_each_person_a_track() -> None:
+    """Two people walking right, a third appearing in frame 2: the main (largest) face's track first, then one
+    track per other person in order of appearance, each following its own face, None where it is not seen."""
+    main = [_face(40 + 3 * i, 40, 90) for i in range(4)]
+    other = [_face(250 + 3 * i, 60, 60) for i in range(4)]
+    late = _face(150, 250, 50)
+    per_frame = [[main[0], other[0]], [main[1]], [main[2], other[2], late], [main[3], late, other[3]]]
+    assert track_faces(per_frame) == [main, [other[0], None, other[2], other[3]], [None, None, late, late]]
+    assert track_faces([[main[0]], []]) == [[main[0], None]]  # one person: only the main track
+    assert track_faces([[], []]) == [[None, None]]
 
 
 def test_track_main_face_takes_the_largest_when_lost() -> None:

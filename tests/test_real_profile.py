@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pipeline_helpers import PROJECT_ROOT, commit, copy_project, run, set_param
 
-from deepfake_detector.config import profile_params
+from deepfake_detector.profiles import profile_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data, pytest.mark.timeout(1500)]
 

@@ -5,6 +5,7 @@ Media come from the demo renderer (procedural faces MTCNN finds), written to a t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -182,6 +183,52 @@ def test_cropped_query_parameter(client, media):
     assert post(client, "image", media["image"]).json()["treated_as_because"]  # auto: says why
     bad = client.post("/predict_image?cropped=maybe", files={"image": ("face.jpg", data)})
     assert bad.status_code == 400 and bad.json()["error"] == "cropped='maybe': use true, false or auto"
+
+
+def test_explain_query_parameter(client, media):
+    """?explain=true adds each face's heatmap (a PNG the size of the model's input) over its crop square."""
+    plain = post(client, "image", media["image"]).json()
+    assert plain["faces"][0]["heatmap"] is None and "explain" not in plain["timings_ms"]
+    with open(media["video"], "rb") as f:
+        response = client.post("/predict_video?explain=true", files={"video": ("clip.mp4", f.read())})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["timings_ms"]["explain"] > 0 and len(body["faces"]) >= 2
+    for face in body["faces"]:
+        png = cv2.imdecode(np.frombuffer(base64.b64decode(face["heatmap"]), np.uint8), cv2.IMREAD_UNCHANGED)
+        assert png.shape == (64, 64, 4)  # tiny_model_dir's input size, RGBA
+        x1, y1, x2, y2 = face["crop_box"]
+        assert x2 - x1 == y2 - y1 > face["box"][2] - face["box"][0]  # the square around the box (margin > 1)
+    bad = client.post("/predict_image?explain=yes", files={"image": ("face.jpg", media["image"].read_bytes())})
+    assert bad.status_code == 400 and bad.json()["error"] == "explain='yes': use true or false"
+
+
+def test_batch_gives_each_file_its_result_or_error(client, media):
+    """POST /predict_batch: one result per file, in order, equal to the single endpoints'; a bad file gets its
+    own error and status and does not fail the others."""
+    names = ("image", "video", "text_as_jpg", "empty", "no_face")
+    files = [("files", (media[key].name, media[key].read_bytes())) for key in names]
+    response = client.post("/predict_batch", files=files)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["path"] for r in results] == [media[key].name for key in names]
+    assert [r["status"] for r in results] == [200, 200, 415, 400, 200]
+    single = post(client, "image", media["image"]).json(), post(client, "video", media["video"]).json()
+    for batched, alone in zip(results[:2], single, strict=True):
+        assert batched["fake_probability"] == alone["fake_probability"] and batched["faces"] == alone["faces"]
+    assert "not a supported image" in results[2]["error"] and results[3]["error"].endswith("the file is empty")
+    assert results[4]["verdict"] == "cannot_judge"
+
+
+@pytest.mark.parametrize("files, status, message", [
+    ([], 400, "empty request"),
+    ([("image", ("face.jpg", b"x"))], 400, "no files in multipart form field 'files'"),
+    ([("files", (f"{i}.jpg", b"x")) for i in range(CONFIG.max_batch_files + 1)], 413, "at most 16 files per request"),
+    ([("files", ("big.jpg", b"\xff" * int(2.5 * 2**20)))], 413, "over the limit of 2 MB"),
+])
+def test_batch_refusals(client, files, status, message):
+    response = client.post("/predict_batch", files=files) if files else client.post("/predict_batch", content=b"")
+    assert response.status_code == status and message in response.json()["error"], response.text
 
 
 def test_request_errors(client, media):

@@ -44,6 +44,9 @@ def predict(
                                         "default: decided per file from the detection.")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Write one row per file to this Parquet folder instead of printing; a re-run skips files in it.")] = None,
+    explain: Annotated[Path | None, typer.Option(
+        help="Save where the model looked: one heatmap overlay PNG per scored face (per frame of a video) in "
+             "this folder; --json then carries the heatmaps too.")] = None,
     # the next three default to params.compute's defaults (engine local; a Ray of 2 workers started here)
     engine: Annotated[str | None, typer.Option(help="With --out: local (this process) or ray (Ray workers).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="With --engine ray: local, auto or ray://host:port.")] = None,
@@ -55,16 +58,20 @@ def predict(
     from deepfake_detector.media.frames import media_files
 
     setup_logging()
+    if out is not None and explain is not None:
+        typer.echo("error: --explain draws heatmaps for printed results; leave out --out", err=True)
+        raise typer.Exit(2)
     if out is not None:
         _predict_to_parquet(media_files(paths), model, out, cropped, engine, ray_address, workers)
         return
     if engine not in (None, "local"):
         typer.echo("error: --engine ray writes to a Parquet folder: add --out FOLDER", err=True)
         raise typer.Exit(2)
-    _predict_and_print(paths, model, as_json, cropped)
+    _predict_and_print(paths, model, as_json, cropped, explain)
 
 
-def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: bool | None) -> None:
+def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: bool | None,
+                       explain: Path | None) -> None:
     from tqdm import tqdm
 
     from deepfake_detector.inference import Predictor
@@ -81,7 +88,9 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
         raise typer.Exit(2)
     failed = 0
     for path in tqdm(inputs, desc="predict", unit="file", file=sys.stderr):
-        r = predictor.predict_path(path, cropped=cropped)
+        r, frames = predictor.predict_path_and_frames(path, cropped=cropped, explain=explain is not None)
+        if explain is not None:
+            _save_overlays(explain, path, r, frames)
         failed += r.error is not None
         if as_json:
             typer.echo(json.dumps(r.to_dict()))
@@ -90,10 +99,32 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
         elif r.reason:
             typer.echo(f"{r.path}: CANNOT JUDGE ({r.reason['code']}) {r.reason['message']}")
         else:
+            people = f", {len(r.tracks)} people, decided by person {r.decided_by_track}" if len(r.tracks) > 1 else ""
             typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
-                       f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s))")
+                       f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s){people})")
     if failed == len(inputs):
         raise typer.Exit(1)
+
+
+def _save_overlays(folder: Path, path: Path, prediction, frames) -> None:
+    """<stem>-<hash of the path>[_frame<N>][_person<T>].png: each scored face's heatmap over its frame, its box
+    outlined (person 0, the main face, has no suffix)."""
+    import hashlib
+
+    import cv2
+
+    from deepfake_detector.explain import overlay
+
+    folder.mkdir(parents=True, exist_ok=True)
+    by_index = {frame.index: frame for frame in frames}
+    stem = f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"  # same-named files in two folders
+    for face in prediction.faces:
+        drawn = overlay(by_index[face.frame_idx].rgb, face.heatmap, face.crop_box)
+        x1, y1, x2, y2 = (round(v) for v in face.box)
+        cv2.rectangle(drawn, (x1, y1), (x2, y2), (255, 255, 255), 2)
+        suffix = f"_frame{face.frame_idx}" if prediction.media == "video" else ""
+        suffix += f"_person{face.track}" if face.track else ""
+        cv2.imwrite(str(folder / f"{stem}{suffix}.png"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
 
 
 def _predict_to_parquet(inputs: list[Path], model: Path, out: Path, cropped: bool | None, engine: str | None,

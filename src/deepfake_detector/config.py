@@ -290,6 +290,15 @@ class JudgeConfig(Strict):
     max_faces: int = Field(6, ge=1)  # more faces in one image: a collage or a screenshot, not a photo of someone
 
 
+class ExplainConfig(Strict):
+    """Occlusion heatmaps (explain.py): a mean-colour square, `window` of the input side, slides by `stride`."""
+
+    window: float = Field(0.25, gt=0, le=1)
+    stride: float = Field(0.125, gt=0, le=1)
+    batch_size: int = Field(64, ge=1)  # occluded crops per model call
+    opacity: float = Field(0.6, ge=0, le=1)  # of the hottest pixel, where a heatmap is drawn over the image
+
+
 class PackageConfig(Strict):
     onnx_opset: int = 18
     onnx_atol: float = 1e-4
@@ -300,6 +309,7 @@ class ServeConfig(Strict):
     max_video_seconds: float = 60.0
     max_image_pixels: int = 40_000_000
     frames_per_video: int = 16
+    max_batch_files: int = Field(16, ge=1)  # files per POST /predict_batch, together at most max_upload_mb
     # Requests decoded and scored at once (MTCNN itself runs one at a time). Their face crops are batched for
     # the model: up to batch_max_size crops per model call (1 turns batching off); crops queue while the model
     # is busy, and an idle model waits batch_max_wait_ms for more. 0 by default: MTCNN hands faces over one
@@ -330,6 +340,7 @@ class Params(Strict):
     baselines: dict[str, dict[str, Any]]
     robustness: RobustnessConfig
     judge: JudgeConfig = JudgeConfig()
+    explain: ExplainConfig = ExplainConfig()
     package: PackageConfig = PackageConfig()
     serve: ServeConfig = ServeConfig()
     compute: ComputeConfig = ComputeConfig()
@@ -371,24 +382,6 @@ def merged(base: dict, overrides: dict) -> dict:
     for key, value in overrides.items():
         out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return out
-
-
-PROFILES_DIR = Path("profiles")
-
-
-def profile_params(name: str, base: str | Path = "params.yaml", root: str | Path = ".") -> dict:
-    """params.yaml with the overlay profiles/<name>.yaml (only the keys that differ) merged on top, validated."""
-    root = Path(root)
-    overlay_path = root / PROFILES_DIR / f"{name}.yaml"
-    if not overlay_path.exists():
-        names = sorted(p.stem for p in (root / PROFILES_DIR).glob("*.yaml") if not p.stem.startswith("ablation"))
-        raise ConfigError(f"{overlay_path}: no such profile; profiles: {', '.join(names)}")
-    raw = merged(yaml.safe_load((root / base).read_text()) or {}, yaml.safe_load(overlay_path.read_text()) or {})
-    try:
-        Params.model_validate(raw)
-    except Exception as err:
-        raise ConfigError(f"{overlay_path} on {base}: invalid params:\n{err}") from None
-    return raw
 
 
 class ConfigError(ValueError):

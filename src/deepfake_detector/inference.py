@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_detector.config import ExplainConfig
 from deepfake_detector.devices import onnx_providers
-from deepfake_detector.judge import CANNOT_JUDGE, cannot_judge
-from deepfake_detector.media.faces import Face, FaceDetector, crop_face, track_main_face
+from deepfake_detector.explain import heatmap_png, occlusion_maps
+from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge
+from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_square, track_faces
 from deepfake_detector.media.frames import (
     Frame,
     MediaError,
@@ -112,6 +114,20 @@ class FaceScore:
     box: list[float]  # x1, y1, x2, y2 in the source frame
     detection_prob: float
     fake_probability: float
+    crop_box: list[int]  # x1, y1, x2, y2 of the square the model saw (may extend past the frame)
+    heatmap: str | None = None  # where the model looked (explain.py): base64 RGBA PNG over crop_box, on request
+    track: int = 0  # the person: 0 is the main face's track (TrackVerdict.track)
+
+
+@dataclass
+class TrackVerdict:
+    """One person's verdict: an image's face, or a video's face followed across frames (media/faces.track_faces)."""
+
+    track: int  # 0: the main face (the largest, followed); then the others in order of appearance
+    faces: int  # frames this person's face was scored in
+    verdict: str  # "fake" | "real" | "cannot_judge" (see reason; it then does not count for the file)
+    fake_probability: float | None = None
+    reason: dict[str, str] | None = None
 
 
 @dataclass
@@ -127,6 +143,9 @@ class Prediction:
     treated_as_because: str | None = None
     threshold: float | None = None
     faces: list[FaceScore] = field(default_factory=list)
+    # one verdict per person; the file's is the highest of those that can be judged, and decided_by_track says whose
+    tracks: list[TrackVerdict] = field(default_factory=list)
+    decided_by_track: int | None = None
     frames: int = 0  # frames looked at
     error: str | None = None
     model_version: str | None = None
@@ -180,24 +199,25 @@ class Predictor:
             return self._detector
 
     def find_faces(self, rgbs: list[np.ndarray], media: str,
-                   cropped: bool | None) -> tuple[list[Face | None], int | None, tuple[str, str]]:
-        """The main face per frame, how many faces an image holds, and whether the file is treated as a face
-        crop (and why). A face crop goes through the same detection and cut as training's crop datasets
-        (faces.already_cropped: padded or whole); `cropped=None` decides it from the detection: the file is a
-        crop when its main face's crop square (faces.margin x the box) covers the whole frame."""
+                   cropped: bool | None) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
+        """Each person's face per frame (the main face's track first; a face crop has only that one), how many
+        faces an image holds, and whether the file is treated as a face crop (and why). A face crop goes through
+        the same detection and cut as training's crop datasets (faces.already_cropped: padded or whole);
+        `cropped=None` decides it from the detection: the file is a crop when its main face's crop square
+        (faces.margin x the box) covers the whole frame."""
         if cropped:
-            return self.detector.main_faces(rgbs, already_cropped=True), None, ("face_crop", "cropped=true was given")
+            return [self.detector.main_faces(rgbs, already_cropped=True)], None, ("face_crop", "cropped=true was given")
         every_face = self.detector.detect(rgbs)
-        faces = track_main_face(every_face)
+        tracks = track_faces(every_face)
         count = len(every_face[0]) if media == "image" else None
         if cropped is False:
-            return faces, count, ("scene", "cropped=false was given")
-        found = [(face, rgb) for face, rgb in zip(faces, rgbs, strict=True) if face is not None]
+            return tracks, count, ("scene", "cropped=false was given")
+        found = [(face, rgb) for face, rgb in zip(tracks[0], rgbs, strict=True) if face is not None]
         if found and all(self.spec.faces.margin * face.size_px >= min(rgb.shape[:2]) for face, rgb in found):
             because = "the face fills the image: its crop square covers the whole frame"
             # detected again on the padded crop, as training's crop datasets were: padding changes what MTCNN finds
-            return self.detector.main_faces(rgbs, already_cropped=True), count, ("face_crop", because)
-        return faces, count, ("scene", "the face is a part of the image" if found else "no face was found")
+            return [self.detector.main_faces(rgbs, already_cropped=True)], count, ("face_crop", because)
+        return tracks, count, ("scene", "the face is a part of the image" if found else "no face was found")
 
     # -- crops -> calibrated probabilities -------------------------------------------------------------
     def model_input(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -248,14 +268,46 @@ class Predictor:
     def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.calibrate(self.logits(crops))
 
+    def heatmaps(self, crops: list[np.ndarray]) -> list[str]:
+        """Where the model looked in each crop (explain.py), as PNGs the size of the model's input."""
+        cfg = self.spec.explain or ExplainConfig()
+        heat = occlusion_maps(self.backend.logits, self.model_input(crops), cfg)
+        return [heatmap_png(h, cfg.opacity) for h in heat]
+
+    def track_verdicts(self, media: str, frames: int, kept: list[tuple[Frame, Face, int]], probs: np.ndarray,
+                       embeddings: np.ndarray | None, main_reason: Reason | None) -> list[TrackVerdict]:
+        """Each person's verdict from their scored faces (`kept`: frame, face, track), under the same "cannot
+        judge" rules as the file: a bystander seen in too few frames, or too small, does not count. The main
+        track carries the file's own reason."""
+        track_of = np.array([n for _, _, n in kept])
+        verdicts = []
+        for n in range(int(track_of.max()) + 1):
+            mine = track_of == n
+            sizes = [face.size_px for _, face, track in kept if track == n]
+            reason = cannot_judge(self.spec.judge, media, frames, sizes) if n else main_reason
+            if reason is not None:
+                verdicts.append(TrackVerdict(n, int(mine.sum()), CANNOT_JUDGE, reason=reason.to_dict()))
+                continue
+            p = self.item_probability(media, probs[mine], None if embeddings is None else embeddings[mine])
+            verdicts.append(TrackVerdict(n, int(mine.sum()), "fake" if p >= self.spec.threshold else "real", p))
+        return verdicts
+
     # -- files -> verdicts -------------------------------------------------------------------------------
     def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
-                     score_crops: CropScorer | None = None, cropped: bool | None = None) -> Prediction:
+                     score_crops: CropScorer | None = None, cropped: bool | None = None,
+                     explain: bool = False) -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
         `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `score_crops`
         replaces `self.score_crops` (the service passes its micro-batcher, which calls `self.score_crops`);
-        `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None)."""
+        `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None);
+        `explain`: add each face's heatmap."""
+        return self.predict_path_and_frames(path, max_pixels, frames_per_video, score_crops, cropped, explain)[0]
+
+    def predict_path_and_frames(self, path: str | Path, max_pixels: int | None = None,
+                                frames_per_video: int | None = None, score_crops: CropScorer | None = None,
+                                cropped: bool | None = None, explain: bool = False) -> tuple[Prediction, list[Frame]]:
+        """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
         path = Path(path)
         try:
             media = media_kind(path)
@@ -265,45 +317,54 @@ class Predictor:
             else:
                 frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
             decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path), score_crops, cropped=cropped)
+            prediction = self.predict_frames(frames, media, str(path), score_crops, cropped=cropped, explain=explain)
             prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
-            return prediction
+            return prediction, frames
         except MediaError as err:
-            return Prediction(path=str(path), error=str(err), model_version=self.spec.version)
+            return Prediction(path=str(path), error=str(err), model_version=self.spec.version), []
 
     def predict_frames(self, frames: list[Frame], media: str, name: str, score_crops: CropScorer | None = None,
-                       faces: list[Face | None] | None = None, cropped: bool | None = False) -> Prediction:
+                       faces: list[Face | None] | None = None, cropped: bool | None = False,
+                       explain: bool = False) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
-        robustness sweep detects once per video for all its models); `cropped` as in predict_path."""
+        robustness sweep detects once per video for all its models); `cropped`, `explain` as in predict_path."""
         started = time.perf_counter()
-        faces_in_image, treated_as = None, ("scene", "the faces were detected by the caller")
+        faces_in_image, treated_as, tracks = None, ("scene", "the faces were detected by the caller"), [faces]
         if faces is None:
-            faces, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
+            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
         is_crop = treated_as[0] == "face_crop"
         detected = time.perf_counter()
-        kept = [(frame, face) for frame, face in zip(frames, faces, strict=True) if face is not None]
+        kept = [(frame, face, n) for n, track in enumerate(tracks)
+                for frame, face in zip(frames, track, strict=True) if face is not None]
         result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,
                             threshold=self.spec.threshold, treated_as=treated_as[0], treated_as_because=treated_as[1])
-        reason = cannot_judge(self.spec.judge, media, len(frames), [face.size_px for _, face in kept], faces_in_image)
+        main_sizes = [face.size_px for face in tracks[0] if face is not None]
+        reason = cannot_judge(self.spec.judge, media, len(frames), main_sizes, faces_in_image)
         if reason is not None and not kept:
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
             return result
-        crops = [crop_face(fr.rgb, face, self.spec.faces.margin, self.spec.faces.crop_size, fit_inside=is_crop)
-                 for fr, face in kept]
+        squares = [crop_square(fr.rgb.shape, face, self.spec.faces.margin, fit_inside=is_crop) for fr, face, _ in kept]
+        crops = [cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)]
         if media == "video" and self.uses_temporal_head:
             probs, embeddings = self.score_crops_and_embeddings(crops)
         else:  # `score_crops`: the service's micro-batcher, when given
             probs, embeddings = (score_crops or self.score_crops)(crops), None
         scored = time.perf_counter()
+        heatmaps = self.heatmaps(crops) if explain else [None] * len(crops)
+        if explain:
+            result.timings_ms["explain"] = round((time.perf_counter() - scored) * 1000, 1)
         result.faces = [
-            FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p))
-            for (fr, face), p in zip(kept, probs, strict=True)
+            FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p),
+                      [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n)
+            for (fr, face, n), p, sq, heatmap in zip(kept, probs, squares, heatmaps, strict=True)
         ]
+        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, reason)
         if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
-        else:
-            result.fake_probability = self.item_probability(media, probs, embeddings)
-            result.label = result.verdict = "fake" if result.fake_probability >= self.spec.threshold else "real"
+        else:  # the main track is judged (it has the file's reason, None), so there is always a decider
+            decider = max((t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability)
+            result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
+            result.label = result.verdict = decider.verdict
         result.timings_ms.update(
             detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)
         )

@@ -165,6 +165,29 @@ def track_main_face(per_frame: list[list[Face]]) -> list[Face | None]:
     return picked
 
 
+def track_faces(per_frame: list[list[Face]]) -> list[list[Face | None]]:
+    """Every person's face per frame: the main face's track first (track_main_face, unchanged), then one track
+    per other person, in order of appearance. A face the main track leaves joins the track whose last face it
+    overlaps most (at least MIN_TRACK_IOU), else starts a new one."""
+    main = track_main_face(per_frame)
+    others: list[list[Face | None]] = []
+    for i, faces in enumerate(per_frame):
+        for track in others:
+            track.append(None)
+        for face in (f for f in faces if f is not main[i]):
+            free = [(iou(_last(track).box, face.box), n) for n, track in enumerate(others) if track[i] is None]
+            overlap, best = max(free, default=(0.0, -1))
+            if overlap >= MIN_TRACK_IOU:
+                others[best][i] = face
+            else:
+                others.append([None] * i + [face])
+    return [main, *others]
+
+
+def _last(track: list[Face | None]) -> Face:
+    return next(face for face in reversed(track) if face is not None)
+
+
 @dataclass(frozen=True)
 class CropSquare:
     """The square a face crop is cut from, in source pixels; it may extend past the frame (filled black)."""
@@ -207,7 +230,8 @@ def cut_square(rgb: np.ndarray, square: CropSquare, size: int) -> np.ndarray:
 
 
 def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
-    """A size x size crop of the face's square (crop_square): the one crop of training and inference."""
+    """A size x size crop of the face's square (crop_square), as the crop stage and the Predictor cut it (they also
+    keep the square: faces.csv, FaceScore.crop_box)."""
     return cut_square(rgb, crop_square(rgb.shape, face, margin, fit_inside), size)
 
 

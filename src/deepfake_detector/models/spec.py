@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from deepfake_detector.config import Aggregation, FacesConfig, JudgeConfig
+from deepfake_detector.config import Aggregation, ExplainConfig, FacesConfig, JudgeConfig
 from deepfake_detector.io import read_json, write_json
 
 SPEC_FILE = "model.json"
@@ -55,6 +55,9 @@ class ModelSpec(BaseModel):
     # when to answer "cannot judge" (params.yaml's judge): written by the package stage into the packaged
     # model.json; None (the trained model) judges every file with a face
     judge: JudgeConfig | None = None
+    # how heatmaps are made (params.yaml's explain), written by the package stage like judge; None (the trained
+    # model): ExplainConfig's defaults, which are params.yaml's
+    explain: ExplainConfig | None = None
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
 
     def trained_on_text(self) -> str:

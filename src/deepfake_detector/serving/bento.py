@@ -84,36 +84,34 @@ def _build(model_dir: Path, out: Path, labels: dict[str, str]) -> None:
     with bentoml.models.create(f"{BENTO_NAME}:{version}", labels=labels, metadata=metadata) as model:
         shutil.copytree(model_dir, model.path, dirs_exist_ok=True)
     bento = bentoml.bentos.build_bentofile(BENTOFILE, build_ctx=str(Path.cwd()), version=version, labels=labels)
-    # BentoML stamps the clock into the store and the archive; stamp the code's commit time instead, so the
-    # same model and code give byte-identical outputs (DVC hashes them; `make demo` must reproduce dvc.lock)
-    when = git_commit_time()
-    stored = (bentoml.models.get(model.tag).path_of("model.yaml"), bentoml.get(bento.tag).path_of("bento.yaml"))
-    for info in stored:
-        _pin_creation_time(Path(info), when)
-    _name_scripts_by_content(Path(bentoml.get(bento.tag).path))
+    _stamp_reproducibly(Path(bentoml.get(bento.tag).path), Path(bentoml.models.get(model.tag).path_of("model.yaml")))
     bentoml.export_bento(bento.tag, str(out))
     _reproducible_tar(out)
 
 
-def _pin_creation_time(info_yaml: Path, when: str) -> None:
-    text = info_yaml.read_text()
-    info_yaml.write_text(re.sub(r"(creation_time: )'[^']*'", rf"\1'{when}'", text))
-
-
-def _name_scripts_by_content(bento_dir: Path) -> None:
-    """BentoML copies bentofile's docker.setup_script as `env/docker/script__<md5 of its absolute path>`, so a
-    checkout in another folder would build another Bento; name it by its content instead, everywhere it is named."""
+def _stamp_reproducibly(bento_dir: Path, model_yaml: Path) -> None:
+    """BentoML stamps the clock into the store, and names its copy of the setup script after the script's
+    absolute path. Stamp the code's commit time and name the copy by its content instead, so the same model and
+    code give byte-identical outputs in any folder (DVC hashes them; `make demo` must reproduce dvc.lock)."""
+    when = git_commit_time()
     docker = bento_dir / "env" / "docker"
+    renames = _name_scripts_by_content(docker)
+    for text_file in (model_yaml, bento_dir / "bento.yaml", docker / "Dockerfile"):  # one pass over each
+        text = re.sub(r"(creation_time: )'[^']*'", rf"\1'{when}'", text_file.read_text())
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        text_file.write_text(text)
+
+
+def _name_scripts_by_content(docker: Path) -> dict[str, str]:
+    """Rename BentoML's `env/docker/script__<md5 of the absolute path>` copies after their content's md5;
+    returns old -> new names, for the files that name them."""
     renames = {}
     for script in docker.glob("script__*"):
         renamed = script.with_name(f"script__{hashlib.md5(script.read_bytes()).hexdigest()}")
         script.rename(renamed)
         renames[script.name] = renamed.name
-    for text_file in (bento_dir / "bento.yaml", docker / "Dockerfile"):
-        text = text_file.read_text()
-        for old, new in renames.items():
-            text = text.replace(old, new)
-        text_file.write_text(text)
+    return renames
 
 
 def _reproducible_tar(archive: Path) -> None:

@@ -46,6 +46,7 @@ log = logging.getLogger("deepfake_detector.serving")
 
 STATIC_DIR = Path(__file__).parent / "static"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers on top of the file itself
+BATCH_FIELD = "files"  # POST /predict_batch: one multipart field of this name per file
 MODEL_CARD = "model_card.md"
 
 
@@ -62,8 +63,8 @@ def safe_name(filename: str | None) -> str:
 # ----------------------------------------------------------------------------- receiving uploads
 
 
-async def receive_upload(request: Request, field: str, target: Path, limit: int) -> str:
-    """Write the uploaded file (multipart `field`, or the raw body) to `target`; return its name."""
+def check_length(request: Request, field: str, limit: int) -> None:
+    """Refuse before reading the body: no Content-Length, an empty request, or over `limit` bytes."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise UploadError(411, "send a Content-Length header (chunked uploads are not accepted)")
@@ -71,7 +72,16 @@ async def receive_upload(request: Request, field: str, target: Path, limit: int)
         raise UploadError(400, f"empty request; send the file as multipart form field '{field}'")
     if int(length) > limit + FORM_OVERHEAD:
         raise UploadError(413, f"upload is over the limit of {limit / 2**20:g} MB")
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+async def receive_upload(request: Request, field: str, target: Path, limit: int) -> str:
+    """Write the uploaded file (multipart `field`, or the raw body) to `target`; return its name."""
+    check_length(request, field, limit)
+    if is_multipart(request):
         name = await _receive_form(request, field, target)
     else:  # raw body, e.g. curl --data-binary @face.jpg
         name = "upload"
@@ -98,6 +108,27 @@ async def _receive_form(request: Request, field: str, target: Path) -> str:
         raise UploadError(400, f"malformed multipart body: {err.detail}") from None
 
 
+async def receive_batch(request: Request, folder: Path, limit: int, max_files: int) -> list[tuple[Path, str]]:
+    """Write every file of the multipart field `files` into `folder`; return (path, name) in upload order."""
+    check_length(request, BATCH_FIELD, limit)
+    if not is_multipart(request):
+        raise UploadError(400, f"send the files as multipart form fields '{BATCH_FIELD}' (one per file)")
+    try:
+        async with request.form(max_files=max_files, max_fields=16) as form:
+            uploads = [u for u in form.getlist(BATCH_FIELD) if isinstance(u, UploadFile)]
+            if not uploads:
+                raise UploadError(400, f"no files in multipart form field '{BATCH_FIELD}'")
+            received = []
+            for i, upload in enumerate(uploads):
+                await anyio.to_thread.run_sync(_copy_to, upload, folder / str(i))
+                received.append((folder / str(i), safe_name(upload.filename)))
+            return received
+    except HTTPException as err:
+        if "Too many files" in str(err.detail):
+            raise UploadError(413, f"at most {max_files} files per request (serve.max_batch_files)") from None
+        raise UploadError(400, f"malformed multipart body: {err.detail}") from None
+
+
 def _copy_to(upload: UploadFile, target: Path) -> None:
     upload.file.seek(0)
     with open(target, "wb") as f:
@@ -114,9 +145,11 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
     try:
         with tempfile.TemporaryDirectory(prefix="deepfake-upload-") as tmp:  # removed whatever happens
             target = Path(tmp) / "upload"
-            cropped = cropped_param(request)
+            cropped = query_flag(request, "cropped", "auto", CROPPED_VALUES)
+            explain = query_flag(request, "explain", "false", FLAG_VALUES)
             name = await receive_upload(request, kind, target, limit)
-            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, limiter=svc.limiter)
+            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, explain,
+                                                    limiter=svc.limiter)
         # time inside the service, upload included: the client's wall time minus this is the HTTP transport
         result["timings_ms"]["server"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(result)
@@ -127,15 +160,38 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
         return error_response(500, "unexpected server error; the service logged it and keeps running")
 
 
-CROPPED_VALUES = {"true": True, "1": True, "false": False, "0": False, "auto": None}
+FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
+# `?cropped=`: the upload is a face crop, is not, or let the detection decide (auto, the default)
+CROPPED_VALUES = {**FLAG_VALUES, "auto": None}
 
 
-def cropped_param(request: Request) -> bool | None:
-    """`?cropped=true|false|auto`: the upload is a face crop, is not, or let the detection decide (the default)."""
-    value = request.query_params.get("cropped", "auto").lower()
-    if value not in CROPPED_VALUES:
-        raise UploadError(400, f"cropped={value!r}: use true, false or auto")
-    return CROPPED_VALUES[value]
+def query_flag(request: Request, name: str, default: str, values: dict[str, bool | None]) -> bool | None:
+    """A query parameter such as `?explain=true` (add heatmaps) or `?cropped=auto`, as one of `values`."""
+    value = request.query_params.get(name, default).lower()
+    if value not in values:
+        choices = [key for key in values if not key.isdigit()]  # true, false (, auto)
+        raise UploadError(400, f"{name}={value!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
+    return values[value]
+
+
+async def predict_batch(request: Request) -> Response:
+    """Several images and videos in one request: a result, or an error with its status, per file, in order."""
+    svc = bentoml.get_current_service()
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="deepfake-batch-") as tmp:
+            cropped = query_flag(request, "cropped", "auto", CROPPED_VALUES)
+            explain = query_flag(request, "explain", "false", FLAG_VALUES)
+            files = await receive_batch(request, Path(tmp), int(svc.config.max_upload_mb * 2**20),
+                                        svc.config.max_batch_files)
+            results = [await anyio.to_thread.run_sync(svc.detect_or_error, path, name, cropped, explain,
+                                                      limiter=svc.limiter) for path, name in files]
+        return JSONResponse({"results": results, "timings_ms": {"server": round((time.perf_counter() - started) * 1000, 1)}})
+    except UploadError as err:
+        return error_response(err.status, err.message)
+    except Exception:
+        log.exception("unexpected error on /predict_batch")
+        return error_response(500, "unexpected server error; the service logged it and keeps running")
 
 
 async def predict_image(request: Request) -> Response:
@@ -150,6 +206,12 @@ async def model_card(_: Request) -> Response:
     return JSONResponse(bentoml.get_current_service().model_card())
 
 
+async def openapi(_: Request) -> Response:
+    from deepfake_detector.serving.openapi import openapi_document  # imports the Predictor: the worker only
+
+    return JSONResponse(openapi_document(bentoml.get_current_service().predictor.spec.version))
+
+
 async def index(_: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html")
 
@@ -159,7 +221,9 @@ web_app = Starlette(
         Route("/", index, methods=["GET"]),
         Route("/predict_image", predict_image, methods=["POST"]),
         Route("/predict_video", predict_video, methods=["POST"]),
+        Route("/predict_batch", predict_batch, methods=["POST"]),
         Route("/model", model_card, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 )
@@ -208,22 +272,33 @@ class DeepfakeDetector:
     def __is_ready__(self) -> bool:
         return self.predictor is not None
 
-    def detect(self, path: Path, name: str, expected: str, cropped: bool | None = None) -> dict[str, Any]:
-        """Type, check and score one uploaded file. Raises UploadError for anything the user must fix."""
+    def detect(self, path: Path, name: str, expected: str | None, cropped: bool | None = None,
+               explain: bool = False) -> dict[str, Any]:
+        """Type, check and score one uploaded file (`expected`: image, video, or None for either). Raises
+        UploadError for anything the user must fix."""
         with open(path, "rb") as f:
             sniffed = sniff(f.read(SNIFF_BYTES))
         if sniffed is None:
             raise UploadError(415, f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)")
         kind, suffix = sniffed
-        if kind != expected:
+        if expected is not None and kind != expected:
             raise UploadError(415, f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}")
         typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         prediction = self.predictor.predict_path(
             typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-            score_crops=self.batcher, cropped=cropped,
+            score_crops=self.batcher, cropped=cropped, explain=explain,
         )
         return self.response(prediction, str(typed), name)
+
+    def detect_or_error(self, path: Path, name: str, cropped: bool | None, explain: bool) -> dict[str, Any]:
+        """One file of a batch: its result (status 200), or its error and the status a single upload would get."""
+        try:
+            if path.stat().st_size == 0:
+                raise UploadError(400, f"{name}: the file is empty")
+            return {**self.detect(path, name, None, cropped, explain), "status": 200}
+        except UploadError as err:
+            return {"path": name, "error": err.message, "status": err.status}
 
     def response(self, prediction: Prediction, temp_path: str, name: str) -> dict[str, Any]:
         error = prediction.error.replace(temp_path, name) if prediction.error else None
@@ -233,7 +308,8 @@ class DeepfakeDetector:
         result = prediction.to_dict()
         result.update(path=name, error=error)
         if prediction.media == "video":
-            result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "fake_probability": f.fake_probability}
+            result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "track": f.track,
+                                   "fake_probability": f.fake_probability}
                                   for f in prediction.faces]
         return result
 

@@ -1,10 +1,12 @@
-// Upload page: send the file, show the verdict, draw face boxes over the media and a timeline for videos.
+// Upload page: send the file, show the verdict, draw face boxes (and, on request, heatmaps) over the media and a
+// timeline for videos.
 // Plain JS, no dependencies, so the page works offline and inside the container.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const VIDEO_EXT = /\.(mp4|mov|m4v|avi|mkv|webm)$/i;
 let current = null; // last result, redrawn on resize and as the video plays
+const TRACK_COLOURS = ["#0969da", "#8250df", "#bf8700", "#1b7c83"]; // timeline line of person 1, 2, ...
 
 function kindOf(file) {
   if (file.type.startsWith("video/")) return "video";
@@ -26,7 +28,8 @@ async function upload(file) {
   form.append(kind, file);
   let body;
   try {
-    const response = await fetch(`predict_${kind}`, { method: "POST", body: form });
+    const query = $("explain").checked ? "?explain=true" : "";
+    const response = await fetch(`predict_${kind}${query}`, { method: "POST", body: form });
     body = await response.json();
     if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
   } catch (err) {
@@ -52,6 +55,11 @@ function show(file, kind, result) {
   if (kind === "image") video.load();  // an emptied <video> drops the previous clip's frame
   if (media.src) URL.revokeObjectURL(media.src);
   current = { kind, result, media };
+  for (const face of result.faces.filter((f) => f.heatmap)) { // decoded once, drawn on every redraw
+    face.heatImage = new Image();
+    face.heatImage.onload = drawBoxes;
+    face.heatImage.src = `data:image/png;base64,${face.heatmap}`;
+  }
   media.onload = media.onloadedmetadata = () => { drawBoxes(); drawTimeline(); };
   media.onerror = () => { // e.g. a codec this browser cannot play: the scores are still worth showing
     drawTimeline();
@@ -73,10 +81,15 @@ function showVerdict(r) {
   $("bar-threshold").style.left = `${100 * (r.threshold ?? 0.5)}%`;
   const rows = [
     ["threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
-    ["faces scored", `${r.faces.length} of ${r.frames} frame(s)`],
+    ["faces scored", `${r.faces.length} in ${r.frames} frame(s)`],
     ["model", r.model_version],
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
   ];
+  if (r.tracks.length > 1) {
+    rows.unshift(["people", r.tracks.map((t) => `person ${t.track + 1}: ${t.fake_probability == null
+      ? "cannot judge" : `${(100 * t.fake_probability).toFixed(1)} %`}`).join(", ")
+      + (r.decided_by_track == null ? "" : ` (verdict from person ${r.decided_by_track + 1})`)]);
+  }
   if (r.reason) rows.unshift(["why", r.reason.message]);
   if (r.error) rows.push(["note", r.error]);
   $("details").replaceChildren(...rows.flatMap(([k, v]) => {
@@ -91,9 +104,10 @@ function showVerdict(r) {
 function facesToDraw() {
   const { kind, result, media } = current;
   if (kind === "image" || !result.faces.length) return result.faces;
-  // a video shows the box of the sampled frame closest to the playback time
+  // a video shows the faces (one per person) of the sampled frame closest to the playback time
   const t = media.currentTime;
-  return [result.faces.reduce((a, b) => (Math.abs(b.t - t) < Math.abs(a.t - t) ? b : a))];
+  const nearest = result.faces.reduce((a, b) => (Math.abs(b.t - t) < Math.abs(a.t - t) ? b : a));
+  return result.faces.filter((f) => f.frame_idx === nearest.frame_idx);
 }
 
 function drawBoxes() {
@@ -112,13 +126,20 @@ function drawBoxes() {
   const sx = w / naturalW;
   const sy = h / naturalH;
   const faces = facesToDraw();
+  const heat = faces.filter((f) => $("explain").checked && f.heatImage && f.heatImage.complete);
+  for (const face of heat) { // under the boxes; the PNG covers the square the model saw
+    const [cx1, cy1, cx2, cy2] = face.crop_box;
+    ctx.drawImage(face.heatImage, cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
+  }
+  canvas.dataset.heatmaps = String(heat.length);
   for (const face of faces) {
     const [x1, y1, x2, y2] = face.box;
     const fake = face.fake_probability >= (result.threshold ?? 0.5);
     ctx.strokeStyle = fake ? "#e53935" : "#43a047";
     ctx.lineWidth = 3;
     ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-    const label = `${(100 * face.fake_probability).toFixed(0)}% fake`;
+    const person = result.tracks.length > 1 ? `person ${face.track + 1}: ` : "";
+    const label = `${person}${(100 * face.fake_probability).toFixed(0)}% fake`;
     ctx.font = "bold 14px system-ui, sans-serif";
     ctx.fillStyle = ctx.strokeStyle;
     ctx.fillRect(x1 * sx, Math.max(0, y1 * sy - 20), ctx.measureText(label).width + 8, 20);
@@ -149,10 +170,13 @@ function drawTimeline() {
   ctx.lineTo(w - pad, y(result.threshold ?? 0.5));
   ctx.stroke();
   ctx.setLineDash([]);
-  ctx.strokeStyle = "#0969da";
-  ctx.beginPath();
-  result.timeline.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.fake_probability)) : ctx.moveTo(x(p.t), y(p.fake_probability))));
-  ctx.stroke();
+  for (const track of new Set(result.timeline.map((p) => p.track))) { // one line per person
+    const points = result.timeline.filter((p) => p.track === track);
+    ctx.strokeStyle = TRACK_COLOURS[track % TRACK_COLOURS.length];
+    ctx.beginPath();
+    points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.fake_probability)) : ctx.moveTo(x(p.t), y(p.fake_probability))));
+    ctx.stroke();
+  }
   for (const p of result.timeline) {
     ctx.fillStyle = p.fake_probability >= (result.threshold ?? 0.5) ? "#e53935" : "#43a047";
     ctx.beginPath();
@@ -175,7 +199,10 @@ function drawTimeline() {
 
 function init() {
   const drop = $("drop");
-  $("file").addEventListener("change", (e) => e.target.files[0] && upload(e.target.files[0]));
+  $("file").addEventListener("change", (e) => {
+    if (e.target.files[0]) upload(e.target.files[0]);
+    e.target.value = ""; // so choosing the same file again (say, with heatmaps ticked) uploads it again
+  });
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
@@ -183,6 +210,7 @@ function init() {
     drop.classList.remove("over");
     if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
   });
+  $("explain").addEventListener("change", drawBoxes); // shows or hides the heatmaps of the last result
   $("video").addEventListener("timeupdate", () => { drawBoxes(); drawTimeline(); });
   $("video").addEventListener("seeked", () => { drawBoxes(); drawTimeline(); });
   window.addEventListener("resize", () => { drawBoxes(); drawTimeline(); });
