@@ -84,11 +84,14 @@ def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipelin
     import yaml
 
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"  # compute.accelerator: auto
-    judge = yaml.safe_load((pipeline_run / "params.yaml").read_text())["judge"]
+    params = yaml.safe_load((pipeline_run / "params.yaml").read_text())
     packaged = json.loads((pipeline_run / "artifacts/model/model.json").read_text())
     trained = json.loads((pipeline_run / "artifacts/train/model/model.json").read_text())
-    assert packaged["judge"] == judge and trained["judge"] is None
-    assert {k: v for k, v in packaged.items() if k != "judge"} == {k: v for k, v in trained.items() if k != "judge"}
+    serving_only = ("judge", "explain")  # written by the package stage from params.yaml, absent from training's
+    for key in serving_only:
+        assert packaged[key] == params[key] and trained[key] is None
+    assert ({k: v for k, v in packaged.items() if k not in serving_only}
+            == {k: v for k, v in trained.items() if k not in serving_only})
     assert trained["trained_on"]["accelerator"] == accelerator and trained["trained_on"]["processes"] == 1
     card = (pipeline_run / "artifacts/model/model_card.md").read_text()
     assert f"- Trained on: {accelerator}, 1 process(es) (SingleDeviceStrategy), precision 32-true" in card
