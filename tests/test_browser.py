@@ -6,10 +6,15 @@ Screenshots go to tests/artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from pathlib import Path
 
 import cv2
+import httpx
 import pytest
+from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
 from test_service import CONFIG, media, server  # noqa: F401  (fixtures: the demo media and a real server)
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,6 +69,15 @@ def upload(page, path: Path) -> None:
     page.wait_for_function("document.getElementById('verdict').textContent.length > 0")
 
 
+def painted_pixels(page, canvas_id: str) -> int:
+    """How many pixels of a canvas are not transparent."""
+    return page.evaluate("""(id) => {
+        const c = document.getElementById(id);
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+        return n; }""", canvas_id)
+
+
 @pytest.mark.timeout(400)
 def test_upload_image_shows_verdict_and_boxes(page, media):  # noqa: F811
     assert "Deepfake detector" in page.title()
@@ -72,12 +86,7 @@ def test_upload_image_shows_verdict_and_boxes(page, media):  # noqa: F811
     assert page.inner_text("#probability").endswith("%")
     assert page.is_hidden("#video")  # no empty video player under the image
     page.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
-    drawn = page.evaluate("""() => {  // some box pixels are painted on the overlay canvas
-        const c = document.getElementById('overlay');
-        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
-        return n; }""")
-    assert drawn > 100
+    assert painted_pixels(page, "overlay") > 100  # the box is drawn
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser_image.png"), full_page=True)
 
@@ -132,6 +141,15 @@ def test_upload_video_shows_timeline(page, media, tmp_path):  # noqa: F811
     page.wait_for_function("Number(document.getElementById('timeline').dataset.points) >= 2")
     page.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
     assert page.is_visible("#timeline")
+    # clicking a late sampled frame's dot goes there and shows that frame's face
+    last = page.evaluate("current.result.timeline.at(-2)")
+    over = page.locator("#timeline .u-over").bounding_box()
+    x, y = page.evaluate(f"[plot.valToPos({last['t']}, 'x'), plot.valToPos({last['fake_probability']}, 'y')]")
+    page.mouse.click(over["x"] + x, over["y"] + y)
+    page.wait_for_function(f"document.getElementById('face-view').dataset.frame === '{last['frame_idx']}'")
+    assert abs(page.evaluate("document.getElementById('video').currentTime") - last["t"]) < 0.05
+    assert page.inner_text("#face-caption").startswith(f"Frame {last['frame_idx']} at {last['t']:.2f} s: person 1")
+    assert painted_pixels(page, "face-crops") > 0.9 * page.evaluate("document.getElementById('face-crops').width") * 128
     page.screenshot(path=str(ARTIFACTS / "browser_video.png"), full_page=True)
 
 
@@ -151,3 +169,44 @@ def test_a_file_without_a_face_says_cannot_judge_and_why(page, media):  # noqa: 
     assert page.inner_text("#probability") == "–"
     assert page.is_visible("#image") and page.is_hidden("#video") and page.is_hidden("#timeline-box")
     page.screenshot(path=str(ARTIFACTS / "browser_cannot_judge.png"), full_page=True)
+
+
+@pytest.mark.timeout(400)
+def test_the_verdict_downloads_as_json_and_as_a_one_page_report(page, browser, server, media, tmp_path):  # noqa: F811
+    """On a portrait a generator signed: the page shows the credentials beside the verdict; the JSON is the
+    API's verdict with the file's hash and the model's version, threshold and calibration; the report is one
+    printed page that says the same."""
+    signed = sign(media["image"], tmp_path / "signed portrait.jpg")
+    upload(page, signed)
+    page.wait_for_function("document.getElementById('overlay').dataset.boxes === '1'")
+    assert f"content credentials signed by {SIGNER_ORG} / {SIGNER_NAME}" in page.inner_text("#details")
+    with page.expect_download() as got:
+        page.click("#download-json")
+    assert got.value.suggested_filename == "signed portrait.verdict.json"
+    saved = json.loads(Path(got.value.path()).read_text())
+    card = httpx.get(f"{server}/model").json()
+    with open(signed, "rb") as f:
+        api = httpx.post(f"{server}/predict_image", files={"image": (signed.name, f.read())}, timeout=60).json()
+    assert saved["file"] == {"name": signed.name, "bytes": signed.stat().st_size,
+                             "sha256": hashlib.sha256(signed.read_bytes()).hexdigest()}
+    assert saved["model"]["version"] == card["version"] == saved["result"]["model_version"]
+    assert saved["model"]["threshold"] == card["spec"]["threshold"]
+    assert saved["model"]["calibration"]["temperature"] == card["spec"]["temperature"]
+    assert saved["model"]["calibration"]["bias"] == card["spec"]["bias"]
+    assert saved["result"]["fake_probability"] == api["fake_probability"]
+    assert saved["result"]["credentials"] == api["credentials"] and api["credentials"]["generated_by_ai"]
+
+    with page.expect_download() as got:
+        page.click("#download-report")
+    report = tmp_path / "report.html"
+    got.value.save_as(report)
+    view = browser.new_page(viewport={"width": 900, "height": 1200})
+    view.goto(report.as_uri())
+    text = view.inner_text("body")
+    assert saved["result"]["verdict"].upper() in text and f"{card['spec']['threshold']:.3f}" in text
+    assert saved["file"]["sha256"] in text and card["version"] in text and "Imaginary Diffusion 2.1" in text
+    assert view.evaluate("document.images.length === 1 && document.images[0].naturalWidth > 0")  # the picture
+    view.screenshot(path=str(ARTIFACTS / "browser_report.png"), full_page=True)
+    pdf = view.pdf(format="A4")  # as a reviewer would print it
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    view.close()

@@ -1,5 +1,6 @@
 """Never a crash: whatever image or video a user brings, the Predictor (behind the CLI and the service) ends in
-a verdict or a clear per-file error naming the file, never an exception. Property-based (hypothesis, seeded:
+a verdict or a clear per-file error naming the file, never an exception; the pipeline's extract_frames and
+crop_faces units, fed the same files, give their rows or skip the file with a reason naming it. Property-based (hypothesis, seeded:
 the same examples on every run), with the known past crash, a 12x12 image, among the explicit examples."""
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from deepfake_detector.config import load_params
 from deepfake_detector.inference import Prediction, Predictor
+from deepfake_detector.preprocess.faces import FaceCropper, FaceItem
+from deepfake_detector.preprocess.frames import FrameExtractor, FrameItem
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -175,3 +179,80 @@ def test_the_cli_says_a_12x12_image_cannot_be_judged_not_a_traceback(tiny_model_
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stdout.strip() == (f"{path}: CANNOT JUDGE (no_face) no face found in 1 frame(s); use a file where "
                                    "a face is clearly visible")
+
+
+# -- the pipeline: extract_frames' and crop_faces' units on the same files ---------------------------------
+@pytest.fixture(scope="module")
+def preprocess(tmp_path_factory):
+    """The two stages' units with params.yaml's settings, writing under one folder (as the stages' final one)."""
+    params, out = load_params(), tmp_path_factory.mktemp("preprocessed")
+    extract = FrameExtractor(params.frames, params.data.max_file_mb, out / "frames", out / "frames")
+    crop = FaceCropper(params.faces, "cpu", out / "faces", out / "faces")
+    return extract, crop, params.faces.crop_size
+
+
+def assert_crop_rows_or_a_clear_skip(preprocess, path: Path, media: str, cropped: bool) -> None:
+    """The file through extract_frames then crop_faces, as the stages run them: every frame gets a faces row
+    (with its crop written when a face was found), or the file is skipped with a reason naming it."""
+    extract, crop, crop_size = preprocess
+    frames = extract(FrameItem("fuzz", str(path), media))
+    skipped = list(frames.skipped)
+    if frames.rows:
+        pairs = tuple((row["frame_idx"], row["path"]) for row in frames.rows)
+        faces = crop([FaceItem("fuzz", str(path), cropped, pairs)])
+        skipped += faces.skipped
+        if not faces.skipped:
+            assert [row["frame_idx"] for row in faces.rows] == [i for i, _ in pairs]
+            for row in faces.rows:
+                assert row["found"] == bool(row["crop_path"]), row
+                if row["found"]:
+                    assert cv2.imread(row["crop_path"]).shape == (crop_size, crop_size, 3)
+            event(f"{sum(r['found'] for r in faces.rows)} of {len(faces.rows)} frames with a face")
+    for file, reason in skipped:
+        assert file == str(path) and str(path) in reason and len(reason) < 400, reason
+        event(reason.replace(str(path), "<file>")[:60])
+    assert frames.rows or skipped
+
+
+@given(height=sizes, width=sizes, channels=st.sampled_from([1, 2, 3, 4]), bits=st.sampled_from([8, 16]),
+       pattern=st.sampled_from(["flat", "noise", "ramp"]), suffix=st.sampled_from([".png", ".jpg", ".webp", ".bmp"]),
+       seed=st.integers(0, 3), with_face=st.booleans(), face_share=st.floats(0.05, 1.0), cropped=st.booleans())
+@example(height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
+         face_share=0.5, cropped=False)  # crashed MTCNN once
+@example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False,
+         face_share=0.5, cropped=True)  # a 1x1 "face crop", padded before detection
+@example(height=600, width=600, channels=4, bits=16, pattern="noise", suffix=".png", seed=0, with_face=True,
+         face_share=0.6, cropped=False)
+@example(height=200, width=1500, channels=1, bits=8, pattern="flat", suffix=".jpg", seed=0, with_face=True,
+         face_share=1.0, cropped=True)
+@settings(FUZZ, max_examples=25)
+def test_any_image_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess, face, tmp_path, height, width,
+                                                                      channels, bits, pattern, suffix, seed,
+                                                                      with_face, face_share, cropped):
+    if channels == 2:
+        suffix = ".png"
+    array = pixels(height, width, channels, bits, pattern, seed, face if with_face else None, face_share)
+    path = write_image(array, tmp_path / f"fuzz{suffix}")
+    assert_crop_rows_or_a_clear_skip(preprocess, path, "image", cropped)
+
+
+@given(kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps",
+                             "audio_only"]),
+       width=st.sampled_from([16, 64, 255, 640, 1280]), height=st.sampled_from([16, 48, 360, 720]),
+       suffix=st.sampled_from([".mp4", ".mkv", ".mov"]))
+@example(kind="audio_only", width=64, height=48, suffix=".mp4")
+@example(kind="one_frame", width=64, height=48, suffix=".mp4")
+@settings(FUZZ, max_examples=12)
+def test_any_video_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess, tmp_path, kind, width, height,
+                                                                      suffix):
+    path = write_video(kind, width, height, tmp_path / f"fuzz{suffix}")
+    assert_crop_rows_or_a_clear_skip(preprocess, path, "video", cropped=False)
+
+
+def test_a_face_through_the_crop_stage_is_found_and_cut(preprocess, face, tmp_path):
+    """The generators above reach the found-a-face path too: the demo portrait in a PNG gives one crop."""
+    path = write_image(pixels(400, 400, 3, 8, "ramp", 0, face, 0.8), tmp_path / "face.png")
+    extract, crop, _ = preprocess
+    frames = extract(FrameItem("face", str(path), "image"))
+    rows = crop([FaceItem("face", str(path), False, ((0, frames.rows[0]["path"]),))]).rows
+    assert len(rows) == 1 and rows[0]["found"] and rows[0]["face_px"] > 100

@@ -12,10 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake_detector.config import JudgeConfig
+from deepfake_detector.config import EmbeddingRangeConfig, JudgeConfig
 from deepfake_detector.inference import Predictor
 from deepfake_detector.judge import REASONS, cannot_judge
+from deepfake_detector.media.faces import crop_square, cut_square
 from deepfake_detector.media.frames import sample_frames
+from deepfake_detector.models.spec import EmbeddingRange
 
 RULES = JudgeConfig()  # params.yaml's values (tests/test_config.py keeps the two equal)
 
@@ -99,6 +101,71 @@ def test_the_trained_model_without_rules_judges_every_file_with_a_face(tiny_mode
     collage = np.vstack([np.hstack([portrait] * 4)] * 2)
     assert Predictor(tiny_model_dir).predict_path(save(collage, tmp_path / "c.png")).verdict in ("fake", "real")
     assert cannot_judge(None, "image", 1, []).code == "no_face"
+
+
+def test_the_embedding_range_holds_its_quantile_of_the_faces_it_was_fitted_on():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(2.0, rng.uniform(0.5, 3.0, 64), (4000, 64))
+    embeddings[:, 0] = 1.0  # a dimension that never varies on validation
+    fitted = EmbeddingRange.fit(embeddings, EmbeddingRangeConfig(quantile=0.99))
+    assert np.mean(fitted.distance(embeddings) <= fitted.max_distance) == pytest.approx(0.99, abs=0.001)
+    assert fitted.distance(embeddings).mean() == pytest.approx(1.0, abs=0.1)  # a typical face: about 1
+    fresh = rng.normal(2.0, embeddings[:, 1:].std(axis=0), (1000, 63))
+    assert np.mean(fitted.distance(np.column_stack([np.full(1000, 1.02), fresh])) <= fitted.max_distance) > 0.97
+    far = embeddings[:5] + 4 * embeddings.std(axis=0)
+    assert (fitted.distance(far) > 3 * fitted.max_distance).all()
+
+
+def sketch(path: Path, out: Path) -> Path:
+    """A line drawing of a photo (its edges, black on white): a face MTCNN still finds, unlike any photo."""
+    edges = cv2.Canny(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY), 50, 150)
+    cv2.imwrite(str(out), cv2.cvtColor(255 - edges, cv2.COLOR_GRAY2BGR))
+    return out
+
+
+def face_embeddings(predictor: Predictor, paths: list[Path]) -> np.ndarray:
+    """The main face's embedding in each file that has one, found and cut as predict_path does."""
+    crops = []
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        tracks, _, treated_as = predictor.find_faces([rgb], "image", None)
+        if tracks[0][0] is not None:
+            square = crop_square(rgb.shape, tracks[0][0], predictor.spec.faces.margin,
+                                 fit_inside=treated_as[0] == "face_crop")
+            crops.append(cut_square(rgb, square, predictor.spec.faces.crop_size))
+    return predictor.logits_and_embeddings(crops)[1]
+
+
+def with_range(model_dir: Path, dest: Path, embeddings: np.ndarray) -> Predictor:
+    """The model with the judge rules and the range of these embeddings in its model.json, as the pipeline
+    writes them (calibration fits the range; the package stage adds the rules)."""
+    with_rules(model_dir, dest, RULES)
+    spec = json.loads((dest / "model.json").read_text())
+    spec["embedding_range"] = EmbeddingRange.fit(embeddings, EmbeddingRangeConfig()).model_dump()
+    (dest / "model.json").write_text(json.dumps(spec))
+    return Predictor(dest, backend="torch")  # the untrained model's ONNX has no embedding output
+
+
+def test_a_face_unlike_the_validation_faces_cannot_be_judged(tiny_model_dir, tiny_corpus, portrait, tmp_path):
+    """Fitted on demo portraits, the range judges a new portrait and withholds a line drawing of it; fitted on
+    line drawings, it judges the drawing: the stored range decides. Scores stay the model's."""
+    plain = Predictor(tiny_model_dir, backend="torch")
+    others = sorted(tiny_corpus.rglob("*.jpg"))[1:]  # the first is `portrait`, fitted on by neither
+    photo = save(portrait, tmp_path / "portrait.png")
+    drawing = sketch(photo, tmp_path / "drawing.png")
+    photos = with_range(tiny_model_dir, tmp_path / "photos", face_embeddings(plain, others))
+    judged, withheld = photos.predict_path(photo), photos.predict_path(drawing)
+    limit = photos.spec.embedding_range.max_distance
+    assert judged.verdict in ("fake", "real") and judged.faces[0].embedding_distance <= limit, judged
+    assert withheld.verdict == "cannot_judge" and withheld.reason["code"] == "out_of_distribution", withheld
+    assert withheld.faces[0].embedding_distance > 2 * limit and withheld.fake_probability is None
+    assert withheld.reason["message"].startswith("the face is unlike the faces the model was calibrated on")
+    assert withheld.faces[0].fake_probability == pytest.approx(plain.predict_path(drawing).faces[0].fake_probability)
+    drawings = [sketch(p, tmp_path / f"drawing_{i}.png") for i, p in enumerate(others)]
+    assert with_range(tiny_model_dir, tmp_path / "drawings", face_embeddings(plain, drawings)).predict_path(
+        drawing).verdict in ("fake", "real")
+    off = with_rules(tmp_path / "photos", tmp_path / "rule_off", RULES.model_copy(update={"out_of_distribution": False}))
+    assert Predictor(off, backend="torch").predict_path(drawing).verdict in ("fake", "real")  # the rule, off
 
 
 def test_every_reason_code_is_documented():

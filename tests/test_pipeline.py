@@ -95,6 +95,11 @@ def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipelin
     assert trained["trained_on"]["accelerator"] == accelerator and trained["trained_on"]["processes"] == 1
     card = (pipeline_run / "artifacts/model/model_card.md").read_text()
     assert f"- Trained on: {accelerator}, 1 process(es) (SingleDeviceStrategy), precision 32-true" in card
+    # calibration fitted the validation faces' embedding range, which the packaged model carries to serving
+    fitted = trained["embedding_range"]
+    assert fitted["faces"] == trained["validation"]["val_faces"] and fitted["quantile"] == 0.995
+    assert len(fitted["mean"]) == len(fitted["scale"]) > 0 and fitted["max_distance"] > 0
+    assert "(the distance 99.5% of them stay within)" in card
 
 
 def test_rerun_is_a_no_op_and_status_clean(pipeline_run: Path):

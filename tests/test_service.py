@@ -203,6 +203,18 @@ def test_explain_query_parameter(client, media):
     assert bad.status_code == 400 and bad.json()["error"] == "explain='yes': use true or false"
 
 
+@pytest.mark.timeout(300)
+def test_content_credentials_are_reported_beside_the_verdict(client, media, tmp_path):
+    from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
+
+    signed = sign(media["image"], tmp_path / "signed.jpg")
+    body, plain = post(client, "image", signed).json(), post(client, "image", media["image"]).json()
+    assert body["credentials"]["signer"] == f"{SIGNER_ORG} / {SIGNER_NAME}" and body["credentials"]["generated_by_ai"]
+    assert plain["credentials"]["status"] == "none" and body["fake_probability"] == plain["fake_probability"]
+    video = post(client, "video", sign(media["video"], tmp_path / "signed.mp4")).json()
+    assert video["credentials"]["status"] == "valid" and video["verdict"] in ("fake", "real")
+
+
 def test_batch_gives_each_file_its_result_or_error(client, media):
     """POST /predict_batch: one result per file, in order, equal to the single endpoints'; a bad file gets its
     own error and status and does not fail the others."""

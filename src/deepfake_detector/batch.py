@@ -24,7 +24,7 @@ PART_GLOB = "part-*.parquet"
 CHUNK_FILES = 64  # files per part file: small enough that a lost worker redoes little, big enough to be few files
 # the columns of every part file: what a reviewer filters on, and the whole Prediction as JSON for the rest
 COLUMNS = ("path", "verdict", "fake_probability", "threshold", "reason", "treated_as", "faces", "frames", "error",
-           "model_version", "prediction_json")
+           "credentials", "model_version", "prediction_json")
 
 
 def prediction_row(prediction: Prediction) -> dict:
@@ -33,6 +33,7 @@ def prediction_row(prediction: Prediction) -> dict:
         "threshold": prediction.threshold, "reason": prediction.reason["code"] if prediction.reason else None,
         "treated_as": prediction.treated_as, "faces": len(prediction.faces), "frames": prediction.frames,
         "error": prediction.error, "model_version": prediction.model_version,
+        "credentials": prediction.credentials.status if prediction.credentials else None,
         "prediction_json": json.dumps(prediction.to_dict(), default=str),
     }
 

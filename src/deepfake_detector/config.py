@@ -138,6 +138,13 @@ Aggregation = Literal["mean", "median", "confident", "max"]
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
+class EmbeddingRangeConfig(Strict):
+    """The out-of-distribution check's range (models/spec.EmbeddingRange), fitted on the validation faces."""
+
+    quantile: float = Field(0.995, gt=0, le=1)  # the share of validation faces inside the range
+    shrinkage: float = Field(0.1, ge=0, le=1)  # each dimension's variance pulled this far toward their mean
+
+
 class TrainConfig(Strict):
     backbone: str = "meso4"
     # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
@@ -168,6 +175,7 @@ class TrainConfig(Strict):
     calibration: Literal["platt", "temperature"] = "platt"
     # how a video's frame scores become one score; "auto" picks the best on validation videos
     video_aggregation: Literal["auto", Aggregation] = "auto"
+    embedding_range: EmbeddingRangeConfig = EmbeddingRangeConfig()
 
     @model_validator(mode="after")
     def _self_blend_only_needs_a_rate(self) -> TrainConfig:
@@ -288,6 +296,9 @@ class JudgeConfig(Strict):
     min_face_px: int = Field(32, ge=1)
     min_face_frames: float = Field(0.5, ge=0, le=1)  # share of a video's sampled frames that must show a face
     max_faces: int = Field(6, ge=1)  # more faces in one image: a collage or a screenshot, not a photo of someone
+    # the main face's median embedding distance is beyond the validation faces' range (model.json's
+    # embedding_range): unlike anything the model was calibrated on
+    out_of_distribution: bool = True
 
 
 class ExplainConfig(Strict):

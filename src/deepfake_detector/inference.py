@@ -19,7 +19,8 @@ import numpy as np
 from deepfake_detector.config import ExplainConfig
 from deepfake_detector.devices import onnx_providers
 from deepfake_detector.explain import heatmap_png, occlusion_maps
-from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge
+from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge, outside_range
+from deepfake_detector.media.credentials import ContentCredentials, read_credentials
 from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_square, track_faces
 from deepfake_detector.media.frames import (
     Frame,
@@ -32,7 +33,8 @@ from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.scoring import aggregate, calibrated_probability
 
-CropScorer = Callable[[list[np.ndarray]], np.ndarray]  # face crops -> calibrated fake probabilities
+# face crops -> N x 2: each one's calibrated fake probability and embedding distance (Predictor.assess_crops)
+CropAssessor = Callable[[list[np.ndarray]], np.ndarray]
 
 
 class OnnxBackend:
@@ -117,6 +119,9 @@ class FaceScore:
     crop_box: list[int]  # x1, y1, x2, y2 of the square the model saw (may extend past the frame)
     heatmap: str | None = None  # where the model looked (explain.py): base64 RGBA PNG over crop_box, on request
     track: int = 0  # the person: 0 is the main face's track (TrackVerdict.track)
+    # how far its embedding lies from the validation faces' (about 1 for a typical one; judge.outside_range);
+    # None when model.json has no embedding_range
+    embedding_distance: float | None = None
 
 
 @dataclass
@@ -146,6 +151,8 @@ class Prediction:
     # one verdict per person; the file's is the highest of those that can be judged, and decided_by_track says whose
     tracks: list[TrackVerdict] = field(default_factory=list)
     decided_by_track: int | None = None
+    # the file's signed C2PA claims (media/credentials.py), reported beside the verdict and never part of it
+    credentials: ContentCredentials | None = None
     frames: int = 0  # frames looked at
     error: str | None = None
     model_version: str | None = None
@@ -268,6 +275,22 @@ class Predictor:
     def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.calibrate(self.logits(crops))
 
+    def embedding_distances(self, embeddings: np.ndarray | None) -> np.ndarray:
+        """Each embedding's distance from the validation faces' (model.json's embedding_range), NaN without one."""
+        if self.spec.embedding_range is None or embeddings is None or not len(embeddings):
+            return np.full(0 if embeddings is None else len(embeddings), np.nan)
+        return self.spec.embedding_range.distance(embeddings)
+
+    def assess_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """N x 2: each crop's calibrated fake probability and embedding distance (NaN without a range), from one
+        model call (the embedding is the frame model's second output). The service micro-batches this."""
+        if not crops:
+            return np.zeros((0, 2))
+        if self.spec.embedding_range is None:
+            return np.column_stack([self.score_crops(crops), np.full(len(crops), np.nan)])
+        logits, embeddings = self.logits_and_embeddings(crops)
+        return np.column_stack([self.calibrate(logits), self.embedding_distances(embeddings)])
+
     def heatmaps(self, crops: list[np.ndarray]) -> list[str]:
         """Where the model looked in each crop (explain.py), as PNGs the size of the model's input."""
         cfg = self.spec.explain or ExplainConfig()
@@ -275,16 +298,18 @@ class Predictor:
         return [heatmap_png(h, cfg.opacity) for h in heat]
 
     def track_verdicts(self, media: str, frames: int, kept: list[tuple[Frame, Face, int]], probs: np.ndarray,
-                       embeddings: np.ndarray | None, main_reason: Reason | None) -> list[TrackVerdict]:
+                       embeddings: np.ndarray | None, distances: np.ndarray,
+                       main_reason: Reason | None) -> list[TrackVerdict]:
         """Each person's verdict from their scored faces (`kept`: frame, face, track), under the same "cannot
-        judge" rules as the file: a bystander seen in too few frames, or too small, does not count. The main
-        track carries the file's own reason."""
+        judge" rules as the file: a bystander seen in too few frames, too small, or unlike the validation
+        faces, does not count. The main track carries the file's own reason."""
         track_of = np.array([n for _, _, n in kept])
         verdicts = []
         for n in range(int(track_of.max()) + 1):
             mine = track_of == n
             sizes = [face.size_px for _, face, track in kept if track == n]
-            reason = cannot_judge(self.spec.judge, media, frames, sizes) if n else main_reason
+            reason = (cannot_judge(self.spec.judge, media, frames, sizes)
+                      or self.outside_range(distances[mine])) if n else main_reason
             if reason is not None:
                 verdicts.append(TrackVerdict(n, int(mine.sum()), CANNOT_JUDGE, reason=reason.to_dict()))
                 continue
@@ -292,20 +317,26 @@ class Predictor:
             verdicts.append(TrackVerdict(n, int(mine.sum()), "fake" if p >= self.spec.threshold else "real", p))
         return verdicts
 
+    def outside_range(self, distances: np.ndarray) -> Reason | None:
+        """"out_of_distribution" for a face whose embedding distances (one per scored frame) are beyond the
+        validation faces' range, under the judge rules."""
+        limit = self.spec.embedding_range.max_distance if self.spec.embedding_range else None
+        return outside_range(self.spec.judge, [float(d) for d in distances if np.isfinite(d)], limit)
+
     # -- files -> verdicts -------------------------------------------------------------------------------
     def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
-                     score_crops: CropScorer | None = None, cropped: bool | None = None,
+                     assess_crops: CropAssessor | None = None, cropped: bool | None = None,
                      explain: bool = False) -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
-        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `score_crops`
-        replaces `self.score_crops` (the service passes its micro-batcher, which calls `self.score_crops`);
+        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `assess_crops`
+        replaces `self.assess_crops` (the service passes its micro-batcher, which calls `self.assess_crops`);
         `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None);
         `explain`: add each face's heatmap."""
-        return self.predict_path_and_frames(path, max_pixels, frames_per_video, score_crops, cropped, explain)[0]
+        return self.predict_path_and_frames(path, max_pixels, frames_per_video, assess_crops, cropped, explain)[0]
 
     def predict_path_and_frames(self, path: str | Path, max_pixels: int | None = None,
-                                frames_per_video: int | None = None, score_crops: CropScorer | None = None,
+                                frames_per_video: int | None = None, assess_crops: CropAssessor | None = None,
                                 cropped: bool | None = None, explain: bool = False) -> tuple[Prediction, list[Frame]]:
         """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
         path = Path(path)
@@ -317,13 +348,16 @@ class Predictor:
             else:
                 frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
             decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path), score_crops, cropped=cropped, explain=explain)
+            prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain)
+            scored = time.perf_counter()
+            prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
             prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
+            prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
             return prediction, frames
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version), []
 
-    def predict_frames(self, frames: list[Frame], media: str, name: str, score_crops: CropScorer | None = None,
+    def predict_frames(self, frames: list[Frame], media: str, name: str, assess_crops: CropAssessor | None = None,
                        faces: list[Face | None] | None = None, cropped: bool | None = False,
                        explain: bool = False) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
@@ -347,18 +381,23 @@ class Predictor:
         crops = [cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)]
         if media == "video" and self.uses_temporal_head:
             probs, embeddings = self.score_crops_and_embeddings(crops)
-        else:  # `score_crops`: the service's micro-batcher, when given
-            probs, embeddings = (score_crops or self.score_crops)(crops), None
+            distances = self.embedding_distances(embeddings)
+        else:  # `assess_crops`: the service's micro-batcher, when given
+            assessed, embeddings = (assess_crops or self.assess_crops)(crops), None
+            probs, distances = assessed[:, 0], assessed[:, 1]
         scored = time.perf_counter()
         heatmaps = self.heatmaps(crops) if explain else [None] * len(crops)
         if explain:
             result.timings_ms["explain"] = round((time.perf_counter() - scored) * 1000, 1)
         result.faces = [
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p),
-                      [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n)
-            for (fr, face, n), p, sq, heatmap in zip(kept, probs, squares, heatmaps, strict=True)
+                      [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n,
+                      round(float(d), 3) if np.isfinite(d) else None)
+            for (fr, face, n), p, d, sq, heatmap in zip(kept, probs, distances, squares, heatmaps, strict=True)
         ]
-        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, reason)
+        main = np.array([n == 0 for _, _, n in kept])
+        reason = reason or self.outside_range(distances[main])  # the face's embedding is known only now
+        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, distances, reason)
         if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
         else:  # the main track is judged (it has the file's reason, None), so there is always a decider

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from deepfake_detector.config import JudgeConfig
 
 CANNOT_JUDGE = "cannot_judge"  # the verdict, beside "fake" and "real"
@@ -15,6 +17,8 @@ REASONS = {
     "many_faces": "an image holds more faces than judge.max_faces: a collage or a screenshot",
     "too_few_face_frames": "a face is in fewer than judge.min_face_frames of a video's sampled frames",
     "face_too_small": "the main face is smaller than judge.min_face_px",
+    "out_of_distribution": "the main face's embedding lies outside the validation faces' range (model.json's "
+                           "embedding_range): unlike anything the model was calibrated on",
 }
 
 
@@ -47,3 +51,18 @@ def cannot_judge(rules: JudgeConfig | None, media: str, frames: int, face_sizes:
         return Reason("face_too_small", f"the face is {max(face_sizes):.0f} px, under the {rules.min_face_px} px the "
                                         "model needs; use a larger or sharper copy")
     return None
+
+
+def outside_range(rules: JudgeConfig | None, distances: list[float], max_distance: float | None) -> Reason | None:
+    """"out_of_distribution" when the median of a face's embedding distances (models/spec.EmbeddingRange, one per
+    scored frame) is beyond the range the validation faces stay within; None when judged, or without the rule
+    or a range."""
+    if rules is None or not rules.out_of_distribution or max_distance is None or not distances:
+        return None
+    median = float(np.median(distances))
+    if median <= max_distance:
+        return None
+    return Reason("out_of_distribution", f"the face is unlike the faces the model was calibrated on (embedding "
+                                         f"distance {median:.2f}, beyond the {max_distance:.2f} that nearly all "
+                                         "of those stay within), so a verdict would be a guess; have a person "
+                                         "review it")

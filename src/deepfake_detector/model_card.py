@@ -9,6 +9,14 @@ from deepfake_detector.models.spec import ModelSpec
 KEY_METRICS = ("roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "eer", "n")
 
 
+def range_line(spec: ModelSpec) -> str:
+    r = spec.embedding_range
+    if r is None:
+        return "no check (model.json has no embedding_range)"
+    return (f"a face whose embedding lies further than {r.max_distance:.2f} from the {r.faces} validation faces' "
+            f"(the distance {r.quantile:.1%} of them stay within) gets \"cannot judge\" in the CLI and the service")
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -39,6 +47,7 @@ Binary classifier of face crops (real = 0, fake = 1) with calibrated probabiliti
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
 - Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
+- Out of distribution: {range_line(spec)}
 - Exported to ONNX; max |logit difference| to PyTorch {onnx_max_diff:.2e}
 
 ## Data

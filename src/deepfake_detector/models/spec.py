@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from deepfake_detector.config import Aggregation, ExplainConfig, FacesConfig, JudgeConfig
+from deepfake_detector.config import (
+    Aggregation,
+    EmbeddingRangeConfig,
+    ExplainConfig,
+    FacesConfig,
+    JudgeConfig,
+)
 from deepfake_detector.io import read_json, write_json
 
 SPEC_FILE = "model.json"
@@ -30,6 +37,32 @@ class TemporalSpec(BaseModel):
     temperature: float = 1.0
     bias: float = 0.0
     train_videos: int = 0
+
+
+class EmbeddingRange(BaseModel):
+    """Where the validation faces' embeddings lie, for the "out of distribution" check (judge.py): a diagonal
+    Gaussian, and the distance from it that `quantile` of those faces stay within. Fitted by calibration."""
+
+    mean: list[float]
+    scale: list[float]  # per dimension: the standard deviation, its variance shrunk toward the mean variance
+    max_distance: float
+    quantile: float
+    faces: int  # the validation faces it was fitted on
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, cfg: EmbeddingRangeConfig) -> EmbeddingRange:
+        variance = embeddings.var(axis=0)
+        # shrinkage keeps a dimension that barely varies on validation from calling every new face far away
+        variance = (1 - cfg.shrinkage) * variance + cfg.shrinkage * variance.mean()
+        fitted = cls(mean=embeddings.mean(axis=0).tolist(), scale=np.sqrt(np.maximum(variance, 1e-12)).tolist(),
+                     max_distance=0.0, quantile=cfg.quantile, faces=len(embeddings))
+        max_distance = float(np.quantile(fitted.distance(embeddings), cfg.quantile))
+        return fitted.model_copy(update={"max_distance": max_distance})
+
+    def distance(self, embeddings: np.ndarray) -> np.ndarray:
+        """Each embedding's root-mean-square z-score: about 1 for a typical validation face."""
+        z = (np.asarray(embeddings, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.sqrt(np.mean(z**2, axis=1))
 
 
 class ModelSpec(BaseModel):
@@ -59,6 +92,8 @@ class ModelSpec(BaseModel):
     # model): ExplainConfig's defaults, which are params.yaml's
     explain: ExplainConfig | None = None
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
+    # the validation faces' embeddings (calibration, train.embedding_range); None: no out-of-distribution check
+    embedding_range: EmbeddingRange | None = None
 
     def trained_on_text(self) -> str:
         """One line for the model card and the Bento labels, e.g. "cpu, 2 processes (DDPStrategy), 32-true"."""

@@ -250,7 +250,7 @@ class DeepfakeDetector:
 
         self.model_dir, self.model_source = self._find_model()
         self.predictor = Predictor(self.model_dir)
-        self.batcher = MicroBatcher(self.predictor.score_crops, self.config.batch_max_size,
+        self.batcher = MicroBatcher(self.predictor.assess_crops, self.config.batch_max_size,
                                     self.config.batch_max_wait_ms / 1000)
         _ = self.predictor.detector  # load MTCNN now, so the first request is not the slow one
         self._limiter: anyio.CapacityLimiter | None = None
@@ -287,7 +287,7 @@ class DeepfakeDetector:
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         prediction = self.predictor.predict_path(
             typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-            score_crops=self.batcher, cropped=cropped, explain=explain,
+            assess_crops=self.batcher, cropped=cropped, explain=explain,
         )
         return self.response(prediction, str(typed), name)
 

@@ -16,7 +16,7 @@ from sklearn.model_selection import GroupKFold
 from deepfake_detector.config import AGGREGATIONS, TrainConfig
 from deepfake_detector.inference import Predictor, TemporalTorch
 from deepfake_detector.media.frames import read_crop
-from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, ModelSpec, TemporalSpec
+from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, EmbeddingRange, ModelSpec, TemporalSpec
 from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
@@ -106,19 +106,16 @@ def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
 
 
 def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig, seed: int = 0) -> ModelSpec:
-    """Fit temperature and bias, threshold and video aggregation on the val split; store them in model.json. With
-    train.temporal_head enabled, also train the temporal head and use it for videos if it beats the
-    aggregation rule on validation videos.
+    """Fit temperature and bias, threshold, video aggregation and the range of the faces' embeddings (for the
+    out-of-distribution check) on the val split; store them in model.json. With train.temporal_head enabled,
+    also train the temporal head and use it for videos if it beats the aggregation rule on validation videos.
 
     Scores go through the Predictor, so calibration sees exactly what inference will compute.
     """
     val = faces[faces["split"] == "val"].reset_index(drop=True)
     predictor = Predictor(model_dir, backend="torch")
     temporal = train_cfg.temporal_head.enabled and has_videos_of_both_labels(faces)
-    if temporal:
-        logits, embeddings = embed_faces(predictor, val)
-    else:
-        logits = predictor.logits([read_crop(p) for p in val["crop_path"]])
+    logits, embeddings = embed_faces(predictor, val)
     labels = val["label"].to_numpy()
     temperature, bias = fit_calibration(logits, labels, train_cfg.calibration)
     probs = expit(logits / temperature + bias)
@@ -136,7 +133,8 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     cross_fitted = cross_fitted_ece(logits, labels, val["item_id"].to_numpy(), train_cfg.calibration)
     if cross_fitted is not None:
         validation["val_ece_cross_fitted"] = cross_fitted
-    update = {"temperature": temperature, "bias": bias, "threshold": threshold, "temporal_head": None}
+    update = {"temperature": temperature, "bias": bias, "threshold": threshold, "temporal_head": None,
+              "embedding_range": EmbeddingRange.fit(embeddings, train_cfg.embedding_range)}
     if temporal:
         head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, faces, frame_scores, embeddings,
                                                       train_cfg, seed)

@@ -1,12 +1,15 @@
-// Upload page: send the file, show the verdict, draw face boxes (and, on request, heatmaps) over the media and a
-// timeline for videos.
-// Plain JS, no dependencies, so the page works offline and inside the container.
+// Upload page: send the file, show the verdict, draw face boxes (and, on request, heatmaps) over the media, a
+// timeline for videos (uPlot, vendored by scripts/vendor_js.sh) and the faces of the frame shown; download the
+// verdict as JSON or as a one-page report. No CDN: the page works offline and inside the container.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const VIDEO_EXT = /\.(mp4|mov|m4v|avi|mkv|webm)$/i;
-let current = null; // last result, redrawn on resize and as the video plays
-const TRACK_COLOURS = ["#0969da", "#8250df", "#bf8700", "#1b7c83"]; // timeline line of person 1, 2, ...
+const TRACK_COLOURS = ["#0969da", "#8250df", "#bf8700", "#1b7c83"]; // person 1, 2, ... (timeline lines)
+const FACE_VIEW_PX = 128; // side of each face in the face view
+let current = null; // the last upload: {kind, file, result, media, heat, sha256}; redrawn on resize and playback
+let plot = null; // its timeline (uPlot), for videos
+let modelCard = null; // GET /model: the model's name, spec (threshold, calibration) and provenance
 
 function kindOf(file) {
   if (file.type.startsWith("video/")) return "video";
@@ -54,11 +57,12 @@ function show(file, kind, result) {
   other.removeAttribute("src");
   if (kind === "image") video.load();  // an emptied <video> drops the previous clip's frame
   if (media.src) URL.revokeObjectURL(media.src);
-  current = { kind, result, media };
+  current = { kind, file, result, media, heat: new Map(), sha256: sha256Of(file) };
   for (const face of result.faces.filter((f) => f.heatmap)) { // decoded once, drawn on every redraw
-    face.heatImage = new Image();
-    face.heatImage.onload = drawBoxes;
-    face.heatImage.src = `data:image/png;base64,${face.heatmap}`;
+    const heat = new Image();
+    heat.onload = drawBoxes;
+    heat.src = `data:image/png;base64,${face.heatmap}`;
+    current.heat.set(face, heat);
   }
   media.onload = media.onloadedmetadata = () => { drawBoxes(); drawTimeline(); };
   media.onerror = () => { // e.g. a codec this browser cannot play: the scores are still worth showing
@@ -69,6 +73,17 @@ function show(file, kind, result) {
   $("result").hidden = false;
   showVerdict(result);
   $("timeline-box").hidden = kind !== "video";
+  buildTimeline();
+}
+
+function percent(p) {
+  return p == null ? "–" : `${(100 * p).toFixed(1)} %`;
+}
+
+function peopleSummary(r) {
+  return r.tracks.map((t) => `person ${t.track + 1}: ${t.fake_probability == null ? "cannot judge"
+    : percent(t.fake_probability)}`).join(", ")
+    + (r.decided_by_track == null ? "" : ` (verdict from person ${r.decided_by_track + 1})`);
 }
 
 function showVerdict(r) {
@@ -76,20 +91,17 @@ function showVerdict(r) {
   verdict.className = `verdict ${r.verdict}`;
   verdict.textContent = r.verdict === "cannot_judge" ? "Cannot judge" : r.verdict;
   const p = r.fake_probability;
-  $("probability").textContent = p == null ? "–" : `${(100 * p).toFixed(1)} %`;
+  $("probability").textContent = percent(p);
   $("bar-fill").style.width = p == null ? "0" : `${100 * p}%`;
   $("bar-threshold").style.left = `${100 * (r.threshold ?? 0.5)}%`;
   const rows = [
     ["threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
     ["faces scored", `${r.faces.length} in ${r.frames} frame(s)`],
+    ["content credentials", r.credentials ? r.credentials.message : "–"],
     ["model", r.model_version],
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
   ];
-  if (r.tracks.length > 1) {
-    rows.unshift(["people", r.tracks.map((t) => `person ${t.track + 1}: ${t.fake_probability == null
-      ? "cannot judge" : `${(100 * t.fake_probability).toFixed(1)} %`}`).join(", ")
-      + (r.decided_by_track == null ? "" : ` (verdict from person ${r.decided_by_track + 1})`)]);
-  }
+  if (r.tracks.length > 1) rows.unshift(["people", peopleSummary(r)]);
   if (r.reason) rows.unshift(["why", r.reason.message]);
   if (r.error) rows.push(["note", r.error]);
   $("details").replaceChildren(...rows.flatMap(([k, v]) => {
@@ -110,6 +122,15 @@ function facesToDraw() {
   return result.faces.filter((f) => f.frame_idx === nearest.frame_idx);
 }
 
+function isFake(p) {
+  return p >= (current.result.threshold ?? 0.5);
+}
+
+function heatToDraw(face) {
+  const heat = current.heat.get(face);
+  return $("explain").checked && heat && heat.complete ? heat : null;
+}
+
 function drawBoxes() {
   if (!current) return;
   const { media, result } = current;
@@ -126,16 +147,15 @@ function drawBoxes() {
   const sx = w / naturalW;
   const sy = h / naturalH;
   const faces = facesToDraw();
-  const heat = faces.filter((f) => $("explain").checked && f.heatImage && f.heatImage.complete);
+  const heat = faces.filter(heatToDraw);
   for (const face of heat) { // under the boxes; the PNG covers the square the model saw
     const [cx1, cy1, cx2, cy2] = face.crop_box;
-    ctx.drawImage(face.heatImage, cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
+    ctx.drawImage(heatToDraw(face), cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
   }
   canvas.dataset.heatmaps = String(heat.length);
   for (const face of faces) {
     const [x1, y1, x2, y2] = face.box;
-    const fake = face.fake_probability >= (result.threshold ?? 0.5);
-    ctx.strokeStyle = fake ? "#e53935" : "#43a047";
+    ctx.strokeStyle = isFake(face.fake_probability) ? "#e53935" : "#43a047";
     ctx.lineWidth = 3;
     ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
     const person = result.tracks.length > 1 ? `person ${face.track + 1}: ` : "";
@@ -147,54 +167,216 @@ function drawBoxes() {
     ctx.fillText(label, x1 * sx + 4, Math.max(14, y1 * sy - 5));
   }
   canvas.dataset.boxes = String(faces.length); // lets tests (and curious users) see what was drawn
+  if (current.kind === "video") drawFaceView(faces);
+}
+
+function drawFaceView(faces) {
+  // the faces of the frame shown, each as the square the model saw (with its heatmap when ticked)
+  const canvas = $("face-crops");
+  canvas.width = Math.max(1, faces.length) * (FACE_VIEW_PX + 8);
+  const ctx = canvas.getContext("2d");
+  faces.forEach((face, i) => {
+    const [cx1, cy1, cx2, cy2] = face.crop_box;
+    const x = i * (FACE_VIEW_PX + 8);
+    ctx.drawImage(current.media, cx1, cy1, cx2 - cx1, cy2 - cy1, x, 0, FACE_VIEW_PX, FACE_VIEW_PX);
+    if (heatToDraw(face)) ctx.drawImage(heatToDraw(face), x, 0, FACE_VIEW_PX, FACE_VIEW_PX);
+    ctx.strokeStyle = isFake(face.fake_probability) ? "#e53935" : "#43a047";
+    ctx.lineWidth = 4;
+    ctx.strokeRect(x + 2, 2, FACE_VIEW_PX - 4, FACE_VIEW_PX - 4);
+  });
+  const frame = faces.length ? faces[0] : null;
+  $("face-view").dataset.frame = frame ? String(frame.frame_idx) : "";
+  $("face-caption").textContent = frame ? `Frame ${frame.frame_idx} at ${frame.t.toFixed(2)} s: `
+    + faces.map((f) => `person ${f.track + 1} ${percent(f.fake_probability)} fake`).join(", ") : "";
+}
+
+function timelineData(result) {
+  // uPlot's columns: the sampled times, then each person's fake probability at those times (null where the
+  // person is not in that frame), then the threshold
+  const times = [...new Set(result.timeline.map((p) => p.t))].sort((a, b) => a - b);
+  const tracks = [...new Set(result.timeline.map((p) => p.track))].sort((a, b) => a - b);
+  const at = new Map(result.timeline.map((p) => [`${p.track}@${p.t}`, p.fake_probability]));
+  const columns = tracks.map((n) => times.map((t) => at.get(`${n}@${t}`) ?? null));
+  return { tracks, data: [times, ...columns, times.map(() => result.threshold ?? 0.5)] };
+}
+
+function buildTimeline() {
+  if (plot) plot.destroy();
+  plot = null;
+  if (!current || current.kind !== "video") return;
+  const { result } = current;
+  const box = $("timeline");
+  const { tracks, data } = timelineData(result);
+  const series = [
+    { label: "time", value: (u, t) => (t == null ? "–" : `${t.toFixed(2)} s`) },
+    ...tracks.map((n) => ({
+      label: tracks.length > 1 ? `person ${n + 1}` : "face",
+      stroke: TRACK_COLOURS[n % TRACK_COLOURS.length],
+      width: 2,
+      spanGaps: true,
+      points: { show: true, size: 9, fill: TRACK_COLOURS[n % TRACK_COLOURS.length] },
+      value: (u, p) => percent(p),
+    })),
+    { label: "threshold", stroke: "#1f2328", width: 1, dash: [5, 4], points: { show: false },
+      value: (u, p) => percent(p) },
+  ];
+  plot = new uPlot({
+    width: Math.max(200, box.clientWidth),
+    height: 170,
+    scales: { x: { time: false, range: () => [0, timelineEnd()] }, y: { range: [0, 1] } },
+    axes: [{ label: "seconds" }, { values: (u, ticks) => ticks.map((p) => `${Math.round(100 * p)}%`) }],
+    series,
+    hooks: { draw: [drawPlayhead] },
+  }, data, box);
+  plot.over.addEventListener("click", (e) => { // go to the sampled frame nearest the click
+    const t = plot.posToVal(e.offsetX, "x");
+    const nearest = data[0].reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a));
+    if (current.media.readyState > 0) current.media.currentTime = nearest;
+  });
+  box.dataset.points = String(result.timeline.length);
+}
+
+function timelineEnd() {
+  // the video's length once its metadata loads (NaN before; Infinity for some WebM files), else the last sample
+  const known = current.media.duration;
+  return Math.max(Number.isFinite(known) ? known : 0, ...current.result.timeline.map((p) => p.t), 0.1);
+}
+
+function drawPlayhead(u) {
+  if (!current || !Number.isFinite(current.media.currentTime)) return;
+  const x = u.valToPos(current.media.currentTime, "x", true);
+  u.ctx.fillStyle = "#0969da";
+  u.ctx.fillRect(x - 1, u.bbox.top, 2, u.bbox.height);
 }
 
 function drawTimeline() {
-  if (!current || current.kind !== "video") return;
-  const { result, media } = current;
-  const canvas = $("timeline");
-  const w = (canvas.width = canvas.clientWidth);
-  const h = canvas.height;
-  const ctx = canvas.getContext("2d");
-  const pad = 24;
-  const duration = media.duration || Math.max(1, ...result.timeline.map((p) => p.t));
-  const x = (t) => pad + ((w - 2 * pad) * t) / duration;
-  const y = (p) => h - pad - (h - 2 * pad) * p;
-  ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = "#d0d7de";
-  ctx.strokeRect(pad, pad, w - 2 * pad, h - 2 * pad);
-  ctx.setLineDash([5, 4]);
-  ctx.strokeStyle = "#1f2328";
-  ctx.beginPath();
-  ctx.moveTo(pad, y(result.threshold ?? 0.5));
-  ctx.lineTo(w - pad, y(result.threshold ?? 0.5));
-  ctx.stroke();
-  ctx.setLineDash([]);
-  for (const track of new Set(result.timeline.map((p) => p.track))) { // one line per person
-    const points = result.timeline.filter((p) => p.track === track);
-    ctx.strokeStyle = TRACK_COLOURS[track % TRACK_COLOURS.length];
-    ctx.beginPath();
-    points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.fake_probability)) : ctx.moveTo(x(p.t), y(p.fake_probability))));
-    ctx.stroke();
-  }
-  for (const p of result.timeline) {
-    ctx.fillStyle = p.fake_probability >= (result.threshold ?? 0.5) ? "#e53935" : "#43a047";
-    ctx.beginPath();
-    ctx.arc(x(p.t), y(p.fake_probability), 4, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  ctx.fillStyle = "#656d76";
-  ctx.font = "12px system-ui, sans-serif";
-  ctx.fillText("1.0", 2, pad + 4);
-  ctx.fillText("0.0", 2, h - pad + 4);
-  ctx.fillText(`${duration.toFixed(1)} s`, w - pad - 20, h - 6);
-  ctx.fillStyle = "#0969da";
-  ctx.fillRect(x(media.currentTime || 0) - 1, pad, 2, h - 2 * pad);
-  canvas.dataset.points = String(result.timeline.length);
-  canvas.onclick = (e) => {
-    const t = ((e.offsetX - pad) / (w - 2 * pad)) * duration;
-    media.currentTime = Math.min(Math.max(0, t), duration);
+  if (!plot) return;
+  plot.setScale("x", { min: 0, max: timelineEnd() }); // the video's length is known once its metadata loads
+  plot.setSize({ width: Math.max(200, $("timeline").clientWidth), height: 170 }); // redraws, with the playhead
+}
+
+// -- the report ------------------------------------------------------------------------------------------
+async function sha256Of(file) {
+  if (!window.crypto || !crypto.subtle) return null; // only in a secure context (https, or localhost)
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function reportData() {
+  // the verdict as the API returned it, with what a reviewer needs to weigh it: the file it is about and the
+  // model that gave it (its version, threshold and calibration, and where it came from)
+  const { file, result } = current;
+  const spec = modelCard ? modelCard.spec : {};
+  return {
+    generated_at: new Date().toISOString(),
+    file: { name: file.name, bytes: file.size, sha256: await current.sha256 },
+    model: {
+      name: modelCard ? modelCard.name : null,
+      version: result.model_version,
+      backbone: spec.backbone ?? null,
+      backend: modelCard ? modelCard.backend : null,
+      threshold: result.threshold,
+      calibration: { temperature: spec.temperature ?? null, bias: spec.bias ?? null,
+                     formula: "fake probability = sigmoid(logit / temperature + bias)" },
+      validation: spec.validation ?? {},
+      embedding_max_distance: spec.embedding_range ? Number(spec.embedding_range.max_distance.toFixed(3)) : null,
+      provenance: spec.provenance ?? {},
+    },
+    result,
   };
+}
+
+function snapshot() {
+  // the media as shown, with its boxes (and heatmaps when ticked), as a JPEG data URL; null when not displayable
+  const overlay = $("overlay");
+  if (!overlay.width || !overlay.height) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = overlay.width;
+  canvas.height = overlay.height;
+  const ctx = canvas.getContext("2d");
+  try {
+    ctx.drawImage(current.media, 0, 0, canvas.width, canvas.height);
+  } catch {
+    return null;
+  }
+  ctx.drawImage(overlay, 0, 0);
+  return canvas.toDataURL("image/jpeg", 0.85);
+}
+
+const escapeHtml = (value) => String(value ?? "–").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function htmlRows(pairs) {
+  return pairs.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("");
+}
+
+function reportHtml(data, picture) {
+  const r = data.result;
+  const m = data.model;
+  const verdict = r.verdict === "cannot_judge" ? "cannot judge" : r.verdict;
+  const people = r.tracks.map((t) => [`person ${t.track + 1}`, `${t.verdict === "cannot_judge" ? "cannot judge"
+    : t.verdict} ${t.fake_probability == null ? "" : percent(t.fake_probability)} over ${t.faces} face(s)`
+    + (t.reason ? `: ${t.reason.message}` : "")]);
+  const faces = r.faces.map((f) => `<tr><td>${f.frame_idx}</td><td>${f.t.toFixed(2)}</td><td>${f.track + 1}</td>`
+    + `<td>${escapeHtml(f.box.map((v) => Math.round(v)).join(", "))}</td><td>${percent(f.detection_prob)}</td>`
+    + `<td>${percent(f.fake_probability)}</td><td>${f.embedding_distance ?? "–"}</td></tr>`).join("");
+  const validation = Object.entries(m.validation).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(3) : v}`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Verdict on ${escapeHtml(data.file.name)}</title>
+<style>
+  @page { size: A4; margin: 14mm; }
+  body { font: 12px/1.4 system-ui, sans-serif; color: #1f2328; max-width: 760px; margin: 1rem auto; }
+  h1 { font-size: 18px; margin: 0 0 4px; } h2 { font-size: 13px; margin: 14px 0 4px; }
+  .verdict { font-size: 22px; font-weight: 700; text-transform: uppercase; }
+  .fake { color: #c62828; } .real { color: #2e7d32; } .cannot_judge { color: #757575; }
+  table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 2px 8px 2px 0; vertical-align: top; }
+  th { color: #656d76; font-weight: normal; width: 11rem; } .faces th { width: auto; }
+  img { max-width: 100%; max-height: 300px; border-radius: 4px; }
+</style></head><body>
+<h1>Deepfake detector report</h1>
+<p class="verdict ${escapeHtml(r.verdict)}">${escapeHtml(verdict)}</p>
+<table>${htmlRows([
+    ["fake probability", percent(r.fake_probability)],
+    ["decision threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
+    ...(r.reason ? [["why no verdict", `${r.reason.message} (${r.reason.code})`]] : []),
+    ...people,
+    ["content credentials", r.credentials ? r.credentials.message : "–"],
+  ])}</table>
+${picture ? `<h2>What was scored</h2><img src="${picture}" alt="the file with its face boxes">` : ""}
+<h2>File</h2>
+<table>${htmlRows([
+    ["name", data.file.name], ["size", `${data.file.bytes} bytes`], ["SHA-256", data.file.sha256],
+    ["kind", `${r.media}, ${r.frames} frame(s) looked at, treated as ${r.treated_as} (${r.treated_as_because})`],
+  ])}</table>
+<h2>Model</h2>
+<table>${htmlRows([
+    ["name and version", `${m.name ?? "–"} ${m.version}`], ["backbone, runtime", `${m.backbone ?? "–"}, ${m.backend ?? "–"}`],
+    ["calibration", `${m.calibration.formula}, temperature ${m.calibration.temperature ?? "–"}, bias ${m.calibration.bias ?? "–"}`],
+    ["on validation data", validation.join(", ") || "–"],
+    ["provenance", Object.entries(m.provenance).map(([k, v]) => `${k} ${v}`).join(", ") || "–"],
+  ])}</table>
+<h2>Faces scored</h2>
+<table class="faces"><tr><th>frame</th><th>time (s)</th><th>person</th><th>box (x1, y1, x2, y2 px)</th><th>detection</th><th>fake</th><th>embedding distance</th></tr>${faces}</table>
+<p style="color:#656d76">Generated ${escapeHtml(data.generated_at)}. A file is called fake when its fake probability is at
+or above the threshold, which was set once on validation data. The embedding distance is how unlike the
+validation faces a face is (about 1 is typical; beyond ${m.embedding_max_distance ?? "the model's range"} it cannot be judged). Content credentials are what their signer claims;
+they are reported beside the verdict and never change the score.</p>
+</body></html>`;
+}
+
+function download(name, type, text) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+async function downloadReport(asHtml) {
+  if (!current) return;
+  const data = await reportData();
+  const base = current.file.name.replace(/\.[^.]+$/, "");
+  if (asHtml) download(`${base}.report.html`, "text/html", reportHtml(data, snapshot()));
+  else download(`${base}.verdict.json`, "application/json", JSON.stringify(data, null, 2));
 }
 
 function init() {
@@ -211,10 +393,13 @@ function init() {
     if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
   });
   $("explain").addEventListener("change", drawBoxes); // shows or hides the heatmaps of the last result
+  $("download-json").addEventListener("click", () => downloadReport(false));
+  $("download-report").addEventListener("click", () => downloadReport(true));
   $("video").addEventListener("timeupdate", () => { drawBoxes(); drawTimeline(); });
   $("video").addEventListener("seeked", () => { drawBoxes(); drawTimeline(); });
   window.addEventListener("resize", () => { drawBoxes(); drawTimeline(); });
   fetch("model").then((r) => r.json()).then((m) => {
+    modelCard = m;
     $("model-info").textContent = `Model ${m.name} version ${m.version} (${m.spec.backbone}, ${m.backend}). `
       + `Limits: ${m.serve_config.max_upload_mb} MB, ${m.serve_config.max_video_seconds} s of video.`;
   }).catch(() => {});
