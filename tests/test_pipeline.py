@@ -102,6 +102,25 @@ def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipelin
     assert "(the distance 99.5% of them stay within)" in card
 
 
+def test_the_packaged_model_measures_how_far_a_face_is_from_the_validation_faces(pipeline_run: Path):
+    """The served ONNX model gives each face the same embedding distance as the trained PyTorch model, and a
+    validation face lies inside the range calibration fitted."""
+    import numpy as np
+
+    from deepfake_detector.inference import Predictor
+    from deepfake_detector.media.frames import read_crop
+
+    faces = pd.read_csv(pipeline_run / "artifacts/faces.csv")
+    manifest = pd.read_csv(pipeline_run / "artifacts/manifest.csv")
+    val = faces[faces["found"] & faces["item_id"].isin(manifest.loc[manifest["split"] == "val", "item_id"])]
+    crops = [read_crop(str(pipeline_run / p)) for p in val["crop_path"].head(8)]
+    served, trained = Predictor(pipeline_run / "artifacts/model"), Predictor(pipeline_run / "artifacts/train/model")
+    assert served.backend.name == "onnxruntime" and trained.backend.name != "onnxruntime"
+    np.testing.assert_allclose(served.assess_crops(crops), trained.assess_crops(crops), rtol=1e-3, atol=1e-4)
+    distances = served.assess_crops(crops)[:, 1]
+    assert np.median(distances) <= served.spec.embedding_range.max_distance
+
+
 def test_rerun_is_a_no_op_and_status_clean(pipeline_run: Path):
     """Only the `sources` stage runs again (it re-checks dataset folders outside the project, by design);
     its output is unchanged, so every other stage is skipped and nothing else is out of date."""

@@ -19,16 +19,15 @@ class ExportMismatch(RuntimeError):
 
 
 def export_model(predictor, out: Path, inputs: np.ndarray, opset: int, atol: float) -> float:
-    """A torch-backend Predictor's models as ONNX in `out`: model.onnx (with the embedding output when the
-    temporal head scores videos, then also temporal.onnx), each checked against PyTorch on `inputs` (a batch
-    of model inputs; for the temporal head, their embeddings as one video). Returns the largest difference."""
-    spec, model = predictor.spec, predictor.backend.model
-    if not predictor.uses_temporal_head:
-        export_onnx(model, spec.input_size, out / ONNX_FILE, opset)
-        return check_onnx(model, out / ONNX_FILE, inputs, atol)
-    frame_model = predictor.backend.with_embedding
+    """A torch-backend Predictor's models as ONNX in `out`: model.onnx with two outputs, the logit and the
+    embedding (the out-of-distribution check's input, and the temporal head's), and temporal.onnx when the
+    temporal head scores videos; each checked against PyTorch on `inputs` (a batch of model inputs; for the
+    temporal head, their embeddings as one video). Returns the largest difference."""
+    spec, frame_model = predictor.spec, predictor.backend.with_embedding
     export_onnx(frame_model, spec.input_size, out / ONNX_FILE, opset, output_names=("logit", "embedding"))
     diff = check_onnx(frame_model, out / ONNX_FILE, inputs, atol)
+    if not predictor.uses_temporal_head:
+        return diff
     head = predictor.temporal.head
     export_temporal_onnx(head, spec.temporal_head.input_dim, out / TEMPORAL_ONNX, opset)
     with torch.inference_mode():
