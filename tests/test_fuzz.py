@@ -88,11 +88,14 @@ def write_image(array: np.ndarray, path: Path) -> Path:
 
 
 sizes = st.one_of(st.integers(1, 40), st.integers(41, 700), st.sampled_from([1500, 3000]))
+channel_counts, bit_depths = st.sampled_from([1, 2, 3, 4]), st.sampled_from([8, 16])
+patterns, image_suffixes = st.sampled_from(["flat", "noise", "ramp"]), st.sampled_from([".png", ".jpg", ".webp", ".bmp"])
+# any image, as the Predictor and the crop stage are both fed (in this order: hypothesis draws by keyword)
+ANY_IMAGE = dict(height=sizes, width=sizes, channels=channel_counts, bits=bit_depths, pattern=patterns,
+                 suffix=image_suffixes, seed=st.integers(0, 3), with_face=st.booleans(), face_share=st.floats(0.05, 1.0))
 
 
-@given(height=sizes, width=sizes, channels=st.sampled_from([1, 2, 3, 4]), bits=st.sampled_from([8, 16]),
-       pattern=st.sampled_from(["flat", "noise", "ramp"]), suffix=st.sampled_from([".png", ".jpg", ".webp", ".bmp"]),
-       seed=st.integers(0, 3), with_face=st.booleans(), face_share=st.floats(0.05, 1.0))
+@given(**ANY_IMAGE)
 @example(height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
          face_share=0.5)  # crashed MTCNN once
 @example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False,
@@ -116,8 +119,7 @@ def test_any_image_ends_in_a_verdict_or_a_clear_error(predictor, face, tmp_path,
 
 
 @given(side=st.integers(160, 900), aspect=st.sampled_from([1.0, 0.5, 2.0, 4.0]),
-       channels=st.sampled_from([1, 2, 3, 4]), bits=st.sampled_from([8, 16]),
-       pattern=st.sampled_from(["flat", "noise", "ramp"]), suffix=st.sampled_from([".png", ".jpg", ".webp", ".bmp"]),
+       channels=channel_counts, bits=bit_depths, pattern=patterns, suffix=image_suffixes,
        face_share=st.floats(0.5, 1.0))
 @settings(FUZZ, max_examples=15)
 def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(predictor, face, tmp_path, side, aspect,
@@ -129,6 +131,12 @@ def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(predicto
     array = pixels(side, int(side * aspect), channels, bits, pattern, 0, face, face_share)
     result = predictor.predict_path(write_image(array, tmp_path / f"face{suffix}"))
     assert result.error is None and result.label in ("fake", "real") and len(result.faces) == 1, result
+
+
+# any video (the kinds write_video makes); each test adds the containers it tries
+ANY_VIDEO = dict(kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps",
+                                       "audio_only"]),
+                 width=st.sampled_from([16, 64, 255, 640, 1280]), height=st.sampled_from([16, 48, 360, 720]))
 
 
 def ffmpeg(*args: str) -> None:
@@ -157,10 +165,7 @@ def write_video(kind: str, width: int, height: int, path: Path) -> Path:
     return path
 
 
-@given(kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps",
-                             "audio_only"]),
-       width=st.sampled_from([16, 64, 255, 640, 1280]), height=st.sampled_from([16, 48, 360, 720]),
-       suffix=st.sampled_from([".mp4", ".mkv", ".webm", ".mov"]))
+@given(**ANY_VIDEO, suffix=st.sampled_from([".mp4", ".mkv", ".webm", ".mov"]))
 @example(kind="audio_only", width=64, height=48, suffix=".mp4")
 @example(kind="one_frame", width=64, height=48, suffix=".mp4")
 @settings(FUZZ, max_examples=16)
@@ -214,9 +219,7 @@ def assert_crop_rows_or_a_clear_skip(preprocess, path: Path, media: str, cropped
     assert frames.rows or skipped
 
 
-@given(height=sizes, width=sizes, channels=st.sampled_from([1, 2, 3, 4]), bits=st.sampled_from([8, 16]),
-       pattern=st.sampled_from(["flat", "noise", "ramp"]), suffix=st.sampled_from([".png", ".jpg", ".webp", ".bmp"]),
-       seed=st.integers(0, 3), with_face=st.booleans(), face_share=st.floats(0.05, 1.0), cropped=st.booleans())
+@given(**ANY_IMAGE, cropped=st.booleans())
 @example(height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
          face_share=0.5, cropped=False)  # crashed MTCNN once
 @example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False,
@@ -236,10 +239,7 @@ def test_any_image_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess,
     assert_crop_rows_or_a_clear_skip(preprocess, path, "image", cropped)
 
 
-@given(kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps",
-                             "audio_only"]),
-       width=st.sampled_from([16, 64, 255, 640, 1280]), height=st.sampled_from([16, 48, 360, 720]),
-       suffix=st.sampled_from([".mp4", ".mkv", ".mov"]))
+@given(**ANY_VIDEO, suffix=st.sampled_from([".mp4", ".mkv", ".mov"]))
 @example(kind="audio_only", width=64, height=48, suffix=".mp4")
 @example(kind="one_frame", width=64, height=48, suffix=".mp4")
 @settings(FUZZ, max_examples=12)
