@@ -1,5 +1,5 @@
 """Stage evaluate: precision, recall, F1, ROC-AUC, AP, accuracy and EER on the test split, frame and video
-level, plus ROC/PR/confusion plots. Scores come from the Predictor, the same path as the CLI and service."""
+level, the method head's accuracy per manipulation method, plus ROC/PR/confusion plots. Scores come from the Predictor, the same path as the CLI and service."""
 
 import logging
 
@@ -10,11 +10,12 @@ from deepfake_detector.evaluate.metrics import (
     binary_metrics,
     confusion_counts,
     confusion_rows,
+    method_head_metrics,
     pr_points,
     roc_points,
 )
 from deepfake_detector.evaluate.plots import save_curves
-from deepfake_detector.evaluate.scoring import score_frames_and_items
+from deepfake_detector.evaluate.scoring import METHOD_COLUMN, score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage
@@ -54,11 +55,16 @@ def main() -> None:
         "test_items": len(test_items),
         "test_items_without_face": int(len(test_items) - len(videos)),
     }
+    if predictor.methods:  # which manipulation, on the test fakes (docs/evaluation.md#manipulation-method)
+        columns = {m: f"{METHOD_COLUMN}{m}" for m in predictor.methods}
+        metrics["method_head"] = method_head_metrics(frames[frames["label"] == 1], columns)
     write_json(metrics, EVALUATE_DIR / "metrics.json")
     write_csv(videos, EVALUATE_DIR / "predictions.csv")
     write_plots(frames, videos, threshold)
     log.info("frame: %s", {k: metrics["frame"][k] for k in ("roc_auc", "f1", "accuracy")})
     log.info("video: %s", {k: metrics["video"][k] for k in ("roc_auc", "f1", "accuracy")})
+    if "method_head" in metrics:
+        log.info("method head: video accuracy %s", metrics["method_head"].get("video_accuracy"))
 
 
 def write_plots(frames: pd.DataFrame, videos: pd.DataFrame, threshold: float) -> None:

@@ -121,6 +121,26 @@ def test_the_packaged_model_measures_how_far_a_face_is_from_the_validation_faces
     assert np.median(distances) <= served.spec.embedding_range.max_distance
 
 
+def test_calibration_fits_the_method_head_and_evaluate_scores_it_per_method(pipeline_run: Path):
+    """The method head learns the train split's fakes of each demo method (every found face of theirs), the
+    evaluation counts every test fake video of its methods once in the confusion matrix, and the model card
+    names it. (The served ONNX model gives the same method probabilities: assess_crops' columns, above.)"""
+    faces = pd.read_csv(pipeline_run / "artifacts/faces.csv")
+    manifest = pd.read_csv(pipeline_run / "artifacts/manifest.csv")
+    found = faces[faces["found"]].merge(manifest[["item_id", "split", "label", "method"]], on="item_id")
+    fakes = found[found["label"] == 1]
+    head = json.loads((pipeline_run / "artifacts/train/model/model.json").read_text())["method_head"]
+    assert head["train_faces"] == fakes[fakes["split"] == "train"]["method"].value_counts().to_dict()
+    assert head["methods"] == sorted(head["train_faces"]) and len(head["methods"]) >= 2
+    assert len(head["coef"]) == len(head["methods"]) and head["val_accuracy"] is not None
+    evaluated = json.loads((pipeline_run / "artifacts/evaluate/metrics.json").read_text())["method_head"]
+    test_fakes = fakes[(fakes["split"] == "test") & fakes["method"].isin(head["methods"])]
+    assert evaluated["methods"] == head["methods"] and evaluated["videos"] == test_fakes["item_id"].nunique() > 0
+    assert sum(map(sum, evaluated["video_confusion"])) == evaluated["videos"]
+    card = (pipeline_run / "artifacts/model/model_card.md").read_text()
+    assert "- Manipulation method: a linear probe on the embedding over `" in card
+
+
 def test_rerun_is_a_no_op_and_status_clean(pipeline_run: Path):
     """Only the `sources` stage runs again (it re-checks dataset folders outside the project, by design);
     its output is unchanged, so every other stage is skipped and nothing else is out of date."""

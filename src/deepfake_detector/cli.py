@@ -102,6 +102,9 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
             people = f", {len(r.tracks)} people, decided by person {r.decided_by_track}" if len(r.tracks) > 1 else ""
             typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
                        f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s){people})")
+            if r.label == "fake" and r.manipulation:
+                typer.echo(f"{r.path}: most likely method {r.manipulation['method']} "
+                           f"({r.manipulation['probability']:.0%}, if it is fake)")
         if not r.error and r.credentials.status != "none":  # beside the verdict, never part of it
             typer.echo(f"{r.path}: {r.credentials.message}")
     if failed == len(inputs):

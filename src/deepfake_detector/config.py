@@ -145,6 +145,15 @@ class EmbeddingRangeConfig(Strict):
     shrinkage: float = Field(0.1, ge=0, le=1)  # each dimension's variance pulled this far toward their mean
 
 
+class MethodHeadConfig(Strict):
+    """The manipulation-method head (models/spec.MethodHead): a linear probe on the frame model's embedding,
+    fitted on the train split's fakes after training, telling which method a fake face most likely used."""
+
+    enabled: bool = True
+    regularization: float = Field(1.0, gt=0)  # the logistic regression's C: smaller is stronger
+    min_faces: int = Field(20, ge=1)  # a method needs this many train-split fake faces to be one of its classes
+
+
 class TrainConfig(Strict):
     backbone: str = "meso4"
     # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
@@ -176,6 +185,7 @@ class TrainConfig(Strict):
     # how a video's frame scores become one score; "auto" picks the best on validation videos
     video_aggregation: Literal["auto", Aggregation] = "auto"
     embedding_range: EmbeddingRangeConfig = EmbeddingRangeConfig()
+    method_head: MethodHeadConfig = MethodHeadConfig()
 
     @model_validator(mode="after")
     def _self_blend_only_needs_a_rate(self) -> TrainConfig:

@@ -33,7 +33,8 @@ from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.scoring import aggregate, calibrated_probability
 
-# face crops -> N x 2: each one's calibrated fake probability and embedding distance (Predictor.assess_crops)
+# face crops -> N x (2 + methods): each one's calibrated fake probability, embedding distance and method
+# probabilities (Predictor.assess_crops)
 CropAssessor = Callable[[list[np.ndarray]], np.ndarray]
 
 
@@ -122,6 +123,8 @@ class FaceScore:
     # how far its embedding lies from the validation faces' (about 1 for a typical one; judge.outside_range);
     # None when model.json has no embedding_range
     embedding_distance: float | None = None
+    # if the face is fake, how likely each manipulation method is (model.json's method_head); None without a head
+    method_probabilities: dict[str, float] | None = None
 
 
 @dataclass
@@ -133,6 +136,7 @@ class TrackVerdict:
     verdict: str  # "fake" | "real" | "cannot_judge" (see reason; it then does not count for the file)
     fake_probability: float | None = None
     reason: dict[str, str] | None = None
+    manipulation: dict[str, Any] | None = None  # its most likely method (Predictor.manipulation), when judged
 
 
 @dataclass
@@ -151,6 +155,8 @@ class Prediction:
     # one verdict per person; the file's is the highest of those that can be judged, and decided_by_track says whose
     tracks: list[TrackVerdict] = field(default_factory=list)
     decided_by_track: int | None = None
+    # the deciding track's most likely manipulation method, if it is fake: {method, probability, probabilities}
+    manipulation: dict[str, Any] | None = None
     # the file's signed C2PA claims (media/credentials.py), reported beside the verdict and never part of it
     credentials: ContentCredentials | None = None
     frames: int = 0  # frames looked at
@@ -248,13 +254,6 @@ class Predictor:
             return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
         return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
-    def score_crops_and_embeddings(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Calibrated probabilities, plus the embeddings the temporal head needs when model.json uses it."""
-        if not self.uses_temporal_head:
-            return self.score_crops(crops), None
-        logits, embeddings = self.logits_and_embeddings(crops)
-        return self.calibrate(logits), embeddings
-
     def temporal_probability(self, embeddings: np.ndarray) -> float:
         """One video's calibrated probability from its frames' embeddings, in frame order."""
         head = self.spec.temporal_head
@@ -275,21 +274,39 @@ class Predictor:
     def score_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         return self.calibrate(self.logits(crops))
 
-    def embedding_distances(self, embeddings: np.ndarray | None) -> np.ndarray:
-        """Each embedding's distance from the validation faces' (model.json's embedding_range), NaN without one."""
-        if self.spec.embedding_range is None or embeddings is None or not len(embeddings):
-            return np.full(0 if embeddings is None else len(embeddings), np.nan)
-        return self.spec.embedding_range.distance(embeddings)
+    @property
+    def methods(self) -> list[str]:
+        """The manipulation methods the method head tells apart (none without one)."""
+        return self.spec.method_head.methods if self.spec.method_head else []
 
     def assess_crops(self, crops: list[np.ndarray]) -> np.ndarray:
-        """N x 2: each crop's calibrated fake probability and embedding distance (NaN without a range), from one
-        model call (the embedding is the frame model's second output). The service micro-batches this."""
+        """N x (2 + len(self.methods)): each crop's calibrated fake probability, embedding distance (NaN without
+        a range) and method probabilities, from one model call (the embedding is the frame model's second
+        output). The service micro-batches this."""
+        return self.assess_with_embeddings(crops)[0]
+
+    def assess_with_embeddings(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """assess_crops, and the crops' embeddings when the temporal head scores videos with them (else None)."""
+        spec = self.spec
         if not crops:
-            return np.zeros((0, 2))
-        if self.spec.embedding_range is None:
-            return np.column_stack([self.score_crops(crops), np.full(len(crops), np.nan)])
+            return np.zeros((0, 2 + len(self.methods))), None
+        if spec.embedding_range is None and spec.method_head is None and not self.uses_temporal_head:
+            return np.column_stack([self.score_crops(crops), np.full(len(crops), np.nan)]), None
         logits, embeddings = self.logits_and_embeddings(crops)
-        return np.column_stack([self.calibrate(logits), self.embedding_distances(embeddings)])
+        distances = spec.embedding_range.distance(embeddings) if spec.embedding_range else np.full(len(crops), np.nan)
+        methods = spec.method_head.probabilities(embeddings) if spec.method_head else np.zeros((len(crops), 0))
+        assessed = np.column_stack([self.calibrate(logits), distances, methods])
+        return assessed, embeddings if self.uses_temporal_head else None
+
+    def manipulation(self, method_probs: np.ndarray) -> dict[str, Any] | None:
+        """One face's (or track's, averaged over its frames) most likely method: {method, probability,
+        probabilities}; None without a method head."""
+        if not self.methods:
+            return None
+        mean = np.asarray(method_probs).reshape(-1, len(self.methods)).mean(axis=0)
+        best = int(np.argmax(mean))
+        return {"method": self.methods[best], "probability": round(float(mean[best]), 4),
+                "probabilities": {m: round(float(p), 4) for m, p in zip(self.methods, mean, strict=True)}}
 
     def heatmaps(self, crops: list[np.ndarray]) -> list[str]:
         """Where the model looked in each crop (explain.py), as PNGs the size of the model's input."""
@@ -298,7 +315,7 @@ class Predictor:
         return [heatmap_png(h, cfg.opacity) for h in heat]
 
     def track_verdicts(self, media: str, frames: int, kept: list[tuple[Frame, Face, int]], probs: np.ndarray,
-                       embeddings: np.ndarray | None, distances: np.ndarray,
+                       embeddings: np.ndarray | None, distances: np.ndarray, methods: np.ndarray,
                        main_reason: Reason | None) -> list[TrackVerdict]:
         """Each person's verdict from their scored faces (`kept`: frame, face, track), under the same "cannot
         judge" rules as the file: a bystander seen in too few frames, too small, or unlike the validation
@@ -314,7 +331,8 @@ class Predictor:
                 verdicts.append(TrackVerdict(n, int(mine.sum()), CANNOT_JUDGE, reason=reason.to_dict()))
                 continue
             p = self.item_probability(media, probs[mine], None if embeddings is None else embeddings[mine])
-            verdicts.append(TrackVerdict(n, int(mine.sum()), "fake" if p >= self.spec.threshold else "real", p))
+            verdicts.append(TrackVerdict(n, int(mine.sum()), "fake" if p >= self.spec.threshold else "real", p,
+                                         manipulation=self.manipulation(methods[mine])))
         return verdicts
 
     def outside_range(self, distances: np.ndarray) -> Reason | None:
@@ -379,12 +397,11 @@ class Predictor:
             return result
         squares = [crop_square(fr.rgb.shape, face, self.spec.faces.margin, fit_inside=is_crop) for fr, face, _ in kept]
         crops = [cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)]
-        if media == "video" and self.uses_temporal_head:
-            probs, embeddings = self.score_crops_and_embeddings(crops)
-            distances = self.embedding_distances(embeddings)
+        if media == "video" and self.uses_temporal_head:  # the head needs the embeddings themselves
+            assessed, embeddings = self.assess_with_embeddings(crops)
         else:  # `assess_crops`: the service's micro-batcher, when given
             assessed, embeddings = (assess_crops or self.assess_crops)(crops), None
-            probs, distances = assessed[:, 0], assessed[:, 1]
+        probs, distances, methods = assessed[:, 0], assessed[:, 1], assessed[:, 2:]
         scored = time.perf_counter()
         heatmaps = self.heatmaps(crops) if explain else [None] * len(crops)
         if explain:
@@ -392,17 +409,20 @@ class Predictor:
         result.faces = [
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p),
                       [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n,
-                      round(float(d), 3) if np.isfinite(d) else None)
-            for (fr, face, n), p, d, sq, heatmap in zip(kept, probs, distances, squares, heatmaps, strict=True)
+                      round(float(d), 3) if np.isfinite(d) else None,
+                      (self.manipulation(m) or {}).get("probabilities"))
+            for (fr, face, n), p, d, m, sq, heatmap in zip(kept, probs, distances, methods, squares, heatmaps,
+                                                           strict=True)
         ]
         main = np.array([n == 0 for _, _, n in kept])
         reason = reason or self.outside_range(distances[main])  # the face's embedding is known only now
-        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, distances, reason)
+        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, distances, methods, reason)
         if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
         else:  # the main track is judged (it has the file's reason, None), so there is always a decider
             decider = max((t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability)
             result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
+            result.manipulation = decider.manipulation
             result.label = result.verdict = decider.verdict
         result.timings_ms.update(
             detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)

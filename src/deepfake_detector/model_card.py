@@ -17,6 +17,16 @@ def range_line(spec: ModelSpec) -> str:
             f"(the distance {r.quantile:.1%} of them stay within) gets \"cannot judge\" in the CLI and the service")
 
 
+def method_line(spec: ModelSpec) -> str:
+    head = spec.method_head
+    if head is None:
+        return "not reported (model.json has no method_head)"
+    faces = ", ".join(f"`{m}` ({n} faces)" for m, n in head.train_faces.items())
+    accuracy = "n/a" if head.val_accuracy is None else f"{head.val_accuracy:.1%}"
+    return (f"a linear probe on the embedding over {faces} of the train split; right on {accuracy} of the "
+            "validation fakes of these methods (test: evaluate's method_head)")
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -48,6 +58,7 @@ Binary classifier of face crops (real = 0, fake = 1) with calibrated probabiliti
 - Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
 - Out of distribution: {range_line(spec)}
+- Manipulation method: {method_line(spec)}
 - Exported to ONNX; max |logit difference| to PyTorch {onnx_max_diff:.2e}
 
 ## Data

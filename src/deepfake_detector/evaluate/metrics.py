@@ -91,3 +91,29 @@ def confusion_rows(labels: np.ndarray, probs: np.ndarray, threshold: float) -> p
 
 def confusion_counts(labels: np.ndarray, probs: np.ndarray, threshold: float) -> list[list[int]]:
     return confusion_matrix(labels, (np.asarray(probs) >= threshold).astype(int), labels=[0, 1]).tolist()
+
+
+def method_head_metrics(fakes: pd.DataFrame, columns: dict[str, str]) -> dict:
+    """How well the method head names the manipulation of fake faces whose method it knows. `fakes`: frame rows
+    with `item_id`, `method` and, per method of the head, a column of its probability (`columns`: method ->
+    column). Frame level, and video level (an item's frame probabilities averaged, as Predictor.manipulation
+    does): accuracy, recall per method, and the video confusion counts (rows: true method, columns: the
+    head's, both in `columns`' order). Fakes of methods it never trained on are only counted."""
+    methods = list(columns)
+    known = fakes[fakes["method"].isin(methods)]
+    result = {"methods": methods, "unknown_methods": sorted(set(fakes["method"]) - set(methods)),
+              "frames": int(len(known)), "videos": int(known["item_id"].nunique())}
+    if known.empty:
+        return result
+    frame_guess = np.asarray(methods)[known[list(columns.values())].to_numpy().argmax(axis=1)]
+    items = known.groupby("item_id").agg(method=("method", "first"), **{m: (c, "mean") for m, c in columns.items()})
+    video_guess = np.asarray(methods)[items[methods].to_numpy().argmax(axis=1)]
+    recalls = recall_score(items["method"], video_guess, labels=methods, average=None, zero_division=0)
+    return {
+        **result,
+        "frame_accuracy": float(accuracy_score(known["method"], frame_guess)),
+        "video_accuracy": float(accuracy_score(items["method"], video_guess)),
+        "video_recall_by_method": {m: float(r) for m, r in zip(methods, recalls, strict=True)
+                                   if (items["method"] == m).any()},
+        "video_confusion": confusion_matrix(items["method"], video_guess, labels=methods).tolist(),
+    }

@@ -65,6 +65,25 @@ class EmbeddingRange(BaseModel):
         return np.sqrt(np.mean(z**2, axis=1))
 
 
+class MethodHead(BaseModel):
+    """Which manipulation a fake face most likely used: softmax(embedding @ coef.T + intercept) over `methods`,
+    a linear probe on the frame model's embedding (train/calibrate.fit_method_head). Its probabilities say
+    which method *if* the face is fake; whether it is fake is the frame model's verdict alone."""
+
+    methods: list[str]
+    coef: list[list[float]]  # one row per method, in embedding units (any standardisation folded in)
+    intercept: list[float]
+    train_faces: dict[str, int]  # the train split's fake faces it was fitted on, per method
+    val_accuracy: float | None = None  # the share of val fakes of its methods given their own method
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """N x len(methods): each embedding's method probabilities (rows sum to 1)."""
+        logits = np.asarray(embeddings, dtype=np.float64) @ np.asarray(self.coef).T + np.asarray(self.intercept)
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+
 class ModelSpec(BaseModel):
     backbone: str
     input_size: int
@@ -94,6 +113,8 @@ class ModelSpec(BaseModel):
     validation: dict[str, float] = Field(default_factory=dict)  # val AUC, ECE, ...
     # the validation faces' embeddings (calibration, train.embedding_range); None: no out-of-distribution check
     embedding_range: EmbeddingRange | None = None
+    # which manipulation (calibration, train.method_head); None: no method is reported
+    method_head: MethodHead | None = None
 
     def trained_on_text(self) -> str:
         """One line for the model card and the Bento labels, e.g. "cpu, 2 processes (DDPStrategy), 32-true"."""

@@ -10,13 +10,21 @@ import pandas as pd
 import torch
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
 
-from deepfake_detector.config import AGGREGATIONS, TrainConfig
+from deepfake_detector.config import AGGREGATIONS, MethodHeadConfig, TrainConfig
 from deepfake_detector.inference import Predictor, TemporalTorch
 from deepfake_detector.media.frames import read_crop
-from deepfake_detector.models.spec import TEMPORAL_WEIGHTS, EmbeddingRange, ModelSpec, TemporalSpec
+from deepfake_detector.models.spec import (
+    TEMPORAL_WEIGHTS,
+    EmbeddingRange,
+    MethodHead,
+    ModelSpec,
+    TemporalSpec,
+)
 from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
@@ -94,6 +102,38 @@ def embed_faces(predictor: Predictor, rows: pd.DataFrame) -> tuple[np.ndarray, n
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+def fit_method_head(embeddings: np.ndarray, methods: np.ndarray, cfg: MethodHeadConfig, seed: int = 0
+                    ) -> MethodHead | None:
+    """A multinomial logistic regression from fake faces' embeddings to their manipulation method, over the
+    methods with at least `cfg.min_faces` faces; None (with a warning) when fewer than two methods qualify.
+    The standardisation it is fitted with is folded into its weights, so it applies to raw embeddings."""
+    counts = pd.Series(methods).value_counts()
+    kept = sorted(counts[counts >= cfg.min_faces].index)
+    if len(kept) < 2:
+        log.warning("train.method_head: the train split's fakes have %s faces per method; it needs two methods "
+                    "with at least %d faces (method_head.min_faces), so no method head", counts.to_dict(),
+                    cfg.min_faces)
+        return None
+    rows = np.isin(methods, kept)
+    scaler = StandardScaler().fit(embeddings[rows])
+    probe = LogisticRegression(C=cfg.regularization, max_iter=2000, random_state=seed)
+    probe.fit(scaler.transform(embeddings[rows]), methods[rows])
+    coef, intercept = probe.coef_ / scaler.scale_, probe.intercept_ - (probe.coef_ / scaler.scale_) @ scaler.mean_
+    if len(kept) == 2:  # scikit-learn keeps one row for two classes: p(second) = sigmoid(row); as a softmax pair
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+    return MethodHead(methods=[str(m) for m in probe.classes_], coef=coef.tolist(), intercept=intercept.tolist(),
+                      train_faces={str(m): int(counts[m]) for m in kept})
+
+
+def method_accuracy(head: MethodHead, embeddings: np.ndarray, methods: np.ndarray) -> float | None:
+    """The share of fake faces of the head's methods whose most likely method is their own (None: none)."""
+    rows = np.isin(methods, head.methods)
+    if not rows.any():
+        return None
+    guessed = np.asarray(head.methods)[head.probabilities(embeddings[rows]).argmax(axis=1)]
+    return float(np.mean(guessed == methods[rows]))
+
+
 def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
     """The temporal head needs real and fake videos in train (to learn) and in val (to be compared)."""
     for split in ("train", "val"):
@@ -107,7 +147,8 @@ def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
 
 def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: TrainConfig, seed: int = 0) -> ModelSpec:
     """Fit temperature and bias, threshold, video aggregation and the range of the faces' embeddings (for the
-    out-of-distribution check) on the val split; store them in model.json. With train.temporal_head enabled,
+    out-of-distribution check) on the val split, and the method head on the train split's fakes (with
+    train.method_head enabled); store them in model.json. With train.temporal_head enabled,
     also train the temporal head and use it for videos if it beats the aggregation rule on validation videos.
 
     Scores go through the Predictor, so calibration sees exactly what inference will compute.
@@ -116,6 +157,10 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     predictor = Predictor(model_dir, backend="torch")
     temporal = train_cfg.temporal_head.enabled and has_videos_of_both_labels(faces)
     logits, embeddings = embed_faces(predictor, val)
+    # the train faces the heads learn from, embedded once: every video for the temporal head, fakes for the other
+    train = faces[faces["split"] == "train"]
+    train = (train if temporal else train[train["label"] == 1]).reset_index(drop=True)
+    train_embeddings = embed_faces(predictor, train)[1] if temporal or train_cfg.method_head.enabled else None
     labels = val["label"].to_numpy()
     temperature, bias = fit_calibration(logits, labels, train_cfg.calibration)
     probs = expit(logits / temperature + bias)
@@ -134,10 +179,13 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     if cross_fitted is not None:
         validation["val_ece_cross_fitted"] = cross_fitted
     update = {"temperature": temperature, "bias": bias, "threshold": threshold, "temporal_head": None,
-              "embedding_range": EmbeddingRange.fit(embeddings, train_cfg.embedding_range)}
+              "embedding_range": EmbeddingRange.fit(embeddings, train_cfg.embedding_range), "method_head": None}
+    if train_cfg.method_head.enabled:
+        update["method_head"] = calibrate_method_head(train, train_embeddings, val, embeddings, train_cfg.method_head,
+                                                      seed)
     if temporal:
-        head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, faces, frame_scores, embeddings,
-                                                      train_cfg, seed)
+        head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, train, train_embeddings, frame_scores,
+                                                      embeddings, train_cfg, seed)
         rule_auc = item_auc(video_scores(frame_scores, aggregation))
         validation.update(val_item_auc_aggregation=rule_auc, val_item_auc_temporal=head_auc)
         update["temporal_head"] = head_spec
@@ -148,12 +196,24 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     return spec
 
 
-def calibrate_temporal_head(model_dir: Path, predictor: Predictor, faces: pd.DataFrame, val_scores: pd.DataFrame,
-                            val_embeddings: np.ndarray, train_cfg: TrainConfig, seed: int) -> tuple[TemporalSpec, float]:
-    """Train the head on the train split's videos, save it next to the frame model, calibrate it on
-    the val videos. Returns its spec and the val item-level AUC it gives (images keep their frame score)."""
-    train = faces[(faces["split"] == "train") & (faces["media"] == "video")].reset_index(drop=True)
-    _, train_embeddings = embed_faces(predictor, train)
+def calibrate_method_head(train: pd.DataFrame, train_embeddings: np.ndarray, val: pd.DataFrame,
+                          val_embeddings: np.ndarray, cfg: MethodHeadConfig, seed: int) -> MethodHead | None:
+    """The method head fitted on the train split's fake faces, with its accuracy on the val split's."""
+    fakes, val_fakes = (train["label"] == 1).to_numpy(), (val["label"] == 1).to_numpy()
+    head = fit_method_head(train_embeddings[fakes], train.loc[fakes, "method"].astype(str).to_numpy(), cfg, seed)
+    if head is None:
+        return None
+    accuracy = method_accuracy(head, val_embeddings[val_fakes], val.loc[val_fakes, "method"].astype(str).to_numpy())
+    log.info("method head over %s: val accuracy %s", head.train_faces, accuracy)
+    return head.model_copy(update={"val_accuracy": accuracy})
+
+
+def calibrate_temporal_head(model_dir: Path, predictor: Predictor, train: pd.DataFrame, train_embeddings: np.ndarray,
+                            val_scores: pd.DataFrame, val_embeddings: np.ndarray, train_cfg: TrainConfig,
+                            seed: int) -> tuple[TemporalSpec, float]:
+    """Train the head on the train split's videos (`train`: the split's faces, `train_embeddings` theirs),
+    save it next to the frame model, calibrate it on the val videos. Returns its spec and the val item-level
+    AUC it gives (images keep their frame score)."""
     _, sequences, labels = video_sequences(train, train_embeddings)
     cfg = train_cfg.temporal_head
     head = train_temporal_head(sequences, labels, cfg, seed)

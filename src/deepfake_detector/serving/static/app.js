@@ -86,6 +86,20 @@ function peopleSummary(r) {
     + (r.decided_by_track == null ? "" : ` (verdict from person ${r.decided_by_track + 1})`);
 }
 
+// the deciding person's most likely manipulation, shown for a fake verdict (the head says which method *if* fake)
+function methodText(r) {
+  return r.verdict === "fake" && r.manipulation
+    ? `${r.manipulation.method} (${percent(r.manipulation.probability)}, if it is fake)` : null;
+}
+
+// how unlike the validation faces the main face is: the largest of its frames' embedding distances
+function distanceText(r) {
+  const distances = r.faces.filter((f) => f.track === 0 && f.embedding_distance != null).map((f) => f.embedding_distance);
+  if (!distances.length) return null;
+  const limit = modelCard && modelCard.spec.embedding_range ? modelCard.spec.embedding_range.max_distance : null;
+  return `${Math.max(...distances).toFixed(2)} (about 1 is typical${limit == null ? "" : `; over ${limit.toFixed(2)}: cannot judge`})`;
+}
+
 function showVerdict(r) {
   const verdict = $("verdict");
   verdict.className = `verdict ${r.verdict}`;
@@ -97,6 +111,8 @@ function showVerdict(r) {
   const rows = [
     ["threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
     ["faces scored", `${r.faces.length} in ${r.frames} frame(s)`],
+    ["most likely method", methodText(r)],
+    ["distance from the validation faces", distanceText(r)],
     ["content credentials", r.credentials ? r.credentials.message : "–"],
     ["model", r.model_version],
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
@@ -104,7 +120,7 @@ function showVerdict(r) {
   if (r.tracks.length > 1) rows.unshift(["people", peopleSummary(r)]);
   if (r.reason) rows.unshift(["why", r.reason.message]);
   if (r.error) rows.push(["note", r.error]);
-  $("details").replaceChildren(...rows.flatMap(([k, v]) => {
+  $("details").replaceChildren(...rows.filter(([, v]) => v != null).flatMap(([k, v]) => {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
     dt.textContent = k;
@@ -338,6 +354,7 @@ function reportHtml(data, picture) {
     ["fake probability", percent(r.fake_probability)],
     ["decision threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
     ...(r.reason ? [["why no verdict", `${r.reason.message} (${r.reason.code})`]] : []),
+    ...(methodText(r) ? [["most likely method", methodText(r)]] : []),
     ...people,
     ["content credentials", r.credentials ? r.credentials.message : "–"],
   ])}</table>
