@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import cv2
 import httpx
 import pytest
 from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
-from test_service import CONFIG, media, server  # noqa: F401  (fixtures: the demo media and a real server)
+from test_service import CONFIG, media, running_server, server  # noqa: F401  (fixtures: demo media, a real server)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -210,3 +211,54 @@ def test_the_verdict_downloads_as_json_and_as_a_one_page_report(page, browser, s
     pdf = view.pdf(format="A4")  # as a reviewer would print it
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
     view.close()
+
+
+@pytest.fixture(scope="module")
+def evidence_model(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model as the package stage ships a trained one: model.onnx with its embedding output (exported
+    by the package stage's own function), and a method head and an embedding range in model.json. Threshold 0:
+    every face is fake, so the page shows the method."""
+    import numpy as np
+
+    from deepfake_detector.inference import Predictor
+    from deepfake_detector.models.export import export_model
+    from deepfake_detector.models.spec import ONNX_FILE, EmbeddingRange, MethodHead, ModelSpec
+
+    dest = tmp_path_factory.mktemp("evidence") / "model"
+    shutil.copytree(tiny_model_dir, dest, ignore=shutil.ignore_patterns(ONNX_FILE))
+    trained = Predictor(dest, backend="torch")
+    inputs = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    export_model(trained, dest, inputs, opset=18, atol=1e-3)
+    dim = trained.logits_and_embeddings([np.zeros((64, 64, 3), np.uint8)])[1].shape[1]
+    head = MethodHead(methods=["faceswap", "reenact"], coef=np.random.default_rng(1).normal(0, 0.05, (2, dim)).tolist(),
+                      intercept=[0.0, 0.0], train_faces={"faceswap": 1, "reenact": 1})
+    spread = EmbeddingRange(mean=[0.0] * dim, scale=[1.0] * dim, max_distance=1e6, quantile=0.995, faces=1)
+    ModelSpec.load(dest).model_copy(update={"method_head": head, "embedding_range": spread, "threshold": 0.0}).save(dest)
+    return dest
+
+
+@pytest.mark.timeout(400)
+def test_a_fake_verdict_shows_the_most_likely_method_and_the_embedding_distance(
+        browser, evidence_model, media, tmp_path_factory):  # noqa: F811
+    """The page and its report say what the API says: the deciding person's most likely manipulation and how
+    far the main face lies from the validation faces."""
+    with running_server(evidence_model, tmp_path_factory.mktemp("evidence_server")) as url:
+        with open(media["image"], "rb") as f:
+            api = httpx.post(f"{url}/predict_image", files={"image": (media["image"].name, f.read())}, timeout=60).json()
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.wait_for_function("modelCard !== null")  # the page reads the range's limit from GET /model
+        upload(page, media["image"])
+        details = page.inner_text("#details")
+        method = api["manipulation"]
+        assert api["verdict"] == "fake" and method["method"] in ("faceswap", "reenact"), api
+        assert f"{method['method']} ({100 * method['probability']:.1f} %, if it is fake)" in details, details
+        distance = api["faces"][0]["embedding_distance"]
+        assert f"{distance:.2f} (about 1 is typical; over 1000000.00: cannot judge)" in details, details
+        page.screenshot(path=str(ARTIFACTS / "browser_method.png"), full_page=True)
+        with page.expect_download() as got:
+            page.click("#download-report")
+        report = Path(got.value.path()).read_text()
+        assert f"{method['method']} ({100 * method['probability']:.1f} %, if it is fake)" in report
+        page.close()

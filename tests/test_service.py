@@ -6,6 +6,7 @@ Media come from the demo renderer (procedural faces MTCNN finds), written to a t
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -299,15 +300,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_dir, tmp_path_factory):
-    """`deepfake serve`'s function in a subprocess; yields the base URL, kills the process group at the end."""
+@contextlib.contextmanager
+def running_server(model_dir: Path, workdir: Path):
+    """`deepfake serve`'s function on `model_dir` in a subprocess; yields the base URL, kills the process group
+    at the end."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    home = tmp_path_factory.mktemp("bentoml_home")
+    log, home = workdir / "server.log", workdir / "bentoml_home"
     code = ("from pathlib import Path; from deepfake_detector.config import ServeConfig; "
             "from deepfake_detector.serving.server import serve; "
-            f"raise SystemExit(serve(Path({str(tiny_model_dir)!r}), {port}, '127.0.0.1', "
+            f"raise SystemExit(serve(Path({str(model_dir)!r}), {port}, '127.0.0.1', "
             f"ServeConfig.model_validate_json({CONFIG.model_dump_json()!r}), Path({str(home)!r})))")
     with open(log, "wb") as out:
         proc = subprocess.Popen([os.sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
@@ -324,6 +325,12 @@ def server(tiny_model_dir, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir, tmp_path_factory):
+    with running_server(tiny_model_dir, tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 def wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
