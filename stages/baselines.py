@@ -4,6 +4,7 @@ overridden by baselines.<name> in params.yaml. Baselines never take tuned params
 import sys
 
 from deepfake_detector.config import load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.logs import UserError, run_stage
 from deepfake_detector.paths import BASELINES_DIR, FACES_CSV, MANIFEST_CSV
 from deepfake_detector.tables import load_face_table
@@ -12,6 +13,7 @@ from deepfake_detector.train.run import train_and_calibrate
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     name = sys.argv[1] if len(sys.argv) == 2 else ""
     if name not in params.baselines:
         raise UserError(f"usage: python stages/baselines.py NAME, NAME one of baselines in params.yaml: "

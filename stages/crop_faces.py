@@ -8,7 +8,7 @@ import pandas as pd
 
 from deepfake_detector.config import load_params
 from deepfake_detector.engines import run_units
-from deepfake_detector.io import atomic_dir
+from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 from deepfake_detector.preprocess import gather
@@ -26,10 +26,14 @@ def main() -> None:
     batches = face_batches(frames, manifest, params.faces.batch_size)
     summary = StageSummary("crop_faces")
     started = time.perf_counter()
-    with atomic_dir(FACES_DIR) as out:
-        cropper = partial(FaceCropper, params.faces, params.compute.detect_device, out, FACES_DIR)
+    # a failed run keeps the batches it finished; the next run with the same frames, params and code resumes
+    compute = params.compute
+    key = run_key(batches, params.faces, compute.detect_device, compute.detect_threads)
+    with resumable_dir(FACES_DIR, key) as (out, finished):
+        cropper = partial(FaceCropper, params.faces, compute.detect_device, compute.detect_threads, out, FACES_DIR)
         done = run_units(batches, cropper, params.compute, "crop_faces",
-                         size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame")
+                         size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame",
+                         resume_dir=finished)
     elapsed = time.perf_counter() - started
     rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()

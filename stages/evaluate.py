@@ -6,6 +6,7 @@ import logging
 import pandas as pd
 
 from deepfake_detector.config import load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.evaluate.metrics import (
     binary_metrics,
     confusion_counts,
@@ -33,6 +34,7 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     test = faces[faces["split"] == "test"].reset_index(drop=True)
     if test.empty:

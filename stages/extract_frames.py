@@ -6,7 +6,7 @@ import pandas as pd
 
 from deepfake_detector.config import load_params
 from deepfake_detector.engines import run_units
-from deepfake_detector.io import atomic_dir
+from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FRAMES_CSV, FRAMES_DIR, MANIFEST_CSV
 from deepfake_detector.preprocess import gather
@@ -20,9 +20,10 @@ def main() -> None:
     manifest = read_table(MANIFEST_CSV, MANIFEST)
     items = [FrameItem(i.item_id, i.path, i.media) for i in manifest.itertuples(index=False)]
     summary = StageSummary("extract_frames")
-    with atomic_dir(FRAMES_DIR) as out:
+    # a failed run keeps the videos it finished; the next run with the same items, params and code resumes
+    with resumable_dir(FRAMES_DIR, run_key(items, params.frames, params.data.max_file_mb)) as (out, finished):
         extractor = partial(FrameExtractor, params.frames, params.data.max_file_mb, out, FRAMES_DIR)
-        done = run_units(items, extractor, params.compute, "extract_frames")
+        done = run_units(items, extractor, params.compute, "extract_frames", resume_dir=finished)
     rows = gather(done, summary.skip)
     frames = pd.DataFrame(rows) if rows else FRAMES.empty()
     write_table(frames, FRAMES_CSV, FRAMES)

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 
 from deepfake_detector.config import load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_dir, read_json
 from deepfake_detector.logs import run_stage
@@ -39,6 +40,7 @@ def check_inputs(predictor: Predictor, seed: int) -> np.ndarray:
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     torch_predictor = Predictor(TRAINED_MODEL_DIR, backend="torch")
     spec = torch_predictor.spec
     metrics = read_json(EVALUATE_DIR / "metrics.json")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detector.config import CURRENT_MODEL, load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.evaluate import robustness as rb
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.scoring import score_frames_and_items
@@ -37,6 +38,7 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     cfg = params.robustness
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     test = faces[faces["split"] == "test"].reset_index(drop=True)

@@ -3,6 +3,7 @@ then calibration on validation data (temperature, threshold, video aggregation).
 train/run.py, shared with the baselines stage."""
 
 from deepfake_detector.config import load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV, TRAIN_DIR, TRAINED_MODEL_DIR, TUNE_DIR
 from deepfake_detector.tables import load_face_table
@@ -11,6 +12,7 @@ from deepfake_detector.train.run import train_and_calibrate
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     train_and_calibrate(params, faces, TRAINED_MODEL_DIR, TRAIN_DIR / "metrics.json",
                         tuned_file=TUNE_DIR / "best_params.json", live_dir=TRAIN_DIR / "dvclive")

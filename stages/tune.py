@@ -6,6 +6,7 @@ import logging
 import optuna
 
 from deepfake_detector.config import load_params
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.io import write_json
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV, TUNE_DIR
@@ -17,6 +18,7 @@ log = logging.getLogger("tune")
 
 def main() -> None:
     params = load_params()
+    pin_threads(params.compute.threads)
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     TUNE_DIR.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

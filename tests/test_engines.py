@@ -1,11 +1,13 @@
 """params.compute.engine: extract_frames and crop_faces on a Ray of 2 workers (started on this machine) give
 the local engine's tables and files, byte for byte; a worker that dies is restarted and loses no unit; a
-wrong or unreachable cluster address is refused with the fix."""
+failed or killed run is resumed without redoing what it finished; a wrong or unreachable cluster address is
+refused with the fix."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from functools import partial
@@ -18,6 +20,7 @@ from pipeline_helpers import run
 
 from deepfake_detector.config import ComputeConfig
 from deepfake_detector.engines import run_units
+from deepfake_detector.io import resumable_dir
 from deepfake_detector.logs import UserError
 
 RAY = ComputeConfig(engine="ray", ray_address="local", ray_workers=2)
@@ -100,3 +103,94 @@ def test_no_units_build_no_worker_and_reach_no_cluster():
 
     assert run_units([], no_worker, RAY.model_copy(update={"ray_address": "auto"}), "x") == []
     assert run_units([], no_worker, ComputeConfig(), "x") == []
+
+
+class FailsAt:
+    """A worker that fails at unit `fail_at` (None: never) and notes every unit it runs in the file `ran`."""
+
+    def __init__(self, ran: str, fail_at: int | None):
+        self.ran, self.fail_at = Path(ran), fail_at
+
+    def __call__(self, unit: int) -> int:
+        with self.ran.open("a") as f:
+            f.write(f"{unit}\n")
+        if unit == self.fail_at:
+            raise RuntimeError(f"unit {unit} failed")
+        return unit * 10
+
+
+def ran(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()]
+
+
+@pytest.mark.parametrize("compute", [ComputeConfig(), RAY], ids=["local", "ray"])
+def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    finished, first, second = tmp_path / "finished", tmp_path / "first", tmp_path / "second"
+    finished.mkdir()
+    with pytest.raises(Exception, match="unit 5 failed"):
+        run_units(list(range(8)), partial(FailsAt, str(first), 5), compute, "x", resume_dir=finished)
+    recorded = {int(p.stem) for p in finished.glob("*.pkl")}
+    assert 5 not in recorded and recorded <= set(ran(first))
+    if compute.engine == "local":
+        assert recorded == {0, 1, 2, 3, 4}  # in order, up to the failure
+    results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, "x", resume_dir=finished)
+    assert results == [unit * 10 for unit in range(8)]  # every unit, in unit order
+    assert sorted(ran(second)) == sorted(set(range(8)) - recorded)  # only what was not finished ran again
+
+
+def test_a_stage_folder_keeps_a_failed_runs_work_for_the_same_key_only(tmp_path):
+    target = tmp_path / "faces"
+    with pytest.raises(RuntimeError), resumable_dir(target, "a" * 64) as (out, finished):
+        (out / "crop.jpg").write_text("crop")
+        (finished / "0.pkl").write_bytes(b"record")
+        raise RuntimeError("killed")
+    assert not target.exists()
+    with resumable_dir(target, "a" * 64) as (out, finished):
+        assert (out / "crop.jpg").read_text() == "crop" and (finished / "0.pkl").exists()
+    assert (target / "crop.jpg").exists() and sorted(tmp_path.iterdir()) == [target]  # nothing left beside it
+    with pytest.raises(RuntimeError), resumable_dir(target, "a" * 64) as (out, _):
+        (out / "other.jpg").write_text("crop")
+        raise RuntimeError("killed")
+    with resumable_dir(target, "b" * 64) as (out, finished):  # other params or code: a fresh start
+        assert not any(out.iterdir()) and not any(finished.iterdir())
+    assert sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.timeout(600)
+def test_crop_faces_killed_midway_resumes_and_gives_an_uninterrupted_runs_outputs(tiny_pipeline, tmp_path):
+    """SIGKILL the stage once it has finished some batches (as a lost machine would); the re-run says it resumes,
+    detects faces only in the rest, and its faces.csv and crops are those of a run never interrupted."""
+    import signal
+    import subprocess
+    import time
+
+    from pipeline_helpers import run_env
+
+    project = tmp_path / "project"
+    shutil.copytree(tiny_pipeline[0], project, symlinks=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["faces"]["batch_size"] = 4  # many small units, so the kill lands between two of them
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stage = [sys.executable, "stages/crop_faces.py"]
+    whole = run(stage, project)
+    expected = {p.relative_to(project / "artifacts"): p.read_bytes()
+                for p in sorted((project / "artifacts").glob("faces*/**/*")) if p.is_file()}
+    expected["faces.csv"] = (project / "artifacts/faces.csv").read_bytes()
+
+    proc = subprocess.Popen(stage, cwd=project, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(list((project / "artifacts").glob(".faces.resume-*/finished/*.pkl"))) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "the stage ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = run(stage, project, env={"COLUMNS": "250"})  # the log line unwrapped
+    said = re.search(r"crop_faces: resuming, (\d+) of (\d+) units were done by the previous run", resumed.stderr)
+    assert said, resumed.stderr
+    done, total = map(int, said.groups())
+    assert 3 <= done < total and "resuming" not in whole.stderr
+    got = {p.relative_to(project / "artifacts"): p.read_bytes()
+           for p in sorted((project / "artifacts").glob("faces*/**/*")) if p.is_file()}
+    got["faces.csv"] = (project / "artifacts/faces.csv").read_bytes()
+    assert got == expected and not list((project / "artifacts").glob(".faces.resume-*"))

@@ -192,7 +192,8 @@ def preprocess(tmp_path_factory):
     """The two stages' units with params.yaml's settings, writing under one folder (as the stages' final one)."""
     params, out = load_params(), tmp_path_factory.mktemp("preprocessed")
     extract = FrameExtractor(params.frames, params.data.max_file_mb, out / "frames", out / "frames")
-    crop = FaceCropper(params.faces, "cpu", out / "faces", out / "faces")
+    # detect_threads 0: the test process keeps its torch threads (the stage pins them for identical boxes)
+    crop = FaceCropper(params.faces, "cpu", 0, out / "faces", out / "faces")
     return extract, crop, params.faces.crop_size
 
 

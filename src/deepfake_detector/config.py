@@ -272,6 +272,13 @@ class ComputeConfig(Strict):
     precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"  # 16-mixed needs a GPU
     strategy: Literal["auto", "ddp"] = "auto"  # ddp: Lightning's DistributedDataParallel, one process per device
     detect_device: Literal["auto", "cpu", "gpu"] = "auto"  # MTCNN's device in crop_faces and the Predictor
+    # torch threads of the stages that train and score (tune, train, evaluate, baselines, robustness, package;
+    # 0: torch's default, one per core): results move in their last digits with the thread count, so a fixed
+    # count reproduces the committed ones on machines with more cores (docs/pipeline.md#determinism-atomic-writes-summaries)
+    threads: int = Field(2, ge=0)
+    # torch threads for MTCNN in crop_faces (0: torch's default, one per core): MTCNN's boxes move in their last
+    # digits with the thread count, so a fixed count gives the same faces.csv on any machine and either engine
+    detect_threads: int = Field(1, ge=0)
     # extract_frames and crop_faces: here, one video after another (local), or spread over Ray workers (ray)
     engine: Literal["local", "ray"] = "local"
     ray_address: str = Field("local", pattern=r"^(local|auto|ray://.+)$")  # local: start a Ray on this machine

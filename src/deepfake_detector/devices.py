@@ -18,6 +18,14 @@ def torch_device(name: str) -> str:
     return "cuda" if name == "gpu" or (name == "auto" and has_gpu) else "cpu"
 
 
+def pin_threads(threads: int) -> None:
+    """compute.threads (or detect_threads): this process's torch threads, unless 0 (torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def onnx_providers() -> list[str]:
     """ONNX Runtime's providers in preference order, of those installed (onnxruntime-gpu adds CUDA)."""
     import onnxruntime as ort

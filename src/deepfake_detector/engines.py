@@ -9,11 +9,13 @@ import logging
 import os
 import pickle
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from deepfake_detector.config import ComputeConfig
+from deepfake_detector.io import atomic_path
 from deepfake_detector.logs import UserError
 
 log = logging.getLogger("engines")
@@ -21,24 +23,44 @@ Worker = Callable[[Any], Any]  # built once per process (it may hold a model suc
 
 
 def run_units(units: Sequence[Any], make_worker: Callable[[], Worker], compute: ComputeConfig, desc: str,
-              size: Callable[[Any], int] = lambda unit: 1, unit_name: str = "item") -> list[Any]:
+              size: Callable[[Any], int] = lambda unit: 1, unit_name: str = "item",
+              resume_dir: Path | None = None) -> list[Any]:
     """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA) in `unit_name`s;
     `size(unit)` is how many of them a unit holds. `make_worker` must be picklable for Ray (a class or a
-    functools.partial of one), and the worker's outputs must be picklable."""
-    if not units:
-        return []  # no worker to build, no cluster to start (~15 s for Ray)
-    progress = tqdm(total=sum(size(u) for u in units), desc=f"{desc} ({compute.engine})", unit=unit_name)
+    functools.partial of one), and the worker's outputs must be picklable.
+
+    `resume_dir` (io.resumable_dir's `finished`): each unit's result is recorded there as it arrives, and the
+    units a previous, failed run recorded are not run again."""
+    results: dict[int, Any] = _recorded(resume_dir, len(units)) if resume_dir else {}
+    pending = [i for i in range(len(units)) if i not in results]
+    if results:
+        log.info("%s: resuming, %d of %d units were done by the previous run", desc, len(results), len(units))
+    if not pending:
+        return [results[i] for i in range(len(units))]  # no worker to build, no cluster to start (~15 s for Ray)
+    progress = tqdm(total=sum(size(units[i]) for i in pending), desc=f"{desc} ({compute.engine})", unit=unit_name)
+
+    def finished(i: int, result: Any) -> None:
+        results[i] = result
+        if resume_dir:
+            with atomic_path(resume_dir / f"{i}.pkl") as tmp:
+                tmp.write_bytes(pickle.dumps(result))
+        progress.update(size(units[i]))
+
     try:
         if compute.engine == "local":
             worker = make_worker()
-            results = []
-            for unit in units:
-                results.append(worker(unit))
-                progress.update(size(unit))
-            return results
-        return _run_on_ray(units, make_worker, compute, lambda i: progress.update(size(units[i])))
+            for i in pending:
+                finished(i, worker(units[i]))
+        else:
+            _run_on_ray({i: units[i] for i in pending}, make_worker, compute, finished)
+        return [results[i] for i in range(len(units))]
     finally:
         progress.close()
+
+
+def _recorded(resume_dir: Path, count: int) -> dict[int, Any]:
+    """The results a previous run recorded in `resume_dir`, by unit index."""
+    return {i: pickle.loads(path.read_bytes()) for i in range(count) if (path := resume_dir / f"{i}.pkl").exists()}
 
 
 class _RayWorker:
@@ -51,24 +73,22 @@ class _RayWorker:
         return {"index": row["index"], "result": pickle.dumps(self.worker(pickle.loads(row["unit"])))}
 
 
-def _run_on_ray(units: Sequence[Any], make_worker: Callable[[], Worker], compute: ComputeConfig,
-                done: Callable[[int], None]) -> list[Any]:
+def _run_on_ray(units: dict[int, Any], make_worker: Callable[[], Worker], compute: ComputeConfig,
+                finished: Callable[[int, Any], None]) -> None:
+    """Each of `units` (by index) through a worker on Ray; `finished(index, result)` as results arrive."""
     import ray
     import ray.data
 
     started_here = _connect(compute)
     try:
-        rows = [{"index": i, "unit": pickle.dumps(unit)} for i, unit in enumerate(units)]
+        rows = [{"index": i, "unit": pickle.dumps(unit)} for i, unit in units.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * compute.ray_workers)))
         mapped = dataset.map(
             _RayWorker, fn_constructor_args=(make_worker,), compute=ray.data.ActorPoolStrategy(size=compute.ray_workers),
             num_cpus=compute.ray_cpus_per_worker,
         )  # Ray Data restarts a worker that dies (killed, out of memory, a lost node) and runs its unit again
-        results: list[Any] = [None] * len(units)
         for row in mapped.iter_rows():  # streams: results arrive as workers finish, in any order
-            results[row["index"]] = pickle.loads(row["result"])
-            done(row["index"])
-        return results
+            finished(row["index"], pickle.loads(row["result"]))
     finally:
         if started_here:
             ray.shutdown()

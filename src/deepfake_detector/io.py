@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,38 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def resumable_dir(path: str | Path, key: str) -> Iterator[tuple[Path, Path]]:
+    """atomic_dir for long stages: yields (out, finished). `out` replaces `path` only if the block succeeds, as
+    in atomic_dir; but a failed run leaves `out` and `finished` (the records of the units it completed:
+    engines.run_units' resume_dir) beside `path`, and the next run with the same `key` (a hash of everything
+    the results depend on: run_key) starts from them. Left-overs of another key are removed first."""
+    path = Path(path)
+    work = path.parent / f".{path.name}.resume-{key[:16]}"
+    for stale in path.parent.glob(f".{path.name}.resume-*"):
+        if stale != work:
+            shutil.rmtree(stale, ignore_errors=True)
+    out, finished = work / "out", work / "finished"
+    out.mkdir(parents=True, exist_ok=True)
+    finished.mkdir(exist_ok=True)
+    yield out, finished  # an exception in the block skips the rest: the work stays for the next run
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(out, path)
+    shutil.rmtree(work)
+
+
+def run_key(*parts: Any) -> str:
+    """A hash of what a stage's results depend on (its units and settings, by repr) and of the package's own
+    code, so a resumed run never mixes in work done by other code or other params."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(repr(part).encode())
+    for source in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def write_json(data: Any, path: str | Path) -> Path:

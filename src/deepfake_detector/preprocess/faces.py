@@ -10,6 +10,7 @@ import cv2
 import pandas as pd
 
 from deepfake_detector.config import FacesConfig
+from deepfake_detector.devices import pin_threads
 from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_square
 from deepfake_detector.media.frames import MediaError, read_image
 from deepfake_detector.preprocess import Done
@@ -48,8 +49,9 @@ def face_batches(frames: pd.DataFrame, manifest: pd.DataFrame, min_frames: int) 
 class FaceCropper:
     """MTCNN on a batch of items' frames; the tracked main face of each frame cut with a margin, under `out`."""
 
-    def __init__(self, cfg: FacesConfig, detect_device: str, out: Path, final: Path):
+    def __init__(self, cfg: FacesConfig, detect_device: str, detect_threads: int, out: Path, final: Path):
         self.cfg, self.out, self.final = cfg, out, final
+        pin_threads(detect_threads)  # compute.detect_threads: the whole process's (a worker does nothing else)
         self.detector = FaceDetector(cfg, detect_device)
         log.info("face detection on %s", self.detector.device)
 
