@@ -29,4 +29,9 @@ header = f"# params.yaml + profiles/{sys.argv[1]}.yaml (scripts/use_profile.sh);
 with open("params.yaml", "w") as f:
     f.write(header + yaml.safe_dump(params, sort_keys=False, width=120))
 PY
+# DVC checks data.dvc (the demo corpus) before any stage, even when a profile reads other data: a fresh clone
+# would stop at "missing data 'source': data"
+if [[ ! -d data ]]; then
+  dvc pull --quiet data.dvc
+fi
 echo "params.yaml is now the '$name' profile; run: dvc exp run -n ${name}-data (or dvc repro)"
