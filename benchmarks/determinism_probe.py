@@ -2,8 +2,8 @@
 
 After `make demo` (it reads artifacts/frames, faces.csv and manifest.csv), each probe runs in a fresh process
 under one setting and prints a hash of what it computed, so equal hashes mean bit-identical results:
-  - mtcnn: crop_faces' detections (boxes, probabilities, landmarks, as rounded for faces.csv) of the demo
-    frames, batched as the stage batches them;
+  - mtcnn: the faces.csv rows crop_faces' own unit (preprocess/faces.FaceCropper) gives for every demo
+    frame, batched as the stage batches them;
   - train: the demo model's weights after two epochs of the train stage's own fit.
 Settings: 1 or 2 torch threads, and the CPU kernels the machine offers or those the Makefile caps to AVX2.
 
@@ -17,8 +17,7 @@ import hashlib
 import os
 import subprocess
 import sys
-
-import numpy as np
+from pathlib import Path
 
 CAPPED = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
           "OPENBLAS_CORETYPE": "Haswell"}  # the Makefile's, on x86-64
@@ -28,23 +27,22 @@ SETTINGS = [("1 thread, native kernels", 1, False), ("2 threads, native kernels"
 
 def probe(what: str) -> str:
     from deepfake_detector.config import load_params
-    from deepfake_detector.paths import FACES_CSV, FRAMES_CSV, MANIFEST_CSV
+    from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 
     params = load_params()
-    if what == "mtcnn":
-        from deepfake_detector.media.faces import FaceDetector
-        from deepfake_detector.media.frames import read_image
-        from deepfake_detector.preprocess.faces import face_batches
+    if what == "mtcnn":  # crop_faces' own unit on its own batches: the faces.csv rows it would write
+        import tempfile
+
+        from deepfake_detector.preprocess.faces import FaceCropper, face_batches
         from deepfake_detector.tables import FRAMES, MANIFEST, read_table
 
         manifest = read_table(MANIFEST_CSV, MANIFEST).set_index("item_id")
         batches = face_batches(read_table(FRAMES_CSV, FRAMES), manifest, params.faces.batch_size)
-        detector = FaceDetector(params.faces, "cpu")
-        values = []
-        for batch in batches:
-            for faces in detector.main_faces_many([([read_image(p) for _, p in it.frames], it.cropped) for it in batch]):
-                values += [[*f.box, f.prob, *f.landmarks.ravel()] for f in faces if f is not None]
-        return hashlib.sha256(np.asarray(values).tobytes()).hexdigest()[:16]
+        with tempfile.TemporaryDirectory() as out:
+            # crops go to the temp folder; the rows name them under FACES_DIR, as the stage's do
+            cropper = FaceCropper(params.faces, "cpu", int(os.environ["PROBE_THREADS"]), Path(out), FACES_DIR)
+            rows = [row for batch in batches for row in cropper(batch).rows]
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
     from deepfake_detector.tables import load_face_table
     from deepfake_detector.train.fit import fit
     from deepfake_detector.train.run import settings_from
