@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from deepfake_detector.config import ExplainConfig
-from deepfake_detector.devices import onnx_providers
 from deepfake_detector.explain import heatmap_png, occlusion_maps
 from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge, outside_range
 from deepfake_detector.media.credentials import ContentCredentials, read_credentials
@@ -30,84 +29,13 @@ from deepfake_detector.media.frames import (
     sample_frames,
 )
 from deepfake_detector.models.preprocess import to_model_input
+from deepfake_detector.models.runtime import OnnxBackend, TemporalOnnx, TemporalTorch, TorchBackend
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
 from deepfake_detector.scoring import aggregate, calibrated_probability
 
 # face crops -> N x (2 + methods): each one's calibrated fake probability, embedding distance and method
 # probabilities (Predictor.assess_crops)
 CropAssessor = Callable[[list[np.ndarray]], np.ndarray]
-
-
-class OnnxBackend:
-    name = "onnxruntime"
-
-    def __init__(self, path: Path):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=onnx_providers())
-        self.provider = self.session.get_providers()[0]  # the one ONNX Runtime runs on: CUDA when installed
-        self.device = "cuda" if self.provider == "CUDAExecutionProvider" else "cpu"  # torch's names, as MTCNN's
-        self.input_name = self.session.get_inputs()[0].name
-        self.path = path
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch})[0].reshape(-1)  # ORT sessions are thread-safe
-
-    def logits_and_embeddings(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs = self.session.run(None, {self.input_name: batch})
-        if len(outputs) < 2:
-            raise RuntimeError(f"{self.path} has no embedding output; re-run the package stage")
-        return outputs[0].reshape(-1), outputs[1]
-
-
-class TorchBackend:
-    name = "torch"
-    device = "cpu"  # the PyTorch weights are scored on the CPU (training's GPU is released by then)
-
-    def __init__(self, path: Path, spec: ModelSpec):
-        import torch
-
-        from deepfake_detector.models.backbones import WithEmbedding, load_weights
-        from deepfake_detector.models.frequency import build_model
-
-        self.torch = torch
-        model = build_model(spec.backbone, spec.input_size, spec.mean, spec.std, frequency_branch=spec.frequency_branch)
-        self.model = load_weights(model, path)
-        self.with_embedding = WithEmbedding(self.model).eval()
-
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        with self.torch.inference_mode():
-            return self.model(self.torch.from_numpy(batch)).reshape(-1).numpy()
-
-    def logits_and_embeddings(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with self.torch.inference_mode():
-            logits, embeddings = self.with_embedding(self.torch.from_numpy(batch))
-        return logits.reshape(-1).numpy(), embeddings.numpy()
-
-
-class TemporalOnnx:
-    def __init__(self, path: Path):
-        self.backend = OnnxBackend(path)
-
-    def logit(self, embeddings: np.ndarray) -> float:
-        return float(self.backend.logits(embeddings[None].astype(np.float32))[0])
-
-
-class TemporalTorch:
-    def __init__(self, path: Path, spec: ModelSpec):
-        import torch
-
-        from deepfake_detector.models.backbones import load_weights
-        from deepfake_detector.models.temporal import TemporalHead
-
-        self.torch = torch
-        self.head = load_weights(TemporalHead(spec.temporal_head.input_dim, spec.temporal_head.hidden), path)
-
-    def logit(self, embeddings: np.ndarray) -> float:
-        with self.torch.inference_mode():
-            return float(self.head(self.torch.from_numpy(embeddings[None].astype(np.float32))).reshape(-1)[0])
 
 
 @dataclass
@@ -298,15 +226,22 @@ class Predictor:
         assessed = np.column_stack([self.calibrate(logits), distances, methods])
         return assessed, embeddings if self.uses_temporal_head else None
 
-    def manipulation(self, method_probs: np.ndarray) -> dict[str, Any] | None:
-        """One face's (or track's, averaged over its frames) most likely method: {method, probability,
-        probabilities}; None without a method head."""
+    def method_probabilities(self, method_probs: np.ndarray) -> dict[str, float] | None:
+        """One face's method probabilities (or a track's, averaged over its frames) by method name; None
+        without a method head."""
         if not self.methods:
             return None
         mean = np.asarray(method_probs).reshape(-1, len(self.methods)).mean(axis=0)
-        best = int(np.argmax(mean))
-        return {"method": self.methods[best], "probability": round(float(mean[best]), 4),
-                "probabilities": {m: round(float(p), 4) for m, p in zip(self.methods, mean, strict=True)}}
+        return {m: round(float(p), 4) for m, p in zip(self.methods, mean, strict=True)}
+
+    def manipulation(self, method_probs: np.ndarray) -> dict[str, Any] | None:
+        """The most likely method of a face or track: {method, probability, probabilities}; None without a
+        method head."""
+        probabilities = self.method_probabilities(method_probs)
+        if probabilities is None:
+            return None
+        method = max(probabilities, key=probabilities.get)  # the first of equals, as numpy's argmax
+        return {"method": method, "probability": probabilities[method], "probabilities": probabilities}
 
     def heatmaps(self, crops: list[np.ndarray]) -> list[str]:
         """Where the model looked in each crop (explain.py), as PNGs the size of the model's input."""
@@ -410,7 +345,7 @@ class Predictor:
             FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p),
                       [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n,
                       round(float(d), 3) if np.isfinite(d) else None,
-                      (self.manipulation(m) or {}).get("probabilities"))
+                      self.method_probabilities(m))
             for (fr, face, n), p, d, m, sq, heatmap in zip(kept, probs, distances, methods, squares, heatmaps,
                                                            strict=True)
         ]

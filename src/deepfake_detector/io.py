@@ -36,9 +36,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        _move_over(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -58,10 +56,15 @@ def resumable_dir(path: str | Path, key: str) -> Iterator[tuple[Path, Path]]:
     out.mkdir(parents=True, exist_ok=True)
     finished.mkdir(exist_ok=True)
     yield out, finished  # an exception in the block skips the rest: the work stays for the next run
+    _move_over(out, path)
+    shutil.rmtree(work)
+
+
+def _move_over(folder: Path, path: Path) -> None:
+    """Put the finished `folder` where `path` is, replacing what was there."""
     if path.exists():
         shutil.rmtree(path)
-    os.replace(out, path)
-    shutil.rmtree(work)
+    os.replace(folder, path)
 
 
 def run_key(*parts: Any) -> str:

@@ -16,8 +16,9 @@ from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
 from deepfake_detector.config import AGGREGATIONS, MethodHeadConfig, TrainConfig
-from deepfake_detector.inference import Predictor, TemporalTorch
+from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import read_crop
+from deepfake_detector.models.runtime import TemporalTorch
 from deepfake_detector.models.spec import (
     TEMPORAL_WEIGHTS,
     EmbeddingRange,

@@ -163,12 +163,15 @@ function drawBoxes() {
   const sx = w / naturalW;
   const sy = h / naturalH;
   const faces = facesToDraw();
-  const heat = faces.filter(heatToDraw);
-  for (const face of heat) { // under the boxes; the PNG covers the square the model saw
+  let heatmaps = 0;
+  for (const face of faces) { // under the boxes; the PNG covers the square the model saw
+    const heat = heatToDraw(face);
+    if (!heat) continue;
     const [cx1, cy1, cx2, cy2] = face.crop_box;
-    ctx.drawImage(heatToDraw(face), cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
+    ctx.drawImage(heat, cx1 * sx, cy1 * sy, (cx2 - cx1) * sx, (cy2 - cy1) * sy);
+    heatmaps += 1;
   }
-  canvas.dataset.heatmaps = String(heat.length);
+  canvas.dataset.heatmaps = String(heatmaps);
   for (const face of faces) {
     const [x1, y1, x2, y2] = face.box;
     ctx.strokeStyle = isFake(face.fake_probability) ? "#e53935" : "#43a047";
@@ -195,7 +198,8 @@ function drawFaceView(faces) {
     const [cx1, cy1, cx2, cy2] = face.crop_box;
     const x = i * (FACE_VIEW_PX + 8);
     ctx.drawImage(current.media, cx1, cy1, cx2 - cx1, cy2 - cy1, x, 0, FACE_VIEW_PX, FACE_VIEW_PX);
-    if (heatToDraw(face)) ctx.drawImage(heatToDraw(face), x, 0, FACE_VIEW_PX, FACE_VIEW_PX);
+    const heat = heatToDraw(face);
+    if (heat) ctx.drawImage(heat, x, 0, FACE_VIEW_PX, FACE_VIEW_PX);
     ctx.strokeStyle = isFake(face.fake_probability) ? "#e53935" : "#43a047";
     ctx.lineWidth = 4;
     ctx.strokeRect(x + 2, 2, FACE_VIEW_PX - 4, FACE_VIEW_PX - 4);
@@ -329,6 +333,7 @@ function reportHtml(data, picture) {
   const r = data.result;
   const m = data.model;
   const verdict = r.verdict === "cannot_judge" ? "cannot judge" : r.verdict;
+  const method = methodText(r);
   const people = r.tracks.map((t) => [`person ${t.track + 1}`, `${t.verdict === "cannot_judge" ? "cannot judge"
     : t.verdict} ${t.fake_probability == null ? "" : percent(t.fake_probability)} over ${t.faces} face(s)`
     + (t.reason ? `: ${t.reason.message}` : "")]);
@@ -354,7 +359,7 @@ function reportHtml(data, picture) {
     ["fake probability", percent(r.fake_probability)],
     ["decision threshold", r.threshold == null ? "–" : r.threshold.toFixed(3)],
     ...(r.reason ? [["why no verdict", `${r.reason.message} (${r.reason.code})`]] : []),
-    ...(methodText(r) ? [["most likely method", methodText(r)]] : []),
+    ...(method ? [["most likely method", method]] : []),
     ...people,
     ["content credentials", r.credentials ? r.credentials.message : "–"],
   ])}</table>

@@ -1,0 +1,115 @@
+"""params.yaml -> typed, validated settings. The one schema for every knob of the pipeline: one module per
+part of it (data, training, evaluation, compute, serving), gathered here into `Params`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ConfigDict, Field, model_validator
+
+from deepfake_detector.config.base import Strict
+from deepfake_detector.config.compute import ComputeConfig
+from deepfake_detector.config.data import (
+    DataConfig,
+    DatasetConfig,
+    FacesConfig,
+    FramesConfig,
+    SourceConfig,
+    SplitConfig,
+    ValidateConfig,
+)
+from deepfake_detector.config.evaluation import EvaluateConfig, RobustnessConfig
+from deepfake_detector.config.serving import ExplainConfig, JudgeConfig, PackageConfig, ServeConfig
+from deepfake_detector.config.training import (
+    AGGREGATIONS,
+    TUNABLE,
+    Aggregation,
+    AugmentConfig,
+    EmbeddingRangeConfig,
+    FinetuneConfig,
+    MethodHeadConfig,
+    MultiscaleConfig,
+    TemporalHeadConfig,
+    TrainConfig,
+    TuneConfig,
+    TuneSpace,
+    tunable_values,
+)
+
+__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params']
+
+
+class Params(Strict):
+    seed: int = 42
+    data: DataConfig
+    frames: FramesConfig = FramesConfig()
+    faces: FacesConfig = FacesConfig()
+    validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
+    tune: TuneConfig = TuneConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    # models trained by the train stage's code with some train keys overridden: name -> {key: value}
+    baselines: dict[str, dict[str, Any]]
+    robustness: RobustnessConfig
+    judge: JudgeConfig = JudgeConfig()
+    explain: ExplainConfig = ExplainConfig()
+    package: PackageConfig = PackageConfig()
+    serve: ServeConfig = ServeConfig()
+    compute: ComputeConfig = ComputeConfig()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _baselines_valid(self) -> Params:
+        for name in self.baselines:
+            try:
+                self.baseline(name)
+            except ValueError as err:
+                raise ValueError(f"baselines.{name}: {err}") from None
+        unknown = [m for m in self.robustness.models if m != CURRENT_MODEL and m not in self.baselines]
+        if unknown:
+            raise ValueError(f"robustness.models: {unknown} are neither '{CURRENT_MODEL}' nor in baselines "
+                             f"({sorted(self.baselines)})")
+        return self
+
+    def baseline(self, name: str) -> Params:
+        """These params with baselines[name] merged into the train section (the baseline's own params)."""
+        train = merged(self.train.model_dump(), self.baselines[name])
+        return self.model_copy(update={"train": TrainConfig.model_validate(train)})
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable short hash of some sections, e.g. to name an Optuna study after the params it searches."""
+        dumped = self.model_dump(mode="json", by_alias=True)
+        blob = json.dumps({s: dumped[s] for s in sections}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+CURRENT_MODEL = "current"  # robustness.models name of the train stage's model
+
+
+def merged(base: dict, overrides: dict) -> dict:
+    """`overrides` on top of `base`, nested dicts (e.g. augment) merged key by key; lists and values replace.
+    The one merge of baselines, ablation variants and params profiles."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing or invalid; the message says which key and why."""
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: not found. Run from the project root or pass --params.")
+    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        return Params.model_validate(raw)
+    except Exception as err:  # pydantic's message names the key path; keep it, drop the traceback
+        raise ConfigError(f"{path}: invalid params:\n{err}") from None
