@@ -33,6 +33,7 @@ def probe(what: str) -> str:
     if what == "mtcnn":  # crop_faces' own unit on its own batches: the faces.csv rows it would write
         import tempfile
 
+        from deepfake_detector.engines import in_place
         from deepfake_detector.preprocess.faces import FaceCropper, face_batches
         from deepfake_detector.tables import FRAMES, MANIFEST, read_table
 
@@ -40,7 +41,7 @@ def probe(what: str) -> str:
         batches = face_batches(read_table(FRAMES_CSV, FRAMES), manifest, params.faces.batch_size)
         with tempfile.TemporaryDirectory() as out:
             # crops go to the temp folder; the rows name them under FACES_DIR, as the stage's do
-            cropper = FaceCropper(params.faces, "cpu", int(os.environ["PROBE_THREADS"]), Path(out), FACES_DIR)
+            cropper = FaceCropper(params.faces, "cpu", int(os.environ["PROBE_THREADS"]), FACES_DIR, Path(out), in_place)
             rows = [row for batch in batches for row in cropper(batch).rows]
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
     from deepfake_detector.tables import load_face_table

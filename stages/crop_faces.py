@@ -7,12 +7,12 @@ from functools import partial
 import pandas as pd
 
 from deepfake_detector.config import load_params
-from deepfake_detector.engines import run_units
+from deepfake_detector.engines import UnitFiles, run_units
 from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 from deepfake_detector.preprocess import gather
-from deepfake_detector.preprocess.faces import FaceCropper, face_batches
+from deepfake_detector.preprocess.faces import FaceCropper, batch_frames, face_batches
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FACES, FRAMES, MANIFEST, read_table, write_table
 
@@ -30,10 +30,10 @@ def main() -> None:
     compute = params.compute
     key = run_key(batches, params.faces, compute.detect_device, compute.detect_threads)
     with resumable_dir(FACES_DIR, key) as (out, finished):
-        cropper = partial(FaceCropper, params.faces, compute.detect_device, compute.detect_threads, out, FACES_DIR)
-        done = run_units(batches, cropper, params.compute, "crop_faces",
+        cropper = partial(FaceCropper, params.faces, compute.detect_device, compute.detect_threads, FACES_DIR)
+        done = run_units(batches, cropper, compute, "crop_faces",
                          size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame",
-                         resume_dir=finished)
+                         resume_dir=finished, files=UnitFiles(out, inputs=batch_frames))
     elapsed = time.perf_counter() - started
     rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real-data folder (skip with a reason when absent) and a small untrained model folder."""
+"""Shared fixtures: the real-data folder (skip with a reason when absent), small untrained model folders, the tiny
+corpora and pipeline, and an S3 endpoint on this machine (moto's server) for object storage."""
 
 from __future__ import annotations
 
+import itertools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,38 @@ def tiny_pipeline(tmp_path_factory, pipeline_corpus) -> tuple[Path, str]:
     from pipeline_helpers import run_tiny_pipeline
 
     return run_tiny_pipeline(tmp_path_factory.mktemp("tiny_pipeline") / "project", pipeline_corpus)
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    url: str  # s3://<bucket>
+    env: dict[str, str]  # what a process (a stage, a Ray worker) needs to reach the endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto's server, in a thread of this process) at http://127.0.0.1:<port>: no cloud needed."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> S3Bucket:
+    """An empty bucket; this process and those it starts (Ray workers, stages) reach it through the env."""
+    import boto3
+
+    env = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    name = f"bucket-{next(_buckets)}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return S3Bucket(f"s3://{name}", env)

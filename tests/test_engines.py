@@ -34,22 +34,32 @@ def stage_outputs(project: Path) -> dict[str, dict[str, str]]:
     return {stage: {out["path"]: out["md5"] for out in stages[stage]["outs"]} for stage in PREPROCESSING}
 
 
-def test_ray_gives_the_local_engines_tables_and_crops_byte_for_byte(tiny_pipeline, tmp_path):
+@pytest.mark.parametrize("storage", ["shared folder", "object storage"])
+def test_ray_gives_the_local_engines_tables_and_crops_byte_for_byte(storage, tiny_pipeline, tmp_path, request):
     base, _ = tiny_pipeline
     project = tmp_path / "ray"
     shutil.copytree(base, project, symlinks=True)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["compute"].update({"engine": "ray", "ray_address": "local", "ray_workers": 2})
+    env = {}
+    if storage == "object storage":  # the workers share no folder with the stage: files go through S3
+        bucket = request.getfixturevalue("s3_bucket")
+        params["compute"]["ray_storage"] = f"{bucket.url}/work"
+        env = bucket.env
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.rmtree(project / "artifacts/frames")
     shutil.rmtree(project / "artifacts/faces")
 
     logs = ""
     for stage in PREPROCESSING:  # the engine is not a stage parameter: the same results need no re-run
-        done = run(["dvc", "repro", "--force", "--single-item", stage], project)
+        done = run(["dvc", "repro", "--force", "--single-item", stage], project, env=env)
         logs += done.stdout + done.stderr
 
     assert "(ray)" in logs and "Ray started on this machine" in logs  # it did run on Ray
+    if storage == "object storage":
+        frames = (base / "artifacts/frames.csv").read_text().count("\n") - 1
+        one_line = " ".join(logs.split())  # the stage log wraps long lines
+        assert re.search(rf"crop_faces: uploading {frames} input files to {bucket.url}/work/crop_faces-", one_line)
     local, on_ray = stage_outputs(base), stage_outputs(project)
     assert on_ray == local  # frames.csv, faces.csv, every frame and every crop: the same bytes
     for stage in PREPROCESSING:  # the same counts and the same skipped files, with the same reasons

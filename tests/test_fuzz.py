@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from deepfake_detector.config import load_params
+from deepfake_detector.engines import in_place
 from deepfake_detector.inference import Prediction, Predictor
 from deepfake_detector.preprocess.faces import FaceCropper, FaceItem
 from deepfake_detector.preprocess.frames import FrameExtractor, FrameItem
@@ -191,9 +192,9 @@ def test_the_cli_says_a_12x12_image_cannot_be_judged_not_a_traceback(tiny_model_
 def preprocess(tmp_path_factory):
     """The two stages' units with params.yaml's settings, writing under one folder (as the stages' final one)."""
     params, out = load_params(), tmp_path_factory.mktemp("preprocessed")
-    extract = FrameExtractor(params.frames, params.data.max_file_mb, out / "frames", out / "frames")
+    extract = FrameExtractor(params.frames, params.data.max_file_mb, out / "frames", out / "frames", in_place)
     # detect_threads 0: the test process keeps its torch threads (the stage pins them for identical boxes)
-    crop = FaceCropper(params.faces, "cpu", 0, out / "faces", out / "faces")
+    crop = FaceCropper(params.faces, "cpu", 0, out / "faces", out / "faces", in_place)
     return extract, crop, params.faces.crop_size
 
 

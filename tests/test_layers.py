@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "registry": 0,
     "devices": 0,
     "engines": 0,
+    "staging": 0,
     # decoding media; the networks (backbones, model.json, preprocessing, weights, export)
     "media": 1,
     "models": 1,

@@ -1,33 +1,52 @@
 """Where embarrassingly parallel work runs (params.compute.engine): `local`, one unit after another in this
 process, or `ray`, the same units spread over a Ray cluster through Ray Data. Both build the very same worker
 and call it on the very same units, and both return the results in unit order, so a stage's tables are the
-same row for row whichever engine made them (docs/compute.md)."""
+same row for row whichever engine made them (docs/compute.md). Workers that read and write files get them
+through UnitFiles: on a cluster with no shared folder, through object storage (staging.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import pickle
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from deepfake_detector.config import ComputeConfig
-from deepfake_detector.io import atomic_path
+from deepfake_detector.io import atomic_path, run_key
 from deepfake_detector.logs import UserError
+from deepfake_detector.staging import Staging, clear
 
 log = logging.getLogger("engines")
 Worker = Callable[[Any], Any]  # built once per process (it may hold a model such as MTCNN), then called per unit
+Fetch = Callable[[str], str]  # an input file's path -> a path this process can open
 
 
-def run_units(units: Sequence[Any], make_worker: Callable[[], Worker], compute: ComputeConfig, desc: str,
+@dataclass(frozen=True)
+class UnitFiles:
+    """The files of workers that read and write them. `make_worker(out=..., fetch=...)` is then called: the worker
+    writes under `out` and opens each input file as `fetch(path)`. Here and on a shared folder, `out` is this
+    folder and `fetch` returns the path; with compute.ray_storage, a Ray worker writes into its own scratch
+    folder and fetches copies, and the files go through object storage (staging.py): `inputs(unit)` names the
+    files a unit reads, so that they can be uploaded first."""
+
+    out: Path
+    inputs: Callable[[Any], Iterable[str]]
+
+
+def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute: ComputeConfig, desc: str,
               size: Callable[[Any], int] = lambda unit: 1, unit_name: str = "item",
-              resume_dir: Path | None = None) -> list[Any]:
+              resume_dir: Path | None = None, files: UnitFiles | None = None) -> list[Any]:
     """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA) in `unit_name`s;
     `size(unit)` is how many of them a unit holds. `make_worker` must be picklable for Ray (a class or a
-    functools.partial of one), and the worker's outputs must be picklable.
+    functools.partial of one), and the worker's outputs must be picklable. With `files` (see UnitFiles) it is
+    called as make_worker(out=..., fetch=...), else with no arguments.
 
     `resume_dir` (io.resumable_dir's `finished`): each unit's result is recorded there as it arrives, and the
     units a previous, failed run recorded are not run again."""
@@ -37,9 +56,14 @@ def run_units(units: Sequence[Any], make_worker: Callable[[], Worker], compute: 
         log.info("%s: resuming, %d of %d units were done by the previous run", desc, len(results), len(units))
     if not pending:
         return [results[i] for i in range(len(units))]  # no worker to build, no cluster to start (~15 s for Ray)
+    staging = _staging(compute, desc, units, files)
+    if staging:
+        _upload_inputs(staging, [path for i in pending for path in files.inputs(units[i])], desc)
     progress = tqdm(total=sum(size(units[i]) for i in pending), desc=f"{desc} ({compute.engine})", unit=unit_name)
 
     def finished(i: int, result: Any) -> None:
+        if staging:
+            staging.get_outputs(i, files.out)  # before the unit counts as done: a resumed run finds its files
         results[i] = result
         if resume_dir:
             with atomic_path(resume_dir / f"{i}.pkl") as tmp:
@@ -48,14 +72,41 @@ def run_units(units: Sequence[Any], make_worker: Callable[[], Worker], compute: 
 
     try:
         if compute.engine == "local":
-            worker = make_worker()
+            worker = _build(make_worker, files.out if files else None)
             for i in pending:
                 finished(i, worker(units[i]))
         else:
-            _run_on_ray({i: units[i] for i in pending}, make_worker, compute, finished)
+            _run_on_ray({i: units[i] for i in pending}, make_worker, files.out if files else None, staging, compute,
+                        finished)
+        if staging:
+            staging.remove()
         return [results[i] for i in range(len(units))]
     finally:
         progress.close()
+
+
+def _staging(compute: ComputeConfig, desc: str, units: Sequence[Any], files: UnitFiles | None) -> Staging | None:
+    """This run's folder in compute.ray_storage, when files go through object storage."""
+    if compute.engine != "ray" or not compute.ray_storage or files is None:
+        return None
+    return Staging(f"{compute.ray_storage.rstrip('/')}/{desc}-{run_key(desc, units)[:16]}")
+
+
+def _upload_inputs(staging: Staging, paths: list[str], desc: str) -> None:
+    staging.check()  # a wrong URL or missing credentials fail here, before any upload or worker
+    log.info("%s: uploading %d input files to %s", desc, len(set(paths)), staging.root)
+    sent = staging.put_inputs(paths)
+    log.info("%s: %d uploaded, %d there from an earlier run or missing here", desc, sent, len(set(paths)) - sent)
+
+
+def in_place(path: str) -> str:
+    """The Fetch of a worker that opens files where they are (here, or on a folder every node mounts)."""
+    return path
+
+
+def _build(make_worker: Callable[..., Worker], out: Path | None) -> Worker:
+    """The worker, writing into `out` and reading files where they are (no UnitFiles: out is None)."""
+    return make_worker() if out is None else make_worker(out=out, fetch=in_place)
 
 
 def _recorded(resume_dir: Path, count: int) -> dict[int, Any]:
@@ -64,17 +115,32 @@ def _recorded(resume_dir: Path, count: int) -> dict[int, Any]:
 
 
 class _RayWorker:
-    """One Ray Data actor: builds the worker once, then runs units shipped as pickles (any Python object)."""
+    """One Ray Data actor: builds the worker once, then runs units shipped as pickles (any Python object). With
+    `staging`, the worker reads and writes in a scratch folder of its own, and uploads each unit's files."""
 
-    def __init__(self, make_worker: Callable[[], Worker]):
-        self.worker = make_worker()
+    def __init__(self, make_worker: Callable[..., Worker], out: Path | None, staging: Staging | None):
+        self.staging = staging
+        if staging:
+            self.scratch = Path(tempfile.mkdtemp(prefix="deepfake-unit-"))
+            fetch = partial(staging.fetch, scratch=clear(self.scratch / "in"))
+            self.worker = make_worker(out=clear(self.scratch / "out"), fetch=fetch)
+        else:
+            self.worker = _build(make_worker, out)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {"index": row["index"], "result": pickle.dumps(self.worker(pickle.loads(row["unit"])))}
+        try:
+            result = self.worker(pickle.loads(row["unit"]))
+            if self.staging:
+                self.staging.put_outputs(row["index"], self.scratch / "out")
+        finally:
+            if self.staging:  # the worker's disk holds one unit's files at a time
+                clear(self.scratch / "in")
+                clear(self.scratch / "out")
+        return {"index": row["index"], "result": pickle.dumps(result)}
 
 
-def _run_on_ray(units: dict[int, Any], make_worker: Callable[[], Worker], compute: ComputeConfig,
-                finished: Callable[[int, Any], None]) -> None:
+def _run_on_ray(units: dict[int, Any], make_worker: Callable[..., Worker], out: Path | None,
+                staging: Staging | None, compute: ComputeConfig, finished: Callable[[int, Any], None]) -> None:
     """Each of `units` (by index) through a worker on Ray; `finished(index, result)` as results arrive."""
     import ray
     import ray.data
@@ -84,8 +150,8 @@ def _run_on_ray(units: dict[int, Any], make_worker: Callable[[], Worker], comput
         rows = [{"index": i, "unit": pickle.dumps(unit)} for i, unit in units.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * compute.ray_workers)))
         mapped = dataset.map(
-            _RayWorker, fn_constructor_args=(make_worker,), compute=ray.data.ActorPoolStrategy(size=compute.ray_workers),
-            num_cpus=compute.ray_cpus_per_worker,
+            _RayWorker, fn_constructor_args=(make_worker, out, staging),
+            compute=ray.data.ActorPoolStrategy(size=compute.ray_workers), num_cpus=compute.ray_cpus_per_worker,
         )  # Ray Data restarts a worker that dies (killed, out of memory, a lost node) and runs its unit again
         for row in mapped.iter_rows():  # streams: results arrive as workers finish, in any order
             finished(row["index"], pickle.loads(row["result"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -31,11 +32,23 @@ class ComputeConfig(Strict):
     ray_address: str = Field("local", pattern=r"^(local|auto|ray://.+)$")  # local: start a Ray on this machine
     ray_workers: int = Field(2, ge=1)  # Ray tasks running at once (each loads its own MTCNN)
     ray_cpus_per_worker: int = Field(1, ge=1)  # CPUs Ray reserves for each (its torch threads)
+    # with engine ray, how workers get their files: '' through the stage's own folders (one machine, or a folder
+    # every node mounts at the same path), or an fsspec URL (s3://bucket/work, gs://..., file:///mnt/x):
+    # through object storage, uploaded and downloaded by the stage (staging.py)
+    ray_storage: str = ""
 
     @field_validator("precision", mode="before")
     @classmethod
     def _precision_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value  # `-S compute.precision=32` arrives as a number
+
+    @field_validator("ray_storage")
+    @classmethod
+    def _storage_is_a_url(cls, value: str) -> str:
+        if value and not re.match(r"^[a-z][a-z0-9+.-]*://.+", value):
+            raise ValueError(f"{value!r} is not a URL: use protocol://location (s3://bucket/work, gs://bucket/work, "
+                             "file:///mnt/work), or '' for the stage's own folders")
+        return value
 
     @model_validator(mode="after")
     def _devices_need_ddp(self) -> ComputeConfig:

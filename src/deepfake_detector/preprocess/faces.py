@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +47,18 @@ def face_batches(frames: pd.DataFrame, manifest: pd.DataFrame, min_frames: int) 
     return batches
 
 
-class FaceCropper:
-    """MTCNN on a batch of items' frames; the tracked main face of each frame cut with a margin, under `out`."""
+def batch_frames(batch: list[FaceItem]) -> list[str]:
+    """The frame files a batch reads (engines.UnitFiles' inputs)."""
+    return [path for item in batch for _, path in item.frames]
 
-    def __init__(self, cfg: FacesConfig, detect_device: str, detect_threads: int, out: Path, final: Path):
-        self.cfg, self.out, self.final = cfg, out, final
+
+class FaceCropper:
+    """MTCNN on a batch of items' frames; the tracked main face of each frame cut with a margin, under `out`.
+    Frames are opened through `fetch` (engines.UnitFiles)."""
+
+    def __init__(self, cfg: FacesConfig, detect_device: str, detect_threads: int, final: Path, out: Path,
+                 fetch: Callable[[str], str]):
+        self.cfg, self.final, self.out, self.fetch = cfg, final, out, fetch
         pin_threads(detect_threads)  # compute.detect_threads: the whole process's (a worker does nothing else)
         self.detector = FaceDetector(cfg, detect_device)
         log.info("face detection on %s", self.detector.device)
@@ -59,7 +67,7 @@ class FaceCropper:
         done, decoded = Done(), []
         for item in batch:
             try:
-                decoded.append((item, [read_image(path) for _, path in item.frames]))
+                decoded.append((item, [read_image(self.fetch(path)) for _, path in item.frames]))
             except MediaError as err:
                 done.skipped.append((item.path, str(err)))
         found = self.detector.main_faces_many([(images, item.cropped) for item, images in decoded])

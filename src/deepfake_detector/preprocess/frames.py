@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,11 @@ class FrameItem:
 
 
 class FrameExtractor:
-    """N uniformly spaced frames of a video written as image files under `out`; an image passes through."""
+    """N uniformly spaced frames of a video written as image files under `out`; an image passes through. The
+    source file is opened through `fetch` (engines.UnitFiles)."""
 
-    def __init__(self, cfg: FramesConfig, max_file_mb: float, out: Path, final: Path):
-        self.cfg, self.max_file_mb, self.out, self.final = cfg, max_file_mb, out, final
+    def __init__(self, cfg: FramesConfig, max_file_mb: float, final: Path, out: Path, fetch: Callable[[str], str]):
+        self.cfg, self.max_file_mb, self.final, self.out, self.fetch = cfg, max_file_mb, final, out, fetch
 
     def __call__(self, item: FrameItem) -> Done:
         try:
@@ -32,12 +34,13 @@ class FrameExtractor:
             return Done(skipped=[(item.path, str(err))])
 
     def _frames(self, item: FrameItem) -> list[dict]:
-        if _size(item.path) > self.max_file_mb * 1024 * 1024:
+        source = self.fetch(item.path)
+        if _size(source, item.path) > self.max_file_mb * 1024 * 1024:
             raise MediaError(f"{item.path}: larger than data.max_file_mb={self.max_file_mb}")
         if item.media == "image":
             return [{"item_id": item.item_id, "frame_idx": 0, "t": 0.0, "path": item.path}]
         rows = []
-        for frame in sample_frames(item.path, self.cfg.per_video):
+        for frame in sample_frames(source, self.cfg.per_video):
             name = Path(item.item_id) / f"{frame.index:06d}.{self.cfg.image_format}"
             target = self.out / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -48,10 +51,10 @@ class FrameExtractor:
         return rows
 
 
-def _size(path: str) -> int:
-    p = Path(path)
-    if not p.is_file():
+def _size(source: str, path: str) -> int:
+    """The size of `source`, the local copy (or the very file) of the manifest's `path`."""
+    if not Path(source).is_file():
         raise MediaError(f"{path}: file not found")
-    return p.stat().st_size
+    return Path(source).stat().st_size
 
 
