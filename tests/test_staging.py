@@ -106,6 +106,8 @@ def test_ray_workers_read_and_write_only_through_the_storage(protocol, tmp_path,
     assert all(r != u and "deepfake-unit-" in r for r, u in zip(read[:3], units, strict=False))  # worker copies
     assert read[3] == units[3]  # not on the head: the worker gets the path itself and can say it is missing
     assert left_in(storage) == []  # the run's folder goes when the run succeeds
+    scratch = {next(p for p in Path(r).parents if p.name.startswith("deepfake-unit-")) for r in read[:3]}
+    assert scratch and not any(folder.exists() for folder in scratch)  # and so do the workers' scratch folders
 
 
 def test_the_local_engine_reads_and_writes_in_place(tmp_path):

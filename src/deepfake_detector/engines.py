@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -122,6 +124,7 @@ class _RayWorker:
         self.staging = staging
         if staging:
             self.scratch = Path(tempfile.mkdtemp(prefix="deepfake-unit-"))
+            weakref.finalize(self, shutil.rmtree, self.scratch, ignore_errors=True)  # also at the actor's exit
             fetch = partial(staging.fetch, scratch=clear(self.scratch / "in"))
             self.worker = make_worker(out=clear(self.scratch / "out"), fetch=fetch)
         else:
