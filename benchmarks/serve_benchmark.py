@@ -14,8 +14,8 @@ a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16
   - the RSS of the whole server process tree (arbiter + worker) at start, after every 100 of `--requests`
     requests (8 clients, every 10th a video) and its peak, sampled every 0.2 s over the whole run.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only]
-Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`):
-the numbers then still measure the plumbing and a classifier of the served size.
+Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`,
+`--frequency-branch`): the numbers then still measure the plumbing and a classifier of the served size.
 """
 
 from __future__ import annotations
@@ -87,19 +87,22 @@ def on_canvas(face: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def tiny_model(out: Path, backbone: str, input_size: int) -> Path:
+def tiny_model(out: Path, backbone: str, input_size: int, frequency_branch: bool) -> Path:
     """An untrained model of the served architecture, exported like the package stage does, with
     params.yaml's face settings, as a model trained on them records them."""
     import torch
 
-    from deepfake_detector.models.backbones import build_backbone
     from deepfake_detector.models.export import export_onnx
+    from deepfake_detector.models.frequency import build_model
     from deepfake_detector.models.spec import ONNX_FILE, ModelSpec
 
     out.mkdir(parents=True)
     torch.manual_seed(0)
-    export_onnx(build_backbone(backbone, input_size).eval(), input_size, out / ONNX_FILE)
-    ModelSpec(backbone=backbone, input_size=input_size, faces=load_params().faces, version="untrained-benchmark").save(out)
+    spec = ModelSpec(backbone=backbone, input_size=input_size, faces=load_params().faces,
+                     frequency_branch=frequency_branch, version="untrained-benchmark")
+    model = build_model(backbone, input_size, spec.mean, spec.std, frequency_branch=frequency_branch)
+    export_onnx(model.eval(), input_size, out / ONNX_FILE)
+    spec.save(out)
     return out
 
 
@@ -307,6 +310,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
     parser.add_argument("--backbone", default="efficientnet_lite0", help="of the untrained model, without --model")
     parser.add_argument("--input-size", type=int, default=128, help="of the untrained model, without --model")
+    parser.add_argument("--frequency-branch", action="store_true", help="the untrained model fuses the DCT branch")
     parser.add_argument("--requests", type=int, default=500, help="requests in the memory run")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per latency median")
     parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
@@ -316,7 +320,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         tmp = Path(tmp)
         model = (args.model if (args.model / "model.json").is_file()
-                 else tiny_model(tmp / "model", args.backbone, args.input_size))
+                 else tiny_model(tmp / "model", args.backbone, args.input_size, args.frequency_branch))
         media = make_media(tmp)
         print(f"model: {model}; media: " + ", ".join(f"{name} {path.name}" for name, (_, path) in media.items())
               + f"; serve params: {cfg.model_dump()}")
