@@ -82,3 +82,13 @@ def test_frozen_backbone_keeps_its_pretrained_weights_and_statistics(tmp_path):
     fresh = fit(_blocky_or_smooth(tmp_path), _settings(), seed=0, progress=False).model
     assert not torch.equal(fresh.conv_stem.weight, pretrained["_conv_stem.weight"])  # unfrozen, it moves
     assert not torch.equal(model.classifier.weight, fresh.classifier.weight)
+
+
+def test_frozen_statistics_need_pretrained_weights(tmp_path):
+    """freeze_bn keeps pretrained statistics; a from-scratch model (a profile's baseline, merged onto a freeze_bn
+    recipe) has none to keep, so its batch-norm layers still learn theirs instead of staying at mean 0, var 1."""
+    scratch = FitSettings(backbone="resnet10t", input_size=48, lr=1e-3, weight_decay=0.0, augment_strength=0.0,
+                          epochs=1, batch_size=8, pretrained=False, finetune=FinetuneConfig(freeze_bn=True))
+    stem_bn = fit(_blocky_or_smooth(tmp_path, n=24), scratch, seed=0, progress=False).model.bn1
+    assert stem_bn.running_mean.abs().max() > 1e-3  # moved from its initial zeros
+    assert not torch.allclose(stem_bn.running_var, torch.ones_like(stem_bn.running_var))

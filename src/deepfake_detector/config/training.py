@@ -44,7 +44,7 @@ class FinetuneConfig(Strict):
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # backbone learning rate = train.lr x this
     warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up from 0, then cosine decay to 0, per step
     freeze_backbone_epochs: int = Field(0, ge=0)  # epochs training the head alone first
-    freeze_bn: bool = False  # backbone batch-norm layers keep their pretrained statistics
+    freeze_bn: bool = False  # backbone batch-norm layers keep their pretrained statistics (pretrained only)
     channels_last: bool = False  # NHWC memory layout: faster convolutions on some CPUs
 
 

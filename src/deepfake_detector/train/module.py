@@ -44,6 +44,9 @@ class FrameClassifier(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["weights", "finetune"])
         self.finetune = finetune or FinetuneConfig()
+        # only pretrained weights have statistics worth keeping: a from-scratch model (a baseline merged onto
+        # a freeze_bn profile) would otherwise normalise with its initial mean 0 / variance 1 for the whole run
+        self.keep_bn_statistics = self.finetune.freeze_bn and weights is not None
         self.model = build_model(backbone, input_size, mean, std, weights, frequency_branch)
         head = {id(p) for p in head_parameters(self.model)}
         self.head_params = [p for p in self.model.parameters() if id(p) in head]
@@ -62,7 +65,7 @@ class FrameClassifier(L.LightningModule):
         frozen = self.current_epoch < self.finetune.freeze_backbone_epochs
         for p in self.backbone_params:
             p.requires_grad_(not frozen)
-        if self.finetune.freeze_bn or frozen:  # a frozen backbone keeps its statistics too
+        if self.keep_bn_statistics or frozen:  # a frozen backbone keeps its statistics too
             head = {id(p) for p in self.head_params}
             for module in self.model.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(id(p) in head for p in module.parameters()):
