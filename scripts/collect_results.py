@@ -2,7 +2,8 @@
 profiles' own results (scripts/ablation.py --out reports/pretrained/<profile>):
   python scripts/collect_results.py reports/pretrained/real reports/pretrained/ffpp reports/pretrained/real_all_crops
 Each entry: profile, variant, seed, in-domain AUC, each unseen set's AUC with its 95% bootstrap interval and
-size, validation ECE (in-sample and cross-fitted), training seconds."""
+size, validation ECE (in-sample and cross-fitted), training seconds, and with --leave-one-method-out the held-out
+method's AUC."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def entry(profile: str, run: dict) -> dict:
                           "ci95": [run.get("unseen_auc_ci_low"), run.get("unseen_auc_ci_high")]},
         "val_frame_auc": run["val_frame_auc"], "val_ece": run["val_ece"],
         "val_ece_cross_fitted": run["val_ece_cross_fitted"], "train_seconds": run["train_seconds"],
+        **({"heldout_item_auc": run["heldout_item_auc"]} if "heldout_item_auc" in run else {}),  # leave-one-method-out
     }
 
 

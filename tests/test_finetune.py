@@ -51,9 +51,13 @@ class LearningRates(Callback):
         self.groups = [(g["initial_lr"], len(g["params"])) for g in trainer.optimizers[0].param_groups]
 
 
+PLAIN = {"backbone_lr_scale": 1.0, "warmup_epochs": 0.0, "freeze_bn": False, "channels_last": False}
+
+
 def _settings(**finetune) -> FitSettings:
+    """Plain fine-tuning (one rate, no warm-up, batch-norm statistics updated) but for the keys given."""
     return FitSettings(backbone=LITE0, input_size=64, lr=1e-3, weight_decay=0.0, augment_strength=0.0, epochs=3,
-                       batch_size=8, pretrained=True, finetune=FinetuneConfig(**finetune))
+                       batch_size=8, pretrained=True, finetune=FinetuneConfig(**{**PLAIN, **finetune}))
 
 
 def test_pretrained_lite0_fine_tunes_on_a_separable_toy_set(tmp_path):

@@ -73,8 +73,8 @@ def test_train_config_validates_the_switches() -> None:
     cfg = TrainConfig.model_validate({"multiscale": {"enabled": True, "min_size": 24}, "frequency_branch": True,
                                       "temporal_head": {"enabled": True, "hidden": 8}})
     assert cfg.multiscale.min_size == 24 and cfg.frequency_branch and cfg.temporal_head.hidden == 8
-    default = TrainConfig()
-    assert not (default.multiscale.enabled or default.frequency_branch or default.temporal_head.enabled)
+    default = TrainConfig()  # params.yaml's recipe: the frequency branch on, the other switches off
+    assert default.frequency_branch and not (default.multiscale.enabled or default.temporal_head.enabled)
     with pytest.raises(ValueError, match="min_sise"):
         TrainConfig.model_validate({"multiscale": {"min_sise": 24}})
 

