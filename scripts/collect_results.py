@@ -1,6 +1,7 @@
 """reports/pretrained/results.json: every run of the pretrained ablation, one entry per run, from the
 profiles' own results (scripts/ablation.py --out reports/pretrained/<profile>):
-  python scripts/collect_results.py reports/pretrained/real reports/pretrained/ffpp reports/pretrained/real_all_crops
+  python scripts/collect_results.py reports/pretrained/real reports/pretrained/ffpp reports/pretrained/real_all_crops \
+      reports/pretrained/real_224 reports/pretrained/ffpp_lomo
 Each entry: profile, variant, seed, in-domain AUC, each unseen set's AUC with its 95% bootstrap interval and
 size, validation ECE (in-sample and cross-fitted), training seconds, and with --leave-one-method-out the held-out
 method's AUC."""
