@@ -21,10 +21,11 @@ TINY_PARAMS = {
     ("tune", "n_trials"): 2,
     ("tune", "epochs"): 1,
     ("train", "epochs"): 2,
-    # MesoNet from scratch instead of params.yaml's pretrained Lite0: seconds on 2 cores (tests/test_real_profile.py
-    # runs the pretrained recipe through the pipeline); the rest of the train section (frequency branch) as it is
+    # the plain MesoNet from scratch instead of params.yaml's pretrained Lite0 with the frequency branch: seconds on
+    # 2 cores (tests/test_real_profile.py runs the pretrained recipe through the pipeline)
     ("train", "backbone"): "meso4",
     ("train", "pretrained"): False,
+    ("train", "frequency_branch"): False,
     ("tune", "space", "backbones"): ["meso4"],
     ("train", "input_size"): 64,
     ("train", "method_head", "min_faces"): 1,  # the tiny corpus has a few fakes per method

@@ -335,8 +335,9 @@ def test_the_tunables_are_one_list_that_search_train_and_promotion_share(tmp_pat
 
     raw = yaml.safe_load(open("params.yaml"))
     raw["train"]["use_tuned"] = True
+    raw["tune"]["space"].update(backbones=["tf_efficientnet_lite0", "meso4"], input_sizes=[96, 128])  # draws differ
     params = Params.model_validate(raw)
-    drawn = {"backbone": "meso4", "input_size": 96, "lr": 1e-3, "weight_decay": 1e-5, "augment_strength": 0.3}
+    drawn = {"backbone": "meso4", "input_size": 96, "lr": 3e-4, "weight_decay": 3e-6, "augment_strength": 0.3}
     assert set(drawn) == set(TUNABLE)
     trial = suggest_settings(optuna.trial.FixedTrial(drawn), params)
     assert {k: getattr(trial, k) for k in TUNABLE} == drawn
