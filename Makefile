@@ -9,13 +9,15 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export BENTOML_DO_NOT_TRACK := True
 # The same CPU kernels on every x86-64 machine with AVX2, so a fresh clone's `make demo` reproduces the committed
-# results on other hardware too: PyTorch's own kernels, oneDNN's, MKL's (its conditional numerical
-# reproducibility) and OpenBLAS's (numpy, scipy, scikit-learn). With compute.threads fixed, the CPU model no
-# longer changes a trained weight (docs/pipeline.md#determinism-atomic-writes-summaries).
+# results on other hardware too: PyTorch's own kernels, oneDNN's, MKL's (its conditional numerical reproducibility:
+# COMPATIBLE, since its AVX2 branch is taken on Intel CPUs only), numpy's and OpenBLAS's (numpy, scipy,
+# scikit-learn). With compute.threads fixed, the CPU model no longer changes a trained weight; checked against an
+# emulated Intel Haswell with benchmarks/determinism_probe.py (docs/pipeline.md#across-machines).
 ifeq ($(shell uname -m),x86_64)
 export ATEN_CPU_CAPABILITY := avx2
 export ONEDNN_MAX_CPU_ISA := AVX2
-export MKL_CBWR := AVX2
+export MKL_CBWR := COMPATIBLE
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
 export OPENBLAS_CORETYPE := Haswell
 endif
 

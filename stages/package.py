@@ -49,7 +49,8 @@ def main() -> None:
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
         # + when to answer "cannot judge", and how heatmaps are made
         spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)
-        card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"], diff)
+        card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"],
+                                 params.package.onnx_atol)
         (out / "model_card.md").write_text(card)
     labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()},
               "trained_on": spec.trained_on_text(),

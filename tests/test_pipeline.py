@@ -75,6 +75,8 @@ def test_robustness_reports_every_axis_for_every_model(pipeline_run: Path):
 def test_model_card_records_provenance(pipeline_run: Path):
     card = (pipeline_run / "artifacts/model/model_card.md").read_text()
     assert "params hash" in card and "data hash" in card and "git commit" in card
+    # the export check's bound, not the difference it measured, which follows ONNX Runtime's CPU kernels
+    assert "- Exported to ONNX; its outputs agree with PyTorch's within 0.0001 (checked at export)" in card
 
 
 def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipeline_run: Path):

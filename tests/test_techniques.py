@@ -101,6 +101,10 @@ def test_frequency_branch_builds_and_exports_to_onnx(backbone: str, tmp_path: Pa
     model = build_model(backbone, 64, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=True).eval()
     plain = build_model(backbone, 64, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=False)
     assert model(torch.zeros(3, 3, 64, 64)).shape == (3, 1)
+    # every weight is trained: the backbone's own classifier is gone (an unused one makes DDP stop)
+    model.train()(torch.randn(3, 3, 64, 64)).sum().backward()
+    assert [name for name, p in model.named_parameters() if p.grad is None] == []
+    model.eval()
     extra = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
     assert 0 < extra < 60_000  # a small CNN; the DCT basis is a buffer, not trained
     assert not any(name.endswith("kernels") for name, _ in model.named_parameters())

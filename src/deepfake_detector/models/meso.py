@@ -31,3 +31,8 @@ class Meso4(nn.Module):
 
     def forward(self, x):
         return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """timm's: a new last layer, or none (0: forward gives the pre-logits), so a wrapper's own classifier
+        (the frequency branch's) leaves no unused weights behind (DDP stops on those)."""
+        self.head[-1] = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()

@@ -94,7 +94,9 @@ class FrameClassifier(L.LightningModule):
         groups = [{"params": self.head_params, "lr": hp.lr}]
         if self.backbone_params:
             groups.append({"params": self.backbone_params, "lr": hp.lr * ft.backbone_lr_scale})
-        optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)
+        # fused: the update runs in PyTorch's own vector code; the default path's square root is MKL's, whose
+        # kernel follows the CPU (AVX-512 or AVX2) and so moved the weights from one machine to another
+        optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay, fused=True)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(round(ft.warmup_epochs * total / max(1, hp.epochs)))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))

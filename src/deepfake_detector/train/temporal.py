@@ -57,7 +57,8 @@ def train_temporal_head(sequences: list[np.ndarray], labels: np.ndarray, cfg: Te
     head.std.copy_(torch.from_numpy(np.maximum(stacked.std(axis=0), MIN_STD)))
     positives = labels.sum()
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(labels) - positives) / positives))
-    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # fused, as the frame model's (train/module.py): the same update on every CPU
+    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     rng = np.random.default_rng(seed)
     targets = torch.from_numpy(labels)
     head.train()
