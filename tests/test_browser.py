@@ -109,6 +109,10 @@ def test_on_a_phone_with_the_keyboard_only(browser, server, media):  # noqa: F81
     verdict shows."""
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.set_default_timeout(TIMEOUT_MS)
+    # Intercept file choosers from the start: Playwright turns interception on only when the first listener is
+    # added, without waiting, so `expect_file_chooser` just before an instant key press could lose the race and
+    # let Chromium open (and, headless, drop) its own dialog; that was this test's rare timeout.
+    phone.on("filechooser", lambda _chooser: None)
     phone.goto(server)
     phone.keyboard.press("Tab")
     assert phone.evaluate("document.activeElement.id") == "file"
