@@ -2,17 +2,16 @@
 
 Media, built from a demo-corpus face: a 600x600 portrait JPEG, a 1280x720 JPEG (the face on a grey frame) and
 a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16) frames. Prints
-  - p50 latency of /predict_image (portrait, 720p) and /predict_video over HTTP, against the serving targets
-    (portrait 150 ms, video 1.5 s on an idle 2-core machine), and the service's own split of it
-    (`timings_ms`: decode, detect, classify; medians); then the same with ?explain=true (heatmaps) and the
-    time spent making them (`timings_ms.explain`);
-  - the HTTP overhead, two ways: against Predictor.predict_path on the same files in a separate process that
-    has the server worker's environment (thread settings) and malloc settings, its calls alternating with the
-    HTTP ones; and as the client's wall time minus the time the service reports (`timings_ms.server`);
-  - image throughput with 8 concurrent clients, with micro-batching on (params) and off (batch_max_size 1),
-    two servers measured in alternating rounds;
-  - the RSS of the whole server process tree (arbiter + worker) at start, after every 100 of `--requests`
-    requests (8 clients, every 10th a video) and its peak, sampled every 0.2 s over the whole run.
+  - p50 latency of /predict_image (portrait, 720p) and /predict_video over HTTP against the serving targets
+    (portrait 150 ms, video 1.5 s, idle 2 cores), with the service's own split (`timings_ms`: decode, detect,
+    classify; medians); then with ?explain=true (heatmaps) and their time (`timings_ms.explain`);
+  - the HTTP overhead: against Predictor.predict_path on the same files in a separate process with the
+    worker's environment and malloc settings, alternating with the HTTP calls; and as the client's wall time
+    minus the time the service reports (`timings_ms.server`);
+  - image throughput with 8 concurrent clients, micro-batching on (params) and off (batch_max_size 1), two
+    servers measured in alternating rounds;
+  - the RSS of the server process tree (arbiter + worker) at start, after every 100 of `--requests` requests
+    (8 clients, every 10th a video) and its peak, sampled every 0.2 s.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only]
 Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`,
 `--frequency-branch`): the numbers then still measure the plumbing and a classifier of the served size.
@@ -45,9 +44,12 @@ PORTRAIT = 600
 TARGET_MS = {"portrait": 150, "video": 1500}  # p50 over HTTP on an idle 2-core machine (the serving issue)
 CLIENTS = 8
 THROUGHPUT_REQUESTS = CLIENTS * 10
+THROUGHPUT_ROUNDS = 3  # alternating between the two servers, so both see the same load drift
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "BENTOML_NUM_THREAD")
 VIDEO_EVERY = 10  # in the memory run, every 10th request is a video
 RSS_SAMPLE_S = 0.2
 MB = 2**20
+SPLIT = ("decode", "detect", "classify")  # Predictor's timings_ms, passed through by the service
 
 
 def make_media(out: Path) -> dict[str, tuple[str, Path]]:
@@ -232,9 +234,6 @@ def in_process_main(model: str, cfg_json: str) -> None:
             print(f"{InProcess.MARK}{ms}", flush=True)
 
 
-SPLIT = ("decode", "detect", "classify")  # Predictor's timings_ms, passed through by the service
-
-
 def latency(url: str, local: InProcess, media: dict[str, tuple[str, Path]], repeats: int) -> dict[str, dict]:
     """Medians per medium of the client's wall time, the service-reported times and the in-process time.
 
@@ -297,12 +296,6 @@ def memory_run(url: str, server: psutil.Process, image: Path, video: Path, n: in
     with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(limits=httpx.Limits(max_connections=CLIENTS)) as client:
         list(pool.map(lambda i: one(i, client), range(n)))
     return samples
-
-
-THROUGHPUT_ROUNDS = 3  # alternating between the two servers, so both see the same load drift
-
-
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "BENTOML_NUM_THREAD")
 
 
 def main() -> None:
