@@ -13,7 +13,7 @@ lists them), which MKL, oneDNN, numpy and glibc see as a different CPU (its vend
 both sides then also run without numpy's AVX2 kernels, in which QEMU 7.2 crashes.
 
     .venv/bin/python benchmarks/determinism_probe.py                    # about 5 minutes on 2 cores
-    .venv/bin/python benchmarks/determinism_probe.py --emulate Haswell  # about 8 minutes
+    .venv/bin/python benchmarks/determinism_probe.py --emulate Haswell  # about 10 minutes
 """
 
 from __future__ import annotations
