@@ -16,7 +16,8 @@ import cv2
 import httpx
 import pytest
 from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
-from test_service import CONFIG, media, running_server, server  # noqa: F401  (fixtures: demo media, a real server)
+from test_real_server import running_server, server  # noqa: F401  (fixture: a real server)
+from test_service import CONFIG, media  # noqa: F401  (fixture: the demo media)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from test_service import server  # noqa: F401  (fixture: a real server on the untrained test model)
+from test_real_server import server  # noqa: F401  (fixture: a real server on the untrained test model)
 
 from deepfake_detector.serving.openapi import openapi_document
 
