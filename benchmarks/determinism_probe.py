@@ -39,6 +39,7 @@ def probe(what: str) -> str:
     from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 
     params = load_params()
+    quick = bool(os.environ.get("PROBE_QUICK"))  # --emulate's smaller probes
     if what == "mtcnn":  # crop_faces' own unit on its own batches: the faces.csv rows it would write
         import tempfile
 
@@ -48,7 +49,7 @@ def probe(what: str) -> str:
 
         manifest = read_table(MANIFEST_CSV, MANIFEST).set_index("item_id")
         batches = face_batches(read_table(FRAMES_CSV, FRAMES), manifest, params.faces.batch_size)
-        batches = batches[:EMULATED_BATCHES] if os.environ.get("PROBE_QUICK") else batches
+        batches = batches[:EMULATED_BATCHES] if quick else batches
         with tempfile.TemporaryDirectory() as out:
             # crops go to the temp folder; the rows name them under FACES_DIR, as the stage's do
             cropper = FaceCropper(params.faces, "cpu", int(os.environ["PROBE_THREADS"]), FACES_DIR, Path(out), in_place)
@@ -58,7 +59,6 @@ def probe(what: str) -> str:
     from deepfake_detector.train.fit import fit
     from deepfake_detector.train.run import settings_from
 
-    quick = bool(os.environ.get("PROBE_QUICK"))
     settings = dataclasses.replace(settings_from(params), epochs=1 if quick else 2,
                                    max_train_items=EMULATED_TRAIN_ITEMS if quick else None)
     model = fit(load_face_table(MANIFEST_CSV, FACES_CSV), settings, seed=params.seed, progress=False).model
@@ -81,10 +81,10 @@ def main() -> None:
         if not shutil.which("qemu-x86_64"):
             sys.exit("--emulate needs QEMU's user-mode emulator: apt-get install qemu-user")
         # numpy's AVX2 kernels off on both sides too: QEMU 7.2 crashes in them (MTCNN's non-maximum suppression)
-        quick = {**base, **CAPPED, "PROBE_THREADS": "2", "PROBE_QUICK": "1",
+        quick_env = {**base, **CAPPED, "PROBE_THREADS": "2", "PROBE_QUICK": "1",
                  "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + CAPPED["NPY_DISABLE_CPU_FEATURES"]}
-        settings = [("this CPU, AVX2 kernels", [], quick),
-                    (f"emulated {cpu}, AVX2 kernels", ["qemu-x86_64", "-cpu", cpu], quick)]
+        settings = [("this CPU, AVX2 kernels", [], quick_env),
+                    (f"emulated {cpu}, AVX2 kernels", ["qemu-x86_64", "-cpu", cpu], quick_env)]
     else:
         settings = [(name, [], {**base, "PROBE_THREADS": str(threads), **(CAPPED if capped else {})})
                     for name, threads, capped in SETTINGS]
