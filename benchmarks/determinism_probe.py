@@ -82,7 +82,7 @@ def main() -> None:
             sys.exit("--emulate needs QEMU's user-mode emulator: apt-get install qemu-user")
         # numpy's AVX2 kernels off on both sides too: QEMU 7.2 crashes in them (MTCNN's non-maximum suppression)
         quick_env = {**base, **CAPPED, "PROBE_THREADS": "2", "PROBE_QUICK": "1",
-                 "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + CAPPED["NPY_DISABLE_CPU_FEATURES"]}
+                     "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + CAPPED["NPY_DISABLE_CPU_FEATURES"]}
         settings = [("this CPU, AVX2 kernels", [], quick_env),
                     (f"emulated {cpu}, AVX2 kernels", ["qemu-x86_64", "-cpu", cpu], quick_env)]
     else:
