@@ -1,7 +1,5 @@
 """Stage crop_faces: MTCNN on every frame, the tracked main face cropped with a margin; misses recorded."""
 
-import logging
-import time
 from functools import partial
 
 import pandas as pd
@@ -16,8 +14,6 @@ from deepfake_detector.preprocess.faces import FaceCropper, batch_frames, face_b
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FACES, FRAMES, MANIFEST, read_table, write_table
 
-log = logging.getLogger("crop_faces")
-
 
 def main() -> None:
     params = load_params()
@@ -25,7 +21,6 @@ def main() -> None:
     frames = read_table(FRAMES_CSV, FRAMES)
     batches = face_batches(frames, manifest, params.faces.batch_size)
     summary = StageSummary("crop_faces")
-    started = time.perf_counter()
     # a failed run keeps the batches it finished; the next run with the same frames, params and code resumes
     compute = params.compute
     key = run_key(batches, params.faces, compute.detect_device, compute.detect_threads)
@@ -34,16 +29,11 @@ def main() -> None:
         done = run_units(batches, cropper, compute, "crop_faces",
                          size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame",
                          resume_dir=finished, files=UnitFiles(out, inputs=batch_frames))
-    elapsed = time.perf_counter() - started
     rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()
     write_table(faces_table, FACES_CSV, FACES)
     summary.counts = _counts(faces_table, manifest, len(frames))
     summary.write()
-    # throughput goes to the log, not the summary: the summary is a committed metrics file, and a clock
-    # reading in it would change with every run (benchmarks/preprocess_benchmark.py parses this line)
-    log.info("%.2f frames/s (with the workers' start-up): %d frames in %.1f s",
-             len(frames) / elapsed if elapsed else 0.0, len(frames), elapsed)
 
 
 def _counts(faces: pd.DataFrame, manifest: pd.DataFrame, frames_in: int) -> dict:

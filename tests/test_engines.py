@@ -134,7 +134,7 @@ def ran(path: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("compute", [ComputeConfig(), RAY], ids=["local", "ray"])
-def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, tmp_path):
+def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, tmp_path, caplog):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     finished, first, second = tmp_path / "finished", tmp_path / "first", tmp_path / "second"
     finished.mkdir()
@@ -144,9 +144,13 @@ def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, 
     assert 5 not in recorded and recorded <= set(ran(first))
     if compute.engine == "local":
         assert recorded == {0, 1, 2, 3, 4}  # in order, up to the failure
-    results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, "x", resume_dir=finished)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="engines"):
+        results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, "x", resume_dir=finished)
     assert results == [unit * 10 for unit in range(8)]  # every unit, in unit order
     assert sorted(ran(second)) == sorted(set(range(8)) - recorded)  # only what was not finished ran again
+    # the throughput counts this run's units only, not the ones resumed from the record
+    assert f": {8 - len(recorded)} items in " in caplog.text and "(with the workers' start-up)" in caplog.text
 
 
 def test_a_stage_folder_keeps_a_failed_runs_work_for_the_same_key_only(tmp_path):

@@ -10,6 +10,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -59,7 +60,9 @@ def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute:
     staging = _staging(compute, desc, units, files)
     if staging:
         _upload_inputs(staging, [path for i in pending for path in files.inputs(units[i])], desc)
-    progress = tqdm(total=sum(size(units[i]) for i in pending), desc=f"{desc} ({compute.engine})", unit=unit_name)
+    work = sum(size(units[i]) for i in pending)
+    progress = tqdm(total=work, desc=f"{desc} ({compute.engine})", unit=unit_name)
+    started = time.perf_counter()
 
     def finished(i: int, result: Any) -> None:
         if staging:
@@ -80,9 +83,18 @@ def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute:
                         finished)
         if staging:
             staging.remove()
+        _log_throughput(desc, work, unit_name, time.perf_counter() - started)
         return [results[i] for i in range(len(units))]
     finally:
         progress.close()
+
+
+def _log_throughput(desc: str, work: int, unit_name: str, seconds: float) -> None:
+    """Of this run's own units only: a resumed run's recorded units took no time here. The log, not a summary,
+    holds it: a clock reading in a committed metrics file would change with every run (benchmarks parse it)."""
+    rate = work / seconds if seconds else 0.0
+    log.info("%s: %.2f %ss/s (with the workers' start-up): %d %ss in %.1f s", desc, rate, unit_name, work, unit_name,
+             seconds)
 
 
 def _staging(compute: ComputeConfig, desc: str, units: Sequence[Any], files: UnitFiles | None) -> Staging | None:
