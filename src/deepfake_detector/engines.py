@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -133,23 +135,25 @@ class _RayWorker:
     def __init__(self, make_worker: Callable[..., Worker], out: Path | None, staging: Staging | None):
         self.staging = staging
         if staging:
-            # removed with the actor (its finalizer runs when Ray retires it, or at the process's exit)
-            self.scratch_dir = tempfile.TemporaryDirectory(prefix="deepfake-unit-", ignore_cleanup_errors=True)
-            self.scratch = Path(self.scratch_dir.name)
-            fetch = partial(staging.fetch, scratch=clear(self.scratch / "in"))
-            self.worker = make_worker(out=clear(self.scratch / "out"), fetch=fetch)
+            # made for each unit and removed after it, not at the actor's end: Ray may kill a retired actor
+            # before its finalizers run (ray.shutdown right after the last unit, on a loaded machine)
+            self.scratch = Path(tempfile.gettempdir()) / f"deepfake-unit-{uuid.uuid4().hex}"
+            fetch = partial(staging.fetch, scratch=self.scratch / "in")
+            self.worker = make_worker(out=self.scratch / "out", fetch=fetch)
         else:
             self.worker = _build(make_worker, out)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         try:
+            if self.staging:
+                clear(self.scratch / "in")
+                clear(self.scratch / "out")
             result = self.worker(pickle.loads(row["unit"]))
             if self.staging:
                 self.staging.put_outputs(row["index"], self.scratch / "out")
         finally:
-            if self.staging:  # the worker's disk holds one unit's files at a time
-                clear(self.scratch / "in")
-                clear(self.scratch / "out")
+            if self.staging:  # the worker's disk holds one unit's files at a time, and none between units
+                shutil.rmtree(self.scratch, ignore_errors=True)
         return {"index": row["index"], "result": pickle.dumps(result)}
 
 
