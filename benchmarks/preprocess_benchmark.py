@@ -91,7 +91,8 @@ def benchmark(name: str, videos: list[Path], per_video: int, workdir: Path) -> d
     crops = json.loads((project / "artifacts/summaries/crop_faces.json").read_text())["counts"]
     result["frames"] = frames
     result["detection_rate"] = crops["detection_rate"]
-    steady = re.search(r"crop_faces: ([\d.]+) frames/s \(with the workers' start-up\)", logs["crop_faces"])  # timed inside the stage
+    # timed inside the stage (engines.run_units logs it)
+    steady = re.search(r"crop_faces: ([\d.]+) frames/s \(with the workers' start-up\)", logs["crop_faces"])
     result["crop_faces"]["steady_frames_per_second"] = float(steady.group(1)) if steady else None
     for stage in ("extract_frames", "crop_faces"):
         seconds = result[stage]["seconds"]
