@@ -37,7 +37,7 @@ def running_server(model_dir: Path, workdir: Path):
             f"raise SystemExit(serve(Path({str(model_dir)!r}), {port}, '127.0.0.1', "
             f"ServeConfig.model_validate_json({CONFIG.model_dump_json()!r}), Path({str(home)!r})))")
     with open(log, "wb") as out:
-        proc = subprocess.Popen([os.sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -281,5 +281,3 @@ def test_service_matches_predictor(client, media, tiny_model_dir):
         assert served["fake_probability"] == pytest.approx(expected.fake_probability, abs=1e-6)
         assert [f["box"] for f in served["faces"]] == [f.box for f in expected.faces]
 
-
-# ----------------------------------------------------------------------------- a real `bentoml serve`
