@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pipeline_helpers import run as _run
@@ -35,6 +36,17 @@ def test_metrics_cover_frame_and_video_level(pipeline_run: Path):
         assert metrics[level]["n_real"] > 0 and metrics[level]["n_fake"] > 0
     summary = json.loads((pipeline_run / "artifacts/summaries/crop_faces.json").read_text())
     assert summary["counts"]["detection_rate"] >= 0.95
+
+
+def test_crop_faces_records_68_landmarks_of_every_found_face(pipeline_run: Path):
+    faces = pd.read_csv(pipeline_run / "artifacts/faces.csv", keep_default_na=False)
+    found = faces[faces["found"]]
+    assert len(found) > 0 and (faces.loc[~faces["found"], "landmarks68"] == "").all()
+    for row in found.itertuples():
+        points = np.array(json.loads(row.landmarks68))
+        assert points.shape == (68, 2)
+        inside = (points >= [row.crop_x, row.crop_y]) & (points <= [row.crop_x + row.crop_side, row.crop_y + row.crop_side])
+        assert inside.all(axis=1).mean() > 0.95  # the outline lies in the crop square
 
 
 def test_baseline_is_trained_by_the_train_stage_code(pipeline_run: Path):

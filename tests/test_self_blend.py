@@ -1,4 +1,5 @@
-"""Self-blended pseudo-fakes: landmark mapping into crops, where the blend lands, and the dataset switch."""
+"""Self-blended pseudo-fakes: landmark mapping into crops, the paper's face-shaped mask, where the blend lands,
+and the dataset switch."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from deepfake_detector.config import TrainConfig
 from deepfake_detector.models.preprocess import eval_transform
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import CropDataset, SelfBlendSettings, make_loaders
-from deepfake_detector.train.self_blend import crop_landmarks, face_mask, self_blend
+from deepfake_detector.train.self_blend import crop_landmarks, hull_mask, self_blend
 
 LANDMARKS = np.array([[45.0, 52.0], [83.0, 52.0], [64.0, 70.0], [50.0, 88.0], [78.0, 88.0]])
 
@@ -27,7 +28,17 @@ def _face_like(size: int = 128, seed: int = 0) -> np.ndarray:
 
 
 def _row(**fields) -> SimpleNamespace:
-    return SimpleNamespace(**{"crop_x": 0, "crop_y": 0, "crop_side": 0, "landmarks": "", **fields})
+    return SimpleNamespace(**{"crop_x": 0, "crop_y": 0, "crop_side": 0, "landmarks": "", "landmarks68": "", **fields})
+
+
+def _rendered_face(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A demo-renderer face (RGB, 128 px) and its true 68 landmarks in pixels."""
+    from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
+    from deepfake_detector.demo.render import render_face
+
+    rng = np.random.default_rng(seed)
+    bgr, points = render_face(sample_identity(rng), Pose(yaw=8, roll=4), Expression(), sample_scene(rng), 128, seed)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), points.astype(np.float64)
 
 
 def test_crop_landmarks_maps_frame_pixels_into_the_recorded_square():
@@ -62,21 +73,51 @@ def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
         assert crop[int(round(y)), int(round(x))].mean() > 200, (x, y)
 
 
-def test_mask_covers_the_inner_face_not_the_corners():
-    mask = face_mask((128, 128), LANDMARKS, np.random.default_rng(0))
-    assert mask[70, 64] > 0.9
+def test_68_landmarks_are_preferred_and_mapped_like_the_5():
+    dense = [[250.0, 150.0]] * 68
+    row = _row(crop_x=175, crop_y=75, crop_side=150, landmarks=json.dumps([[0.0, 0.0]] * 5), landmarks68=json.dumps(dense))
+    np.testing.assert_allclose(crop_landmarks(row), [[0.5, 0.5]] * 68)
+
+
+def test_mask_is_the_face_outline_from_68_landmarks():
+    """The paper's mask: the convex hull of the 68 points, so it follows the jaw and brows of this face (a
+    different face, a different shape), covers every landmark and nothing far outside them."""
+    image, points = _rendered_face()
+    mask = hull_mask(image.shape[:2], points, np.random.default_rng(0))
+    hull = cv2.convexHull(np.round(points).astype(np.int32))
+    assert set(np.unique(mask)) == {0.0, 1.0}
+    assert abs(mask.sum() - cv2.contourArea(hull)) < 0.05 * cv2.contourArea(hull)  # the hull's area, to the pixel edge
+    inside = [mask[int(round(y)), int(round(x))] for x, y in points if 0 <= x < 128 and 0 <= y < 128]
+    assert np.mean(inside) > 0.9  # hull vertices sit on its rasterised edge
+    x, y, w, h = cv2.boundingRect(hull)
+    assert mask[:y].sum() == 0 and mask[y + h + 1 :].sum() == 0 and mask[:, : x].sum() == 0
+
+
+def test_5_point_fallback_is_an_ellipse_on_the_inner_face():
+    mask = hull_mask((128, 128), LANDMARKS, np.random.default_rng(0))
+    assert mask[70, 64] == 1.0
     assert mask[:10, :10].max() == 0 and mask[-10:, -10:].max() == 0
 
 
-def test_self_blend_changes_the_face_region_only_and_is_seeded():
-    image = _face_like()
-    out = self_blend(image, LANDMARKS, np.random.default_rng(3))
-    assert out.shape == image.shape and out.dtype == np.uint8
-    diff = np.abs(out.astype(int) - image.astype(int)).sum(axis=2)
-    assert diff.sum() > 0
-    inside = face_mask((128, 128), LANDMARKS, np.random.default_rng(3)) > 0  # same seed, same mask draw order
-    assert diff[~inside].sum() < 0.3 * diff.sum()
-    np.testing.assert_array_equal(out, self_blend(image, LANDMARKS, np.random.default_rng(3)))
+def test_self_blend_changes_only_inside_the_face_mask_and_is_seeded():
+    """Outside the blend mask the pseudo-fake is the real crop to the pixel; inside it differs; the mask lies within the crop, around the landmarks' hull (the soft edge spreads by the blur's
+    width at most); the same generator gives the same blend."""
+    image, points = _rendered_face(1)
+    hull = hull_mask(image.shape[:2], points, np.random.default_rng(0))
+    near_hull = cv2.dilate(hull, np.ones((25, 25), np.uint8)) > 0  # affine shift + elastic + blur widths
+    changed_inside = 0
+    for seed in range(8):
+        blend = self_blend(image, points, np.random.default_rng(seed))
+        assert blend.image.shape == image.shape and blend.image.dtype == np.uint8
+        outside = blend.mask == 0
+        np.testing.assert_array_equal(blend.image[outside], image[outside])
+        assert blend.mask.max() >= 0.25 and not blend.mask[~near_hull].any()
+        assert blend.mask[0].max() == 0 and blend.mask[-1].max() == 0  # inside the crop
+        diff = np.abs(blend.image.astype(int) - image.astype(int)).sum(axis=2)
+        changed_inside += int(diff[blend.mask > 0.5 * blend.mask.max()].mean() > 1)
+    assert changed_inside >= 6  # the copy differs from the crop (its colour and frequency jitter)
+    again = self_blend(image, points, np.random.default_rng(3))
+    np.testing.assert_array_equal(again.image, self_blend(image, points, np.random.default_rng(3)).image)
 
 
 def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):

@@ -39,6 +39,19 @@ def weights_line(spec: ModelSpec) -> str:
     return f"fine-tuned from ImageNet weights: {w.get('kind')} `{w.get('name')}`, sha256 `{w.get('sha256', 'n/a')}`"
 
 
+def self_blend_line(spec: ModelSpec) -> str:
+    """Whether the training fakes included self-blended ones, and the licence their 68-point masks carry."""
+    sb = spec.self_blend
+    if sb is None:
+        return "none"
+    fakes = "every training fake" if sb.only else f"{sb.rate:g} of the real training faces drawn"
+    line = f"{fakes}; masks from 68 landmarks on {sb.dense_landmark_share:.0%} of the crops (else MTCNN's 5 points)"
+    if sb.dense_landmark_share > 0:
+        line += (" - dlib's 68-point model, trained on iBUG 300-W, whose images exclude commercial use: for a "
+                 "commercial product retrain with faces.dense_landmarks: false")
+    return line
+
+
 def render_model_card(spec: ModelSpec, metrics: dict, data_counts: dict, onnx_atol: float) -> str:
     """The card states the export check's bound, not the difference measured: that follows ONNX Runtime's
     CPU kernels (AVX-512 or AVX2), and the card is part of the model, which every machine must build alike."""
@@ -57,6 +70,7 @@ Binary classifier of face crops (real = 0, fake = 1) with calibrated probabiliti
 - Weights: {weights_line(spec)}
 - Trained on: {spec.trained_on_text()}
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
+- Self-blended training fakes: {self_blend_line(spec)}
 - Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
 - Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
 - Out of distribution: {range_line(spec)}

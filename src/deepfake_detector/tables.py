@@ -72,6 +72,8 @@ FACES = TableSchema(
         "x2": "float64",
         "y2": "float64",
         "landmarks": "string",  # JSON [[x, y] * 5] in frame pixels, "" when not found
+        # JSON [[x, y] * 68] in frame pixels (media/landmarks.py), "" when not found or faces.dense_landmarks off
+        "landmarks68": "string",
         "prob": "float64",
         "face_px": "float64",  # max(box w, h) in source pixels, before any resize
         # the square the crop was cut from (media/faces.crop_square), in source pixels; 0 when not found

@@ -75,6 +75,9 @@ class FacesConfig(Strict):
     batch_size: int = Field(16, ge=1)
     already_cropped: Literal["skip", "pad"] = "pad"  # for datasets that are face crops already
     pad_fraction: float = Field(0.3, ge=0)
+    # 68-point landmarks per crop (dlib, media/landmarks.py) for self-blending's face-shaped mask; without dlib
+    # or its model, or when false, crops carry MTCNN's 5 points only
+    dense_landmarks: bool = True
 
 
 class ValidateConfig(Strict):

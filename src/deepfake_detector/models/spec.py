@@ -84,6 +84,15 @@ class MethodHead(BaseModel):
         return weights / weights.sum(axis=1, keepdims=True)
 
 
+class SelfBlendSpec(BaseModel):
+    """How the model's self-blended training fakes were made (train.self_blend_*), for the model card."""
+
+    rate: float
+    only: bool
+    # share of the real training crops whose mask followed their 68 landmarks (the rest: MTCNN's 5 points)
+    dense_landmark_share: float
+
+
 class ModelSpec(BaseModel):
     backbone: str
     input_size: int
@@ -97,6 +106,7 @@ class ModelSpec(BaseModel):
     # "temporal": videos are scored by the temporal head (temporal.pt / temporal.onnx next to the model)
     video_aggregation: Literal[Aggregation, "temporal"] = "mean"
     frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
+    self_blend: SelfBlendSpec | None = None  # None: trained without self-blended fakes
     temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8
     faces: FacesConfig  # the crop geometry the model was trained on (params.yaml's faces section), never a default

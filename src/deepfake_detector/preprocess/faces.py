@@ -14,12 +14,13 @@ from deepfake_detector.config import FacesConfig
 from deepfake_detector.devices import pin_threads
 from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_square
 from deepfake_detector.media.frames import MediaError, read_image
+from deepfake_detector.media.landmarks import Landmarker, landmarks_json, load_landmarker
 from deepfake_detector.preprocess import Done
 
 log = logging.getLogger("preprocess")
 CROP_JPEG_QUALITY = 95
-NOT_FOUND = {"found": False, "x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "landmarks": "", "prob": 0.0,
-             "face_px": 0.0, "crop_x": 0, "crop_y": 0, "crop_side": 0, "crop_path": ""}
+NOT_FOUND = {"found": False, "x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "landmarks": "", "landmarks68": "",
+             "prob": 0.0, "face_px": 0.0, "crop_x": 0, "crop_y": 0, "crop_side": 0, "crop_path": ""}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class FaceCropper:
         self.cfg, self.final, self.out, self.fetch = cfg, final, out, fetch
         pin_threads(detect_threads)  # compute.detect_threads: the whole process's (a worker does nothing else)
         self.detector = FaceDetector(cfg, detect_device)
-        log.info("face detection on %s", self.detector.device)
+        self.landmarker = load_landmarker(cfg.dense_landmarks)
+        log.info("face detection on %s, %s landmarks", self.detector.device, 68 if self.landmarker else 5)
 
     def __call__(self, batch: list[FaceItem]) -> Done:
         done, decoded = Done(), []
@@ -74,16 +76,16 @@ class FaceCropper:
         for (item, images), faces in zip(decoded, found, strict=True):
             for (frame_idx, _), image, face in zip(item.frames, images, faces, strict=True):
                 done.rows.append(face_row(item.item_id, frame_idx, image, face, self.cfg, item.cropped,
-                                          self.out, self.final))
+                                          self.out, self.final, self.landmarker))
         return done
 
 
 def face_row(item_id: str, frame_idx: int, image, face: Face | None, cfg: FacesConfig, cropped: bool,
-             out: Path, final: Path) -> dict:
+             out: Path, final: Path, landmarker: Landmarker | None = None) -> dict:
     """The faces-table row of one frame; the crop is written under `out` (its path in the table is under
     `final`, where the stage moves `out`) when a face was found. Items that are face crops already are
     cropped inside the image (no black border). The square the crop was cut from is recorded, so nothing
-    downstream re-derives it from faces.margin."""
+    downstream re-derives it from faces.margin; so are the 68 landmarks inside the box, with a landmarker."""
     row = {"item_id": item_id, "frame_idx": frame_idx, **NOT_FOUND}
     if face is None:
         return row
@@ -94,7 +96,9 @@ def face_row(item_id: str, frame_idx: int, image, face: Face | None, cfg: FacesC
     crop = cut_square(image, square, cfg.crop_size)
     cv2.imwrite(str(target), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
     x1, y1, x2, y2 = face.box
-    row.update(found=True, x1=x1, y1=y1, x2=x2, y2=y2, landmarks=face.landmarks_json(), prob=face.prob,
+    dense = landmarker(image, face.box) if landmarker else None
+    row.update(found=True, x1=x1, y1=y1, x2=x2, y2=y2, landmarks=face.landmarks_json(),
+               landmarks68=landmarks_json(dense), prob=face.prob,
                face_px=face.size_px, crop_x=square.x, crop_y=square.y, crop_side=square.side,
                crop_path=str(final / name))
     return row

@@ -40,7 +40,7 @@ class CropDataset(Dataset):
         image, label = read_crop(self.paths[i]), self.labels[i]
         if self.self_blend and label == 0 and self.rng.random() < self.self_blend.rate:
             landmarks = None if self.landmarks[i] is None else self.landmarks[i] * image.shape[0]
-            image, label = self_blend(image, landmarks, self.rng), np.float32(1.0)
+            image, label = self_blend(image, landmarks, self.rng).image, np.float32(1.0)
         image = self.transform(image=image)["image"]
         return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(label)
 

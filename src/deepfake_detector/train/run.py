@@ -13,7 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from deepfake_detector.config import TUNABLE, Params, tunable_values
 from deepfake_detector.io import atomic_dir, read_json, write_json
-from deepfake_detector.models.spec import TORCH_WEIGHTS, ModelSpec
+from deepfake_detector.models.spec import TORCH_WEIGHTS, ModelSpec, SelfBlendSpec
 from deepfake_detector.provenance import provenance
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit
@@ -29,6 +29,16 @@ def settings_from(params: Params, tuned_file: Path | None = None) -> FitSettings
         chosen.update({k: v for k, v in tuned.items() if k in TUNABLE})
         log.info("using tuned params: %s", tuned)
     return FitSettings.from_params(params, chosen, params.train.epochs)
+
+
+def self_blend_spec(params: Params, faces: pd.DataFrame) -> SelfBlendSpec | None:
+    """What the model card says of the self-blended fakes: the rate, and how many masks followed 68 points."""
+    if params.train.self_blend_rate <= 0:
+        return None
+    reals = faces[(faces["split"] == "train") & (faces["label"] == 0)]
+    share = float((reals["landmarks68"] != "").mean()) if len(reals) else 0.0
+    return SelfBlendSpec(rate=params.train.self_blend_rate, only=params.train.self_blend_only,
+                         dense_landmark_share=round(share, 4))
 
 
 def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,
@@ -52,6 +62,7 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
             backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
             mean=result.mean, std=result.std, weights=result.weights.describe() if result.weights else None,
             frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch,
+            self_blend=self_blend_spec(params, faces),
             trained_on=result.trained_on, provenance=made_by, version=made_by["params_hash"],
         )
         spec.save(out)
