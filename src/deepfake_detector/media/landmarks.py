@@ -61,8 +61,11 @@ def load_landmarker(enabled: bool) -> Landmarker | None:
     else:
         path = model_path()
     if path is None:
-        log.warning("68-point landmarks are off: dlib or its model is not installed (%s); self-blending will "
-                    "use MTCNN's 5 points", INSTALL_HINT)
+        log.warning(
+            "68-point landmarks are off: dlib or its model is not installed (%s); self-blending will "
+            "use MTCNN's 5 points",
+            INSTALL_HINT,
+        )
         return None
     return Landmarker(path)
 

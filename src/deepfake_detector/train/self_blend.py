@@ -27,14 +27,19 @@ import numpy as np
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # the paper's draw: a full blend half of the time
 MASK_SIDE = 256  # the blur and deformation below are the paper's, in pixels of a mask of about this side
-MASK_SIDE_RANGE = (192, 257)  # the paper's random mask size before blurring (per axis: a slight aspect change)
+MASK_SIDE_RANGE = (
+    192,
+    257,
+)  # the paper's random mask size before blurring (per axis: a slight aspect change)
 BLUR_KERNELS = range(5, 26, 2)  # the paper's two Gaussian kernels, odd sizes
 SECOND_BLUR_SIGMA = (5, 46)
 
 
 class SelfBlend(NamedTuple):
     image: np.ndarray  # RGB uint8, the pseudo-fake
-    mask: np.ndarray  # float32 in [0, 1], H x W: how much of the copy each pixel took (0: the crop's own pixel)
+    mask: (
+        np.ndarray
+    )  # float32 in [0, 1], H x W: how much of the copy each pixel took (0: the crop's own pixel)
 
 
 def crop_landmarks(row) -> np.ndarray | None:
@@ -60,15 +65,30 @@ def hull_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.rand
         cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks).astype(np.int32)), 1.0)
         return mask
     if landmarks is None:  # a centred face, as face-crop datasets frame it
-        landmarks = np.array([[0.38 * w, 0.42 * h], [0.62 * w, 0.42 * h], [0.5 * w, 0.55 * h],
-                              [0.4 * w, 0.68 * h], [0.6 * w, 0.68 * h]])
+        landmarks = np.array(
+            [
+                [0.38 * w, 0.42 * h],
+                [0.62 * w, 0.42 * h],
+                [0.5 * w, 0.55 * h],
+                [0.4 * w, 0.68 * h],
+                [0.6 * w, 0.68 * h],
+            ]
+        )
     eyes, mouth = landmarks[:2].mean(0), landmarks[3:].mean(0)
     centre = (eyes + mouth) / 2 + rng.normal(0, 0.02 * w, 2)
     eye_dist = np.linalg.norm(landmarks[1] - landmarks[0])
     axes = (eye_dist * rng.uniform(0.9, 1.3), np.linalg.norm(mouth - eyes) * rng.uniform(1.1, 1.6))
     angle = np.degrees(np.arctan2(*(landmarks[1] - landmarks[0])[::-1]))
-    cv2.ellipse(mask, tuple(np.round(centre).astype(int)), tuple(np.round(axes).astype(int).clip(2)),
-                angle, 0, 360, 1.0, -1)
+    cv2.ellipse(
+        mask,
+        tuple(np.round(centre).astype(int)),
+        tuple(np.round(axes).astype(int).clip(2)),
+        angle,
+        0,
+        360,
+        1.0,
+        -1,
+    )
     return mask
 
 
@@ -77,22 +97,37 @@ class SelfBlender:
     seeded dataset blends the same way on every run."""
 
     def __init__(self):
-        colour = A.Compose([
-            A.RGBShift(r_shift_limit=20, g_shift_limit=20, b_shift_limit=20, p=0.3),
-            A.HueSaturationValue(hue_shift_limit=0.3, sat_shift_limit=0.3, val_shift_limit=0.3, p=1),
-            A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=1),
-        ])
-        frequency = A.OneOf([
-            A.Downscale(scale_range=(0.25, 0.5), p=1,
-                        interpolation_pair={"downscale": cv2.INTER_NEAREST, "upscale": cv2.INTER_LINEAR}),
-            A.Sharpen(alpha=(0.2, 0.5), lightness=(0.5, 1.0), p=1),
-        ], p=1)
+        colour = A.Compose(
+            [
+                A.RGBShift(r_shift_limit=20, g_shift_limit=20, b_shift_limit=20, p=0.3),
+                A.HueSaturationValue(hue_shift_limit=0.3, sat_shift_limit=0.3, val_shift_limit=0.3, p=1),
+                A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=1),
+            ]
+        )
+        frequency = A.OneOf(
+            [
+                A.Downscale(
+                    scale_range=(0.25, 0.5),
+                    p=1,
+                    interpolation_pair={"downscale": cv2.INTER_NEAREST, "upscale": cv2.INTER_LINEAR},
+                ),
+                A.Sharpen(alpha=(0.2, 0.5), lightness=(0.5, 1.0), p=1),
+            ],
+            p=1,
+        )
         self.jitter = A.Compose([colour, frequency])
-        self.shift = A.Compose([A.Affine(translate_percent={"x": (-0.03, 0.03), "y": (-0.015, 0.015)},
-                                         scale=(0.95, 1 / 0.95), p=1)])
+        self.shift = A.Compose(
+            [
+                A.Affine(
+                    translate_percent={"x": (-0.03, 0.03), "y": (-0.015, 0.015)}, scale=(0.95, 1 / 0.95), p=1
+                )
+            ]
+        )
         self.deform = A.Compose([A.ElasticTransform(alpha=50, sigma=7, p=1)])
 
-    def __call__(self, image: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator) -> SelfBlend:
+    def __call__(
+        self, image: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator
+    ) -> SelfBlend:
         """RGB uint8 crop and its landmarks in crop pixels -> the pseudo-fake and its blend mask."""
         h, w = image.shape[:2]
         mask = hull_mask((h, w), landmarks, rng)
@@ -101,7 +136,9 @@ class SelfBlender:
         source = moved["image"]
         mask = self._at_mask_side(moved["mask"], lambda m: self._draw(self.deform, rng, image=m)["image"])
         mask = _soften(mask, rng) * rng.choice(BLEND_RATIOS)
-        blended = source.astype(np.float32) * mask[..., None] + image.astype(np.float32) * (1 - mask[..., None])
+        blended = source.astype(np.float32) * mask[..., None] + image.astype(np.float32) * (
+            1 - mask[..., None]
+        )
         return SelfBlend(np.clip(np.round(blended), 0, 255).astype(np.uint8), mask.astype(np.float32))
 
     @staticmethod
