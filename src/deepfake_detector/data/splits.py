@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -74,6 +77,21 @@ def hold_out_methods(manifest: pd.DataFrame, methods: list[str]) -> pd.DataFrame
 def held_out_fakes(manifest: pd.DataFrame, methods: list[str]) -> pd.Series:
     """The rows hold_out_methods moved to test: they share groups with train/val items on purpose."""
     return (manifest["label"] == 1) & manifest["method"].isin(methods)
+
+
+def drop_seen_identities(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Test items whose group another dataset trains or validates on are dropped: datasets of the same
+    people (datasets[].identities_of) share group names, and the same face at another compression must not
+    be tested after training on it. A dataset's own groups never straddle splits (but for held-out fakes)."""
+    fitted = manifest[manifest["split"] != "test"]
+    fitted_in = {group: set(part) for group, part in fitted.groupby("group")["dataset"]}
+    rows = zip(manifest["split"], manifest["group"], manifest["dataset"], strict=True)
+    seen = pd.Series([split == "test" and bool(fitted_in.get(group, set()) - {dataset})
+                      for split, group, dataset in rows], index=manifest.index, dtype=bool)
+    for dataset, part in manifest[seen].groupby("dataset"):
+        log.info("%s: %d test items left out, their people are trained on in another dataset: %s",
+                 dataset, len(part), sorted(part["group"].unique()))
+    return manifest[~seen].reset_index(drop=True)
 
 
 def leaked_groups(df: pd.DataFrame) -> list[str]:
