@@ -16,8 +16,11 @@ from deepfake_detector.data.splits import (
     SPLITS,
     assign_splits,
     drop_seen_identities,
+    hold_out_datasets,
     hold_out_methods,
     leaked_groups,
+    leave_one_dataset_out,
+    training_sets,
 )
 from deepfake_detector.tables import MANIFEST
 
@@ -280,3 +283,30 @@ def test_drop_seen_identities_leaves_people_trained_on_out_of_another_datasets_t
     assert leaked_groups(kept[kept["dataset"] != "demo"]) == []
     assert leaked_groups(manifest[manifest["dataset"] != "demo"]) == ["c23/p1", "c23/p183"]
 
+
+# ------------------------------------------------------------------------------ leave-one-dataset-out
+
+
+def test_training_sets_are_all_then_all_but_each_then_each_alone() -> None:
+    assert training_sets(["a", "b", "c"]) == [["a", "b", "c"], ["b", "c"], ["a", "c"], ["a", "b"], ["a"], ["b"], ["c"]]
+    assert training_sets(["a", "b"]) == [["a", "b"], ["b"], ["a"]]  # all but one is the other alone: once
+    assert training_sets(["a"]) == [["a"]]
+
+
+def test_leave_one_dataset_out_tests_every_dataset_it_does_not_train_on() -> None:
+    manifest = _people([
+        ("dfdc", "dfdc/v1", "train"), ("dfdc", "dfdc/v2", "val"), ("dfdc", "dfdc/v3", "test"),
+        ("c23", "c23/p1", "train"), ("c23", "c23/p2", "val"), ("c23", "c23/p3", "test"),
+        ("celebdf", "celebdf/x", "test"),  # unseen in the profile: test in every run
+    ])
+    runs = leave_one_dataset_out(manifest, ["dfdc", "c23"])
+    assert [trained for trained, _ in runs] == [["dfdc", "c23"], ["c23"], ["dfdc"]]
+    for trained, table in runs:
+        fitted = table[table["split"] != "test"]
+        assert sorted(fitted["dataset"].unique()) == sorted(trained)
+        assert set(fitted["split"]) == {"train", "val"}
+        kept = table["dataset"].isin(trained)
+        pd.testing.assert_series_equal(table.loc[kept, "split"], manifest.loc[kept, "split"])  # splits as before
+        assert (table.loc[~kept, "split"] == "test").all() and len(table) == len(manifest)
+    pd.testing.assert_frame_equal(runs[0][1], manifest)
+    pd.testing.assert_frame_equal(hold_out_datasets(manifest, []), manifest)

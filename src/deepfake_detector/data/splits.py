@@ -94,6 +94,30 @@ def drop_seen_identities(manifest: pd.DataFrame) -> pd.DataFrame:
     return manifest[~seen].reset_index(drop=True)
 
 
+def hold_out_datasets(manifest: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Leave-datasets-out: every item of `names` goes to test, as if their role were `unseen`."""
+    return manifest.assign(split=manifest["split"].where(~manifest["dataset"].isin(names), "test"))
+
+
+def training_sets(training: list[str]) -> list[list[str]]:
+    """Leave-one-dataset-out's training sets: all the training datasets, all but each one, then each one
+    alone (the single-source models it must beat); a set reached twice comes once (of two datasets, all but
+    one is the other alone)."""
+    candidates = [training, *([t for t in training if t != out] for out in training), *([t] for t in training)]
+    sets: list[list[str]] = []
+    for candidate in candidates:
+        if candidate and candidate not in sets:
+            sets.append(candidate)
+    return sets
+
+
+def leave_one_dataset_out(manifest: pd.DataFrame, training: list[str]) -> list[tuple[list[str], pd.DataFrame]]:
+    """(datasets trained on, manifest) per training set of training_sets: the other training datasets all in
+    test, as if unseen; the trained ones keep their splits."""
+    return [(trained, hold_out_datasets(manifest, [t for t in training if t not in trained]))
+            for trained in training_sets(training)]
+
+
 def leaked_groups(df: pd.DataFrame) -> list[str]:
     """Groups found in more than one split (should always be empty)."""
     per_group = df.groupby("group")["split"].nunique()
