@@ -20,7 +20,7 @@ No number is tuned on the test split: thresholds, temperature and aggregation co
 Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):
   python scripts/ablation.py --out reports/ablation/demo_holdout --seeds 42,1
   python scripts/ablation.py --out reports/ablation/demo_lomo --only meso4 --leave-one-method-out
-  python scripts/ablation.py --out reports/profiles/all_lodo --only meso4 --leave-one-dataset-out   # profile all
+  python scripts/ablation.py --out reports/pretrained/all_lodo --only meso4 --leave-one-dataset-out   # profile all
 """
 
 from __future__ import annotations
