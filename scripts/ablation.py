@@ -185,8 +185,8 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
 
 def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
     """Leave-one-dataset-out, a row per variant and training dataset: its AUC when the model trains on all the
-    other training datasets, beside the AUCs on it of the models trained on one other dataset alone (the
-    issue's target: above each of them). Means over seeds; the interval is the first seed's run's."""
+    other training datasets, beside the AUCs on it of the models trained on one other dataset alone (pooling
+    sources should beat each of them). Means over seeds; the interval is the first seed's run's."""
     trained = {(runs[0]["recipe"], tuple(runs[0]["trained_on"])): runs
                for runs in results.values() if "trained_on" in runs[0]}
     rows = []
@@ -198,9 +198,9 @@ def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
             alone_runs = {s: trained.get((recipe, (s,)), []) for s in others}
             lodo, alone = _mean_auc(lodo_runs, left), [_mean_auc(runs, left) for runs in alone_runs.values()]
             compared = len(others) > 1 and lodo is not None and None not in alone  # of two sets, it is one alone
+            alone_text = ", ".join(f"{s} {_auc_text(runs, left)}" for s, runs in alone_runs.items())
             rows.append({"variant": recipe, "left out": left, "trained on": "+".join(others),
-                         "AUC on the left-out set": _auc_text(lodo_runs, left),
-                         "one source alone": ", ".join(f"{s} {_auc_text(runs, left)}" for s, runs in alone_runs.items()),
+                         "AUC on the left-out set": _auc_text(lodo_runs, left), "one source alone": alone_text,
                          "above each": ("yes" if lodo > max(alone) else "no") if compared else "-"})
     return pd.DataFrame(rows)
 
