@@ -11,12 +11,16 @@ through the Predictor (as the evaluate stage does), and record
     against training time.
 With --leave-one-method-out, each variant runs once per manipulation method of the training datasets, that
 method's fakes all moved to test (as data.holdout_methods does), and reports the held-out method's AUC.
+With --leave-one-dataset-out, each variant trains on all the training datasets, on all but each one (that one
+turned unseen: all its items in test), and on each one alone (data.splits.training_sets), and <out>/lodo.md
+sets each left-out dataset's AUC beside the AUCs on it of the models trained on one other dataset alone.
 Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png.
 No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
 
 Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):
   python scripts/ablation.py --out reports/ablation/demo_holdout --seeds 42,1
   python scripts/ablation.py --out reports/ablation/demo_lomo --only meso4 --leave-one-method-out
+  python scripts/ablation.py --out reports/pretrained/all_lodo --only meso4 --leave-one-dataset-out   # profile all
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import logging
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +39,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params, load_params, merged
-from deepfake_detector.data.splits import hold_out_methods
+from deepfake_detector.data.splits import hold_out_methods, leave_one_dataset_out
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.scoring import score_frames_and_items
@@ -47,12 +52,12 @@ from deepfake_detector.train.run import train_and_calibrate
 log = logging.getLogger("ablation")
 
 
-def variant_params(params: Params, base: dict, overrides: dict, seed: int, holdout_methods: list[str]) -> Params:
-    """params.yaml with the train section overridden, validated like params.yaml itself."""
+def variant_params(params: Params, base: dict, overrides: dict, seed: int, data: dict) -> Params:
+    """params.yaml with the train section overridden (and the run's data keys), validated like params.yaml."""
     raw = params.model_dump(by_alias=True)
     raw["train"] = merged(merged(raw["train"], base), overrides)
     raw["seed"] = seed
-    raw["data"]["holdout_methods"] = holdout_methods
+    raw["data"] = merged(raw["data"], data)
     return Params.model_validate(raw)
 
 
@@ -124,12 +129,37 @@ def training_methods(params: Params, faces: pd.DataFrame) -> list[str]:
     return sorted(fakes["method"].astype(str).unique())
 
 
-def runs_to_do(params: Params, faces: pd.DataFrame, name: str, leave_one_out: bool):
-    """(row name, data.holdout_methods, face table) per run of a variant: one, or one per held-out method."""
-    if not leave_one_out:
-        return [(name, params.data.holdout_methods, faces)]
-    return [(f"{name} -{method}", [*params.data.holdout_methods, method], hold_out_methods(faces, [method]))
-            for method in training_methods(params, faces)]
+@dataclass(frozen=True)
+class Run:
+    """One model a variant trains: its row in the tables, its overrides of the data section, its face table."""
+
+    row: str
+    data: dict
+    faces: pd.DataFrame
+    tags: dict = field(default_factory=dict)  # written with its results (leave-one-dataset-out: trained_on)
+
+
+def runs_to_do(params: Params, faces: pd.DataFrame, name: str, leave_out: str | None) -> list[Run]:
+    """A variant's runs: one; one per held-out method (leave_out "method"); one per training set ("dataset")."""
+    if leave_out == "dataset":
+        return dataset_runs(params, faces, name)
+    if leave_out == "method":
+        held = params.data.holdout_methods
+        return [Run(f"{name} -{method}", {"holdout_methods": [*held, method]}, hold_out_methods(faces, [method]))
+                for method in training_methods(params, faces)]
+    return [Run(name, {}, faces)]
+
+
+def dataset_runs(params: Params, faces: pd.DataFrame, name: str) -> list[Run]:
+    """Leave-one-dataset-out: a run per training set, the training datasets it leaves out turned unseen."""
+    training = [d.name for d in params.data.datasets if d.role == "train"]
+    runs = []
+    for trained, run_faces in leave_one_dataset_out(faces, training):
+        datasets = [{**d.model_dump(), "role": "train" if d.name in trained else "unseen"}
+                    for d in params.data.datasets]
+        runs.append(Run(f"{name} on {'+'.join(trained)}", {"datasets": datasets}, run_faces,
+                        {"recipe": name, "trained_on": trained}))
+    return runs
 
 
 def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
@@ -153,10 +183,50 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
+    """Leave-one-dataset-out, a row per variant and training dataset: its AUC when the model trains on all the
+    other training datasets, beside the AUCs on it of the models trained on one other dataset alone (pooling
+    sources should beat each of them). Means over seeds; the interval is the first seed's run's."""
+    trained = {(runs[0]["recipe"], tuple(runs[0]["trained_on"])): runs
+               for runs in results.values() if "trained_on" in runs[0]}
+    rows = []
+    for recipe in dict.fromkeys(recipe for recipe, _ in trained):
+        training = max((s for r, s in trained if r == recipe), key=len)
+        for left in training:
+            others = tuple(t for t in training if t != left)
+            lodo_runs = trained.get((recipe, others), [])
+            alone_runs = {s: trained.get((recipe, (s,)), []) for s in others}
+            lodo, alone = _mean_auc(lodo_runs, left), [_mean_auc(runs, left) for runs in alone_runs.values()]
+            compared = len(others) > 1 and lodo is not None and None not in alone  # of two sets, it is one alone
+            alone_text = ", ".join(f"{s} {_auc_text(runs, left)}" for s, runs in alone_runs.items())
+            rows.append({"variant": recipe, "left out": left, "trained on": "+".join(others),
+                         "AUC on the left-out set": _auc_text(lodo_runs, left), "one source alone": alone_text,
+                         "above each": ("yes" if lodo > max(alone) else "no") if compared else "-"})
+    return pd.DataFrame(rows)
+
+
+def _mean_auc(runs: list[dict], dataset: str) -> float | None:
+    """Mean unseen item AUC of `dataset` over the runs' seeds (None: no run, or one class only)."""
+    values = [r[f"unseen_{dataset}_item_auc"] for r in runs if r.get(f"unseen_{dataset}_item_auc") is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _auc_text(runs: list[dict], dataset: str) -> str:
+    """_mean_auc with the first run's 95% interval."""
+    auc = _mean_auc(runs, dataset)
+    if auc is None:
+        return "-"
+    low = runs[0].get(f"unseen_{dataset}_ci_low")
+    return f"{auc:.3f}" if low is None else f"{auc:.3f} [{low:.2f}, {runs[0][f'unseen_{dataset}_ci_high']:.2f}]"
+
+
 def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
-    """table.md and auc_vs_time.png from results.json."""
+    """table.md and auc_vs_time.png from results.json (and lodo.md from leave-one-dataset-out runs)."""
     table = summarise(results)
     (out / "table.md").write_text(table.to_markdown(index=False) + "\n")
+    lodo = lodo_table(results)
+    if not lodo.empty:
+        (out / "lodo.md").write_text(lodo.to_markdown(index=False) + "\n")
     curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
               for name, runs in results.items() for run in runs[:1]}
     save_curves(curves, "seconds", "val_auc", "Validation AUC against training time", out / "auc_vs_time.png",
@@ -170,8 +240,11 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated variant names (default: all in the file)")
     parser.add_argument("--seeds", default="42", help="comma-separated seeds; each variant runs once per seed")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--leave-one-method-out", action="store_true",
-                        help="run each variant once per manipulation method of the training data, holding it out")
+    leave_out = parser.add_mutually_exclusive_group()
+    leave_out.add_argument("--leave-one-method-out", dest="leave_out", action="store_const", const="method",
+                           help="run each variant once per manipulation method of the training data, holding it out")
+    leave_out.add_argument("--leave-one-dataset-out", dest="leave_out", action="store_const", const="dataset",
+                           help="train each variant on all training datasets, all but each one, and each alone")
     parser.add_argument("--report-only", action="store_true", help="rewrite table.md and the plot from results.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -186,14 +259,14 @@ def main() -> None:
     params = load_params()
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     for name in names:
-        for row, held_out, run_faces in runs_to_do(params, faces, name, args.leave_one_method_out):
-            results[row] = [run for run in results.get(row, []) if run["seed"] not in seeds]
+        for run in runs_to_do(params, faces, name, args.leave_out):
+            results[run.row] = [done for done in results.get(run.row, []) if done["seed"] not in seeds]
             for seed in seeds:
-                log.info("variant %s, seed %d", row, seed)
-                variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, held_out)
+                log.info("variant %s, seed %d", run.row, seed)
+                variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, run.data)
                 with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                    results[row].append({"variant": row, "seed": seed,
-                                         **run_variant(variant, run_faces, Path(workdir))})
+                    results[run.row].append({"variant": run.row, "seed": seed, **run.tags,
+                                             **run_variant(variant, run.faces, Path(workdir))})
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = write_reports(results, args.out)
     print(table.to_markdown(index=False))

@@ -6,7 +6,7 @@
 # returns to the committed params and results (params.yaml, dvc.lock, the metrics and plots in git, then the
 # DVC outputs from the cache); an experiment run meanwhile stays in `dvc exp show` (`dvc exp apply` brings it back).
 set -euo pipefail
-name="${1:?usage: scripts/use_profile.sh <profile name: real or ffpp> | --reset}"
+name="${1:?usage: scripts/use_profile.sh <profile name: real, ffpp or all> | --reset}"
 if [[ "$name" == "--reset" ]]; then
   git checkout HEAD -- params.yaml dvc.lock artifacts
   dvc checkout --quiet

@@ -177,7 +177,7 @@ def _dotted_keys(tree: dict, prefix: str = "") -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("profile", [None, "real", "ffpp"])
+@pytest.mark.parametrize("profile", [None, "real", "ffpp", "all"])
 def test_every_param_dvc_tracks_is_in_every_profile(profile: str | None) -> None:
     """DVC stops with "parameters missing" when a profile lacks a key a stage depends on. A profile is an
     overlay: params.yaml with profiles/<name>.yaml merged on top, as scripts/use_profile.sh writes it."""
@@ -193,7 +193,7 @@ def test_every_param_dvc_tracks_is_in_every_profile(profile: str | None) -> None
 def test_profiles_are_overlays_that_only_hold_what_differs() -> None:
     """An overlay repeating params.yaml's value is drift waiting to happen; a typo is an error naming the file."""
     base = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    for name in ("real", "ffpp"):
+    for name in ("real", "ffpp", "all"):
         overlay = yaml.safe_load((PROJECT_ROOT / "profiles" / f"{name}.yaml").read_text())
         for section, values in overlay.items():
             if isinstance(values, dict):
@@ -203,5 +203,5 @@ def test_profiles_are_overlays_that_only_hold_what_differs() -> None:
         assert merged_train["pretrained"] is True and merged_train["backbone"] == "tf_efficientnet_lite0"
         assert merged_train["epochs"] == overlay.get("train", {}).get("epochs", base["train"]["epochs"])
         assert merged_train["threshold_metric"] == base["train"]["threshold_metric"]  # inherited
-    with pytest.raises(ConfigError, match="no such profile; profiles: .*ffpp.*real"):
+    with pytest.raises(ConfigError, match="no such profile; profiles: all, ffpp, real"):
         profile_params("reall", root=PROJECT_ROOT)

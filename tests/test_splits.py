@@ -9,10 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake_detector.config import DatasetConfig, SourceConfig, SplitConfig
+from deepfake_detector.config import DataConfig, DatasetConfig, SourceConfig, SplitConfig
 from deepfake_detector.data.adapters import LayoutError
 from deepfake_detector.data.manifest import index_dataset
-from deepfake_detector.data.splits import SPLITS, assign_splits, hold_out_methods, leaked_groups
+from deepfake_detector.data.splits import (
+    SPLITS,
+    assign_splits,
+    drop_seen_identities,
+    hold_out_datasets,
+    hold_out_methods,
+    leaked_groups,
+    leave_one_dataset_out,
+    training_sets,
+)
 from deepfake_detector.tables import MANIFEST
 
 
@@ -232,3 +241,72 @@ def test_duplicate_images_share_a_group_so_they_share_a_split(tmp_path: Path, mo
                        "media": ["image"] * 4})
     merged = merge_duplicate_groups(df)
     assert merged["group"].tolist() == ["g1", "g1", "g3", "g4"]
+
+
+# ------------------------------------------------------------------------------ datasets of the same people
+
+
+def _people(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=["dataset", "group", "split"]).assign(label=0, method="real")
+    return table.astype({"dataset": "string", "group": "string", "split": "string"})  # the manifest's types
+
+
+def test_identities_of_names_groups_after_the_other_dataset(tiny_corpus: Path) -> None:
+    df = index_dataset(tiny_corpus, _dataset(tiny_corpus, role="unseen", identities_of="ffpp_c23"), SplitConfig(),
+                       seed=42)
+    assert set(df["group"]) == {"ffpp_c23/pair00", "ffpp_c23/pair01"}
+    assert set(df["dataset"]) == {"demo"} and df["item_id"].str.startswith("demo/").all()
+
+
+def test_identities_of_must_name_another_listed_dataset() -> None:
+    source = {"kind": "local", "path": "d"}
+    with pytest.raises(ValueError, match=r"datasets.c40.identities_of: 'c32' is not another dataset"):
+        DataConfig(datasets=[{"name": "c23", "adapter": "ffpp", "source": source},
+                             {"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c32"}])
+    with pytest.raises(ValueError, match="'c40' is not another dataset"):
+        DataConfig(datasets=[{"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c40"}])
+
+
+def test_drop_seen_identities_leaves_people_trained_on_out_of_another_datasets_test() -> None:
+    manifest = _people([
+        ("c23", "c23/p183", "train"), ("c23", "c23/p183", "train"), ("c23", "c23/p1", "val"), ("c23", "c23/p2", "test"),
+        ("c40", "c23/p183", "test"), ("c40", "c23/p183", "test"),  # trained on in c23: dropped
+        ("c40", "c23/p1", "test"),  # validated on in c23: dropped
+        ("c40", "c23/p2", "test"),  # tested in c23 too: kept
+        ("c40", "c40/actor_01", "test"),  # nobody else's: kept
+        ("demo", "demo/p1", "train"), ("demo", "demo/p1", "test"),  # its own held-out fake: kept
+    ])
+    kept = drop_seen_identities(manifest)
+    assert kept[kept["dataset"] == "c40"]["group"].tolist() == ["c23/p2", "c40/actor_01"]
+    pd.testing.assert_frame_equal(kept[kept["dataset"] != "c40"].reset_index(drop=True),
+                                  manifest[manifest["dataset"] != "c40"].reset_index(drop=True))
+    assert leaked_groups(kept[kept["dataset"] != "demo"]) == []
+    assert leaked_groups(manifest[manifest["dataset"] != "demo"]) == ["c23/p1", "c23/p183"]
+
+
+# ------------------------------------------------------------------------------ leave-one-dataset-out
+
+
+def test_training_sets_are_all_then_all_but_each_then_each_alone() -> None:
+    assert training_sets(["a", "b", "c"]) == [["a", "b", "c"], ["b", "c"], ["a", "c"], ["a", "b"], ["a"], ["b"], ["c"]]
+    assert training_sets(["a", "b"]) == [["a", "b"], ["b"], ["a"]]  # all but one is the other alone: once
+    assert training_sets(["a"]) == [["a"]]
+
+
+def test_leave_one_dataset_out_tests_every_dataset_it_does_not_train_on() -> None:
+    manifest = _people([
+        ("dfdc", "dfdc/v1", "train"), ("dfdc", "dfdc/v2", "val"), ("dfdc", "dfdc/v3", "test"),
+        ("c23", "c23/p1", "train"), ("c23", "c23/p2", "val"), ("c23", "c23/p3", "test"),
+        ("celebdf", "celebdf/x", "test"),  # unseen in the profile: test in every run
+    ])
+    runs = leave_one_dataset_out(manifest, ["dfdc", "c23"])
+    assert [trained for trained, _ in runs] == [["dfdc", "c23"], ["c23"], ["dfdc"]]
+    for trained, table in runs:
+        fitted = table[table["split"] != "test"]
+        assert sorted(fitted["dataset"].unique()) == sorted(trained)
+        assert set(fitted["split"]) == {"train", "val"}
+        kept = table["dataset"].isin(trained)
+        pd.testing.assert_series_equal(table.loc[kept, "split"], manifest.loc[kept, "split"])  # splits as before
+        assert (table.loc[~kept, "split"] == "test").all() and len(table) == len(manifest)
+    pd.testing.assert_frame_equal(runs[0][1], manifest)
+    pd.testing.assert_frame_equal(hold_out_datasets(manifest, []), manifest)

@@ -1,4 +1,5 @@
-"""Calibration, augmentation, metrics and score aggregation on synthetic data with known answers."""
+"""Calibration, augmentation, the balanced sampler, metrics and score aggregation on synthetic data with
+known answers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from deepfake_detector.train.calibrate import (
     fit_calibration,
     fit_temperature,
 )
+from deepfake_detector.train.data import balanced_sampler, sampling_cells
 
 # ------------------------------------------------------------------------------------------- calibration
 
@@ -159,6 +161,46 @@ def test_to_model_input_keeps_channel_order() -> None:
     red[..., 0] = 255  # RGB red
     batch = to_model_input([red], 16, IMAGENET_MEAN, IMAGENET_STD)
     assert batch[0, 0].mean() > 2 and batch[0, 1].mean() < -1 and batch[0, 2].mean() < -1
+
+
+# ------------------------------------------------------------------------------------------- balanced sampler
+
+# four unequal (dataset, label) cells: a large dataset with many reals beside a small one
+CELLS = {("dfdc", 0): 600, ("dfdc", 1): 200, ("ffpp", 0): 150, ("ffpp", 1): 50}
+
+
+def _cell_table() -> pd.DataFrame:
+    rows = [(dataset, label) for (dataset, label), n in CELLS.items() for _ in range(n)]
+    return pd.DataFrame(rows, columns=["dataset", "label"])
+
+
+def _draws_per_cell(rows: pd.DataFrame, balance_by: str, epochs: int) -> dict[tuple[str, int], int]:
+    sampler = balanced_sampler(sampling_cells(rows, balance_by), seed=0)
+    drawn = np.concatenate([list(sampler) for _ in range(epochs)])
+    counts = rows.iloc[drawn].value_counts(["dataset", "label"])
+    return {key: int(counts.get(key, 0)) for key in CELLS}
+
+
+def test_balance_by_dataset_label_draws_every_cell_equally_often() -> None:
+    rows, epochs = _cell_table(), 20
+    draws = epochs * len(rows)
+    counts = _draws_per_cell(rows, "dataset_label", epochs)
+    # each draw hits a cell with probability 1/4: binomial, standard deviation sqrt(n p (1 - p)) = 61 of 5,000
+    sd = np.sqrt(draws * 0.25 * 0.75)
+    for cell, count in counts.items():
+        assert abs(count - draws / 4) < 4 * sd, (cell, counts)
+
+
+def test_balance_by_label_evens_labels_and_keeps_each_datasets_share() -> None:
+    rows, epochs = _cell_table(), 20
+    draws = epochs * len(rows)
+    counts = _draws_per_cell(rows, "label", epochs)
+    for (dataset, label), count in counts.items():  # half the draws per label, split as the label's rows are
+        p = 0.5 * CELLS[(dataset, label)] / sum(n for (_, lab), n in CELLS.items() if lab == label)
+        assert abs(count - draws * p) < 4 * np.sqrt(draws * p * (1 - p)), ((dataset, label), counts)
+    # the default's weights are the ones balance_classes always had: 1 / the row's class count
+    weights = balanced_sampler(sampling_cells(rows, "label"), seed=0).weights.numpy()
+    np.testing.assert_array_equal(weights, 1.0 / np.where(rows["label"] == 0, 750.0, 250.0))
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -38,6 +38,10 @@ class DatasetConfig(Strict):
     role: Literal["train", "unseen"] = "train"  # unseen datasets go entirely to the test split
     options: dict[str, Any] = Field(default_factory=dict)  # adapter-specific (e.g. ffpp compression)
     max_items: int | None = None  # deterministic subsample per label, for quick profiles
+    # another dataset showing the same people under the same ids (FF++ c40 beside c23): this one's groups take
+    # that dataset's names, so a person is one group in both, and test items of people the other trains on
+    # are dropped (data.splits.drop_seen_identities)
+    identities_of: str | None = None
 
 
 class SplitConfig(Strict):
@@ -54,6 +58,15 @@ class DataConfig(Strict):
     duplicate_bits: int = Field(4, ge=0, le=16)
     # leave-methods-out: fakes of these manipulation methods all go to the test split, never to train/val
     holdout_methods: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _identities_of_a_listed_dataset(self) -> DataConfig:
+        names = [d.name for d in self.datasets]
+        for dataset in self.datasets:
+            if dataset.identities_of is not None and dataset.identities_of not in set(names) - {dataset.name}:
+                raise ValueError(f"datasets.{dataset.name}.identities_of: '{dataset.identities_of}' is not "
+                                 f"another dataset of data.datasets ({names})")
+        return self
 
 
 class FramesConfig(Strict):

@@ -23,7 +23,8 @@ def index_dataset(
 ) -> pd.DataFrame:
     """Index one dataset root with its adapter and give every item a split."""
     items = get_adapter(dataset.adapter)(root, dict(dataset.options))
-    df = merge_duplicate_groups(items_to_frame(items, dataset.name, root), duplicate_bits)
+    frame = items_to_frame(items, dataset.name, root, dataset.identities_of)
+    df = merge_duplicate_groups(frame, duplicate_bits)
     if dataset.max_items:
         df = _subsample(df, dataset.max_items, seed)
     if dataset.role == "unseen":
@@ -34,7 +35,9 @@ def index_dataset(
     return MANIFEST.check(df)
 
 
-def items_to_frame(items: list[Item], dataset: str, root: Path) -> pd.DataFrame:
+def items_to_frame(items: list[Item], dataset: str, root: Path, identities_of: str | None = None) -> pd.DataFrame:
+    """One manifest row per item; groups are prefixed with the dataset's name, or with that of the dataset
+    whose people it shows (datasets[].identities_of), so one person is one group across both."""
     rows = []
     for item in items:
         rel = _display_path(item.path)
@@ -46,7 +49,7 @@ def items_to_frame(items: list[Item], dataset: str, root: Path) -> pd.DataFrame:
                 "media": item.media,
                 "label": item.label,
                 "method": item.method,
-                "group": f"{dataset}/{item.group}",
+                "group": f"{identities_of or dataset}/{item.group}",
                 "split": item.split or "",
                 "cropped": item.cropped,
                 "width": -1,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -74,6 +77,45 @@ def hold_out_methods(manifest: pd.DataFrame, methods: list[str]) -> pd.DataFrame
 def held_out_fakes(manifest: pd.DataFrame, methods: list[str]) -> pd.Series:
     """The rows hold_out_methods moved to test: they share groups with train/val items on purpose."""
     return (manifest["label"] == 1) & manifest["method"].isin(methods)
+
+
+def drop_seen_identities(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Test items whose group another dataset trains or validates on are dropped: datasets of the same
+    people (datasets[].identities_of) share group names, and the same face at another compression must not
+    be tested after training on it. A dataset's own groups never straddle splits (but for held-out fakes)."""
+    fitted = manifest[manifest["split"] != "test"]
+    fitted_in = {group: set(part) for group, part in fitted.groupby("group")["dataset"]}
+    rows = zip(manifest["split"], manifest["group"], manifest["dataset"], strict=True)
+    seen = pd.Series([split == "test" and bool(fitted_in.get(group, set()) - {dataset})
+                      for split, group, dataset in rows], index=manifest.index, dtype=bool)
+    for dataset, part in manifest[seen].groupby("dataset"):
+        log.info("%s: %d test items left out, their people are trained on in another dataset: %s",
+                 dataset, len(part), sorted(part["group"].unique()))
+    return manifest[~seen].reset_index(drop=True)
+
+
+def hold_out_datasets(manifest: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Leave-datasets-out: every item of `names` goes to test, as if their role were `unseen`."""
+    return manifest.assign(split=manifest["split"].where(~manifest["dataset"].isin(names), "test"))
+
+
+def training_sets(training: list[str]) -> list[list[str]]:
+    """Leave-one-dataset-out's training sets: all the training datasets, all but each one, then each one
+    alone (the single-source models it must beat); a set reached twice comes once (of two datasets, all but
+    one is the other alone)."""
+    candidates = [training, *([t for t in training if t != out] for out in training), *([t] for t in training)]
+    sets: list[list[str]] = []
+    for candidate in candidates:
+        if candidate and candidate not in sets:
+            sets.append(candidate)
+    return sets
+
+
+def leave_one_dataset_out(manifest: pd.DataFrame, training: list[str]) -> list[tuple[list[str], pd.DataFrame]]:
+    """(datasets trained on, manifest) per training set of training_sets: the other training datasets all in
+    test, as if unseen; the trained ones keep their splits."""
+    return [(trained, hold_out_datasets(manifest, [t for t in training if t not in trained]))
+            for trained in training_sets(training)]
 
 
 def leaked_groups(df: pd.DataFrame) -> list[str]:

@@ -45,12 +45,20 @@ class CropDataset(Dataset):
         return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.tensor(label)
 
 
-def balanced_sampler(labels: np.ndarray, seed: int) -> WeightedRandomSampler:
-    """Each class drawn equally often, whatever the real/fake ratio of the data."""
-    counts = np.bincount(labels.astype(int), minlength=2).astype(float)
-    weights = 1.0 / counts[labels.astype(int)]
+def balanced_sampler(cells: np.ndarray, seed: int) -> WeightedRandomSampler:
+    """Each cell (a class, or one dataset's class: sampling_cells) drawn equally often, whatever its size."""
+    cells = cells.astype(int)
+    counts = np.bincount(cells, minlength=2).astype(float)
+    weights = 1.0 / counts[cells]
     generator = torch.Generator().manual_seed(seed)
-    return WeightedRandomSampler(torch.as_tensor(weights), num_samples=len(labels), generator=generator)
+    return WeightedRandomSampler(torch.as_tensor(weights), num_samples=len(cells), generator=generator)
+
+
+def sampling_cells(rows: pd.DataFrame, balance_by: str) -> np.ndarray:
+    """The cell of each row the balanced sampler evens out: its label, or its (dataset, label) pair."""
+    if balance_by == "label":
+        return rows["label"].to_numpy()
+    return pd.factorize(rows["dataset"].astype(str) + "/" + rows["label"].astype(str), sort=True)[0]
 
 
 def make_loaders(
@@ -67,6 +75,7 @@ def make_loaders(
     self_blend: SelfBlendSettings | None = None,
     multiscale: MultiscaleConfig | None = None,
     crop_scale_min: float = 1.0,
+    balance_by: str = "label",
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
     blend_only = bool(self_blend and self_blend.only and self_blend.rate > 0)
@@ -87,7 +96,8 @@ def make_loaders(
     val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
     # real-only rows: the self-blend rate sets the class mix, nothing to balance
-    sampler = balanced_sampler(train_set.labels, seed) if balance and not blend_only else None
+    balanced = balance and not blend_only
+    sampler = balanced_sampler(sampling_cells(train_rows, balance_by), seed) if balanced else None
     train_loader = DataLoader(
         train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
         num_workers=num_workers, drop_last=len(train_set) > batch_size,

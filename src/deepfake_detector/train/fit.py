@@ -33,6 +33,7 @@ class FitSettings:
     weights: str | None = None  # train.weights: a state-dict file, before the installed packages and the hub
     finetune: FinetuneConfig = FinetuneConfig()
     balance_classes: bool = True
+    balance_by: str = "label"  # train.balance_by: label, or dataset_label
     num_workers: int = 0
     max_train_items: int | None = None
     self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
@@ -49,7 +50,7 @@ class FitSettings:
         return cls(
             **tunables, epochs=epochs, batch_size=train.batch_size, pretrained=train.pretrained,
             weights=train.weights, finetune=train.finetune, balance_classes=train.balance_classes,
-            num_workers=train.num_workers, max_train_items=max_train_items,
+            balance_by=train.balance_by, num_workers=train.num_workers, max_train_items=max_train_items,
             self_blend=SelfBlendSettings(train.self_blend_rate, train.self_blend_only),
             multiscale=train.multiscale, crop_scale_min=train.augment.crop_scale_min,
             frequency_branch=train.frequency_branch, compute=params.compute,
@@ -82,7 +83,7 @@ def fit(
     train_loader, val_loader = make_loaders(
         faces, settings.input_size, mean, std, settings.augment_strength, settings.batch_size,
         settings.balance_classes, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
-        settings.multiscale, settings.crop_scale_min,
+        settings.multiscale, settings.crop_scale_min, settings.balance_by,
     )
     module = FrameClassifier(
         settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, mean, std,
