@@ -15,7 +15,7 @@ from deepfake_detector.data.manifest import index_dataset
 from deepfake_detector.data.splits import (
     SPLITS,
     assign_splits,
-    drop_seen_identities,
+    hold_out_shared_people,
     hold_out_datasets,
     hold_out_methods,
     leaked_groups,
@@ -267,21 +267,21 @@ def test_identities_of_must_name_another_listed_dataset() -> None:
         DataConfig(datasets=[{"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c40"}])
 
 
-def test_drop_seen_identities_leaves_people_trained_on_out_of_another_datasets_test() -> None:
+def test_people_another_dataset_tests_go_to_test_in_both() -> None:
     manifest = _people([
         ("c23", "c23/p183", "train"), ("c23", "c23/p183", "train"), ("c23", "c23/p1", "val"), ("c23", "c23/p2", "test"),
-        ("c40", "c23/p183", "test"), ("c40", "c23/p183", "test"),  # trained on in c23: dropped
-        ("c40", "c23/p1", "test"),  # validated on in c23: dropped
-        ("c40", "c23/p2", "test"),  # tested in c23 too: kept
-        ("c40", "c40/actor_01", "test"),  # nobody else's: kept
-        ("demo", "demo/p1", "train"), ("demo", "demo/p1", "test"),  # its own held-out fake: kept
+        ("c23", "c23/p3", "train"),  # nobody else's: stays
+        ("c40", "c23/p183", "test"), ("c40", "c23/p183", "test"),  # c40 tests p183: c23's two go to test
+        ("c40", "c23/p1", "test"),  # validated on in c23: to test
+        ("c40", "c23/p2", "test"),  # tested in c23 too: nothing moves
+        ("c40", "c40/actor_01", "test"),
+        ("demo", "demo/p1", "train"), ("demo", "demo/p1", "test"),  # its own held-out fake: stays
     ])
-    kept = drop_seen_identities(manifest)
-    assert kept[kept["dataset"] == "c40"]["group"].tolist() == ["c23/p2", "c40/actor_01"]
-    pd.testing.assert_frame_equal(kept[kept["dataset"] != "c40"].reset_index(drop=True),
-                                  manifest[manifest["dataset"] != "c40"].reset_index(drop=True))
-    assert leaked_groups(kept[kept["dataset"] != "demo"]) == []
     assert leaked_groups(manifest[manifest["dataset"] != "demo"]) == ["c23/p1", "c23/p183"]
+    held = hold_out_shared_people(manifest)
+    assert held["split"].tolist() == ["test", "test", "test", "test", "train", *["test"] * 5, "train", "test"]
+    pd.testing.assert_frame_equal(held.drop(columns="split"), manifest.drop(columns="split"))  # nothing dropped
+    assert leaked_groups(held[held["dataset"] != "demo"]) == []
 
 
 # ------------------------------------------------------------------------------ leave-one-dataset-out

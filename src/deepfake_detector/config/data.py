@@ -39,8 +39,8 @@ class DatasetConfig(Strict):
     options: dict[str, Any] = Field(default_factory=dict)  # adapter-specific (e.g. ffpp compression)
     max_items: int | None = None  # deterministic subsample per label, for quick profiles
     # another dataset showing the same people under the same ids (FF++ c40 beside c23): this one's groups take
-    # that dataset's names, so a person is one group in both, and test items of people the other trains on
-    # are dropped (data.splits.drop_seen_identities)
+    # that dataset's names, so a person is one group in both, and a person either tests goes to test in both
+    # (data.splits.hold_out_shared_people)
     identities_of: str | None = None
 
 

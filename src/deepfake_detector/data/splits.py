@@ -79,19 +79,19 @@ def held_out_fakes(manifest: pd.DataFrame, methods: list[str]) -> pd.Series:
     return (manifest["label"] == 1) & manifest["method"].isin(methods)
 
 
-def drop_seen_identities(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Test items whose group another dataset trains or validates on are dropped: datasets of the same
-    people (datasets[].identities_of) share group names, and the same face at another compression must not
-    be tested after training on it. A dataset's own groups never straddle splits (but for held-out fakes)."""
-    fitted = manifest[manifest["split"] != "test"]
-    fitted_in = {group: set(part) for group, part in fitted.groupby("group")["dataset"]}
-    rows = zip(manifest["split"], manifest["group"], manifest["dataset"], strict=True)
-    seen = pd.Series([split == "test" and bool(fitted_in.get(group, set()) - {dataset})
-                      for split, group, dataset in rows], index=manifest.index, dtype=bool)
-    for dataset, part in manifest[seen].groupby("dataset"):
-        log.info("%s: %d test items left out, their people are trained on in another dataset: %s",
+def hold_out_shared_people(manifest: pd.DataFrame) -> pd.DataFrame:
+    """A person that one dataset tests and another would train or validate on (datasets of the same people,
+    datasets[].identities_of, share group names) goes to test in both: the same face at another compression
+    must not be trained on and then tested as unseen, and keeping it in test keeps the unseen set whole. A
+    dataset's own groups never straddle splits (but for held-out fakes)."""
+    datasets_of = manifest.groupby("group")["dataset"].nunique()
+    shared = set(datasets_of[datasets_of > 1].index)
+    tested = set(manifest.loc[manifest["split"] == "test", "group"])
+    move = manifest["group"].isin(shared & tested) & (manifest["split"] != "test")
+    for dataset, part in manifest[move].groupby("dataset"):
+        log.info("%s: %d items moved to test, another dataset tests their people: %s",
                  dataset, len(part), sorted(part["group"].unique()))
-    return manifest[~seen].reset_index(drop=True)
+    return manifest.assign(split=manifest["split"].where(~move, "test"))
 
 
 def hold_out_datasets(manifest: pd.DataFrame, names: list[str]) -> pd.DataFrame:
