@@ -8,7 +8,7 @@ from deepfake_detector.config import load_params
 from deepfake_detector.data.adapters import LayoutError
 from deepfake_detector.data.manifest import index_dataset, probe_sizes
 from deepfake_detector.data.sources import SourceError, acquire
-from deepfake_detector.data.splits import hold_out_shared_people, hold_out_methods
+from deepfake_detector.data.splits import hold_out_methods, hold_out_shared_people
 from deepfake_detector.logs import UserError, run_stage
 from deepfake_detector.paths import MANIFEST_CSV
 from deepfake_detector.summary import StageSummary

@@ -15,9 +15,9 @@ from deepfake_detector.data.manifest import index_dataset
 from deepfake_detector.data.splits import (
     SPLITS,
     assign_splits,
-    hold_out_shared_people,
     hold_out_datasets,
     hold_out_methods,
+    hold_out_shared_people,
     leaked_groups,
     leave_one_dataset_out,
     training_sets,
