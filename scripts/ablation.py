@@ -14,7 +14,9 @@ method's fakes all moved to test (as data.holdout_methods does), and reports the
 With --leave-one-dataset-out, each variant trains on all the training datasets, on all but each one (that one
 turned unseen: all its items in test), and on each one alone (data.splits.training_sets), and <out>/lodo.md
 sets each left-out dataset's AUC beside the AUCs on it of the models trained on one other dataset alone.
-Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png.
+Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png. Each run
+in results.json records its `command` and `git_commit` (HEAD; see code_commit), which the results pages
+show (scripts/write_results.py); runs made before they were recorded have neither.
 No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
 
 Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):
@@ -28,6 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from ablation_tables import lodo_table
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import Params, load_params, merged
@@ -183,41 +189,32 @@ def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
-    """Leave-one-dataset-out, a row per variant and training dataset: its AUC when the model trains on all the
-    other training datasets, beside the AUCs on it of the models trained on one other dataset alone (pooling
-    sources should beat each of them). Means over seeds; the interval is the first seed's run's."""
-    trained = {(runs[0]["recipe"], tuple(runs[0]["trained_on"])): runs
-               for runs in results.values() if "trained_on" in runs[0]}
-    rows = []
-    for recipe in dict.fromkeys(recipe for recipe, _ in trained):
-        training = max((s for r, s in trained if r == recipe), key=len)
-        for left in training:
-            others = tuple(t for t in training if t != left)
-            lodo_runs = trained.get((recipe, others), [])
-            alone_runs = {s: trained.get((recipe, (s,)), []) for s in others}
-            lodo, alone = _mean_auc(lodo_runs, left), [_mean_auc(runs, left) for runs in alone_runs.values()]
-            compared = len(others) > 1 and lodo is not None and None not in alone  # of two sets, it is one alone
-            alone_text = ", ".join(f"{s} {_auc_text(runs, left)}" for s, runs in alone_runs.items())
-            rows.append({"variant": recipe, "left out": left, "trained on": "+".join(others),
-                         "AUC on the left-out set": _auc_text(lodo_runs, left), "one source alone": alone_text,
-                         "above each": ("yes" if lodo > max(alone) else "no") if compared else "-"})
-    return pd.DataFrame(rows)
+def code_commit() -> str:
+    """HEAD, with "-dirty" when the code differs from it: the commit a run records.
+
+    Not provenance.git_commit() (the last commit that changed src/ or stages/, what the pipeline's models
+    record): the code that runs here is also this script and the variants files, in scripts/ and profiles/.
+    params.yaml is left out of "-dirty": a profile run always rewrites it (scripts/use_profile.sh)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "stages", "scripts", "profiles")
+        return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
-def _mean_auc(runs: list[dict], dataset: str) -> float | None:
-    """Mean unseen item AUC of `dataset` over the runs' seeds (None: no run, or one class only)."""
-    values = [r[f"unseen_{dataset}_item_auc"] for r in runs if r.get(f"unseen_{dataset}_item_auc") is not None]
-    return float(np.mean(values)) if values else None
+def command_line(argv: list[str]) -> str:
+    """The command as typed, absolute paths inside the working directory made relative to it (the project
+    root), so the command runs again in any checkout."""
+    cwd = Path.cwd()
 
+    def relative(arg: str) -> str:
+        path = Path(arg)
+        return str(path.relative_to(cwd)) if path.is_absolute() and path.is_relative_to(cwd) else arg
 
-def _auc_text(runs: list[dict], dataset: str) -> str:
-    """_mean_auc with the first run's 95% interval."""
-    auc = _mean_auc(runs, dataset)
-    if auc is None:
-        return "-"
-    low = runs[0].get(f"unseen_{dataset}_ci_low")
-    return f"{auc:.3f}" if low is None else f"{auc:.3f} [{low:.2f}, {runs[0][f'unseen_{dataset}_ci_high']:.2f}]"
+    return shlex.join(["python", *map(relative, argv)])
 
 
 def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
@@ -258,6 +255,7 @@ def main() -> None:
         return
     params = load_params()
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
+    made_by = {"git_commit": code_commit(), "command": command_line(sys.argv)}  # for the results page
     for name in names:
         for run in runs_to_do(params, faces, name, args.leave_out):
             results[run.row] = [done for done in results.get(run.row, []) if done["seed"] not in seeds]
@@ -265,7 +263,7 @@ def main() -> None:
                 log.info("variant %s, seed %d", run.row, seed)
                 variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, run.data)
                 with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                    results[run.row].append({"variant": run.row, "seed": seed, **run.tags,
+                    results[run.row].append({"variant": run.row, "seed": seed, **run.tags, **made_by,
                                              **run_variant(variant, run.faces, Path(workdir))})
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = write_reports(results, args.out)
