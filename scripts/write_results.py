@@ -1,0 +1,200 @@
+"""Writes the results tables of README.md and docs/*.md from the files they report, so no number goes stale.
+
+A table lives in a block of its page, between two markers; the first names the source:
+  <!-- results: reports/pretrained/real -->                 a results.json of scripts/ablation.py: a row per
+                                                            variant, mean ± standard deviation over seeds
+  <!-- results: reports/pretrained/real only=meso4,pretrained -->   those variants, in that order
+  <!-- results: reports/pretrained/all_lodo table=lodo -->  its leave-one-dataset-out table (lodo.md's)
+  <!-- results: artifacts/evaluate/metrics.json -->         the demo's test metrics, frame and video level
+  <!-- /results -->
+Everything between the markers is generated: the command and commit that made the source, then the table.
+Text outside them is the author's.
+
+  python scripts/write_results.py           rewrite every block in place
+  python scripts/write_results.py --check   exit 1, naming each block that differs from its source (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+from ablation_tables import lodo_table, runs_table
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(
+    r"(?P<open><!-- results: (?P<spec>[^\n]*?) -->\n)(?P<body>.*?)(?P<close><!-- /results -->)", re.DOTALL
+)
+DEMO_METRICS = "artifacts/evaluate/metrics.json"
+# The evaluated model records the code commit it was trained from; model.json is a DVC output, not in git.
+DEMO_MODEL_JSON = ("artifacts/train/model/model.json", "artifacts/model/model.json")
+STATED_COMMIT = re.compile(r"commit `([0-9a-f]{7,40}(?:-dirty)?)`")
+LEVELS = {"frame": "frame (test faces)", "video": "video/item (test items)"}
+DEMO_COLUMNS = {
+    "roc_auc": "ROC-AUC",
+    "average_precision": "AP",
+    "eer": "EER",
+    "accuracy": "accuracy",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+}
+
+
+def pages(root: Path) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """ "reports/x only=a,b table=lodo" -> ("reports/x", {"only": "a,b", "table": "lodo"})."""
+    source, *options = spec.split()
+    return source, dict(option.split("=", 1) for option in options)
+
+
+def short(commit: str) -> str:
+    """A commit as the docs write it: 7 hex digits, keeping a "-dirty" mark."""
+    return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
+def made_by(runs: list[dict]) -> str:
+    """Who made these runs: a line per (command, commit), naming the variants when there are several."""
+    groups: dict[tuple, list[str]] = {}
+    for run in runs:
+        groups.setdefault((run.get("command"), run.get("git_commit")), []).append(run["variant"])
+    lines = []
+    for (command, commit), variants in groups.items():
+        names = f": {', '.join(dict.fromkeys(variants))}" if len(groups) > 1 else ""
+        if not command and not commit:
+            lines.append(
+                f"- command and commit not recorded (made before scripts/ablation.py recorded them){names}"
+            )
+        else:
+            how = f"`{command}`" if command else "command not recorded"
+            lines.append(f"- {how}, {commit_text(commit)}{names}")
+    return "\n".join(lines)
+
+
+def commit_text(commit: str | None) -> str:
+    return f"commit `{short(commit)}`" if commit else "commit not recorded"
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table as markdown, every cell as written (tabulate would reformat "0.730" as a number)."""
+    return table.to_markdown(index=False, disable_numparse=True)
+
+
+def ablation_block(source: str, options: dict[str, str], root: Path) -> str:
+    results = json.loads((root / source / "results.json").read_text())
+    if "only" in options:
+        results = {variant: results[variant] for variant in options["only"].split(",")}
+    runs = [{"variant": variant, **run} for variant, runs_of in results.items() for run in runs_of]
+    if options.get("table") == "lodo":
+        table, legend = (
+            lodo_table(results),
+            "AUCs are means over the seeds, with the first seed's 95% interval",
+        )
+    else:
+        table = runs_table(results)
+        legend = (
+            "Mean ± standard deviation over the seeds; a single run's AUC with its 95% bootstrap interval "
+            "in brackets"
+        )
+    return f"From `{source}/results.json`. {legend}. Made by:\n\n{made_by(runs)}\n\n{markdown(table)}\n"
+
+
+def demo_commit(root: Path, stated: str) -> str | None:
+    """The code commit of the evaluated model (its model.json); without that DVC output checked out (a clone
+    before `make demo`), the commit the page already states, so the check gives the same answer there."""
+    for path in DEMO_MODEL_JSON:
+        if (root / path).exists():
+            return json.loads((root / path).read_text()).get("provenance", {}).get("git_commit")
+    found = STATED_COMMIT.search(stated)
+    return found[1] if found else None
+
+
+def demo_block(source: str, root: Path, stated: str) -> str:
+    metrics = json.loads((root / source).read_text())
+    rows = [
+        {
+            "level": label,
+            "items": metrics[level]["n"],
+            "real": metrics[level]["n_real"],
+            "fake": metrics[level]["n_fake"],
+            **{header: f"{metrics[level][key]:.3f}" for key, header in DEMO_COLUMNS.items()},
+        }
+        for level, label in LEVELS.items()
+    ]
+    commit = demo_commit(root, stated)
+    where = "from" if commit else "it is in"
+    return (
+        f"From `{source}` (the evaluate stage on the test split), made by `make demo`, {commit_text(commit)} "
+        f"({where} the evaluated model's `model.json`, a DVC output).\n\n{markdown(pd.DataFrame(rows))}\n"
+    )
+
+
+def render(spec: str, root: Path, stated: str = "") -> str:
+    """The body of a block; `stated` is its current body."""
+    source, options = parse_spec(spec)
+    if source == DEMO_METRICS:
+        return demo_block(source, root, stated)
+    return ablation_block(source, options, root)
+
+
+def rewrite(text: str, root: Path) -> tuple[str, list[str]]:
+    """The page with every block rendered again, and the specs of the blocks that changed."""
+    changed = []
+
+    def fill(block: re.Match) -> str:
+        body = render(block["spec"], root, block["body"])
+        if body != block["body"]:
+            changed.append(block["spec"])
+        return block["open"] + body + block["close"]
+
+    return BLOCK.sub(fill, text), changed
+
+
+def check(root: Path = ROOT) -> list[str]:
+    """A line per block that differs from its source: empty when every page is up to date."""
+    return [
+        f"{page.relative_to(root)}: the block of `{spec}` differs from its source"
+        for page in pages(root)
+        for spec in rewrite(page.read_text(), root)[1]
+    ]
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Rewrites every block; the pages changed."""
+    written = []
+    for page in pages(root):
+        text, changed = rewrite(page.read_text(), root)
+        if changed:
+            page.write_text(text)
+            written.append(str(page.relative_to(root)))
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only report the blocks that differ; exit 1 if any"
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project whose pages to write (default: this)")
+    args = parser.parse_args()
+    if args.check:
+        stale = check(args.root)
+        print(
+            "\n".join(stale)
+            + ("\nrun: python scripts/write_results.py" if stale else "results pages up to date")
+        )
+        sys.exit(1 if stale else 0)
+    print("\n".join(f"wrote {page}" for page in write(args.root)) or "results pages up to date")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""scripts/write_results.py: the committed pages match their sources (the CI check), a block renders the exact
+table of a small results.json, and a stale block is named by --check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = PROJECT_ROOT / "scripts" / "write_results.py"
+sys.path.insert(0, str(SCRIPT.parent))
+
+import write_results  # noqa: E402
+
+COMMAND = "python scripts/ablation.py --out reports/x --seeds 42,1"
+
+
+def _run(seed: int, val_auc: float, unseen_auc: float, seconds: int, **extra) -> dict:
+    return {
+        "seed": seed,
+        "val_frame_auc": val_auc,
+        "unseen_x_item_auc": unseen_auc,
+        "unseen_x_n": 20,
+        "train_seconds": seconds,
+        "curve": [[1.0, val_auc]],
+        **extra,
+    }
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project with one results folder (variant a: two seeds, recorded; b: one old run) and a page."""
+    made_by = {"command": COMMAND, "git_commit": "0123456789abcdef0123456789abcdef01234567"}
+    results = {
+        "a": [_run(42, 0.7, 0.6, 100, **made_by), _run(1, 0.8, 0.7, 120, **made_by)],
+        "b": [_run(42, 0.9, 0.55, 50, unseen_x_ci_low=0.4, unseen_x_ci_high=0.7)],
+    }
+    (tmp_path / "reports" / "x").mkdir(parents=True)
+    (tmp_path / "reports" / "x" / "results.json").write_text(json.dumps(results))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text(
+        "Before.\n\n<!-- results: reports/x -->\n<!-- /results -->\n\nAfter.\n"
+    )
+    (tmp_path / "README.md").write_text("# No blocks here\n")
+    return tmp_path
+
+
+def _script(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--root", str(root), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_committed_pages_match_their_sources() -> None:
+    assert write_results.check(PROJECT_ROOT) == []
+
+
+def test_block_shows_mean_and_spread_over_seeds_with_the_command_and_commit(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    assert write_results.write(root) == ["docs/page.md"]
+    assert (
+        (root / "docs" / "page.md").read_text()
+        == f"""Before.
+
+<!-- results: reports/x -->
+From `reports/x/results.json`. Mean ± standard deviation over the seeds; a single run's AUC with its 95% \
+bootstrap interval in brackets. Made by:
+
+- `{COMMAND}`, commit `0123456`: a
+- command and commit not recorded (made before scripts/ablation.py recorded them): b
+
+| variant   | seeds   | n seeds   | val AUC       | unseen x (20) AUC   | train s   |
+|:----------|:--------|:----------|:--------------|:--------------------|:----------|
+| a         | 42, 1   | 2         | 0.750 ± 0.071 | 0.650 ± 0.071       | 110 ± 14  |
+| b         | 42      | 1         | 0.900         | 0.550 [0.40, 0.70]  | 50        |
+<!-- /results -->
+
+After.
+"""
+    )
+    assert write_results.write(root) == []  # written once, up to date
+
+
+def test_check_names_the_stale_block_and_fails(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    write_results.write(root)
+    page = root / "docs" / "page.md"
+    page.write_text(page.read_text().replace("0.750 ± 0.071", "0.760 ± 0.071"))  # hand-edited, or a new run
+    result = _script(root, "--check")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == "docs/page.md: the block of `reports/x` differs from its source"
+    assert _script(root).returncode == 0 and _script(root, "--check").returncode == 0  # rewritten: up to date
+
+
+def test_lodo_block_is_the_leave_one_dataset_out_table(tmp_path: Path) -> None:
+    def run(trained_on: list[str], **aucs: float) -> list[dict]:
+        name = f"m on {'+'.join(trained_on)}"
+        unseen = {f"unseen_{dataset}_item_auc": auc for dataset, auc in aucs.items()}
+        return [{"variant": name, "seed": 42, "recipe": "m", "trained_on": trained_on, **unseen}]
+
+    results = {"m on a+b": run(["a", "b"], u=0.5), "m on b": run(["b"], a=0.8), "m on a": run(["a"], b=0.6)}
+    (tmp_path / "lodo").mkdir()
+    (tmp_path / "lodo" / "results.json").write_text(json.dumps(results))
+    (tmp_path / "README.md").write_text("<!-- results: lodo table=lodo -->\n<!-- /results -->\n")
+    write_results.write(tmp_path)
+    lines = (tmp_path / "README.md").read_text().splitlines()
+    assert lines[1] == (
+        "From `lodo/results.json`. AUCs are means over the seeds, with the first seed's 95% interval. Made by:"
+    )
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| m ")
+    ]
+    assert rows == [["m", "a", "b", "0.800", "b 0.800", "-"], ["m", "b", "a", "0.600", "a 0.600", "-"]]
