@@ -57,7 +57,7 @@ def main() -> None:
         "test_items": len(test_items),
         "test_items_without_face": int(len(test_items) - len(videos)),
     }
-    if predictor.methods:  # which manipulation, on the test fakes (docs/evaluation.md#manipulation-method)
+    if predictor.methods:  # which manipulation, on the test fakes (docs/serving.md#manipulation-method)
         columns = {m: f"{METHOD_COLUMN}{m}" for m in predictor.methods}
         metrics["method_head"] = method_head_metrics(frames[frames["label"] == 1], columns)
     write_json(metrics, EVALUATE_DIR / "metrics.json")
