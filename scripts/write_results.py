@@ -26,8 +26,9 @@ import pandas as pd
 from ablation_tables import lodo_table, runs_table
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(
-    r"(?P<open><!-- results: (?P<spec>[^\n]*?) -->\n)(?P<body>.*?)(?P<close><!-- /results -->)", re.DOTALL
+BLOCK = re.compile(  # markers on lines of their own: a page can mention them in its text
+    r"^(?P<open><!-- results: (?P<spec>[^\n]*?) -->\n)(?P<body>.*?)^(?P<close><!-- /results -->)$",
+    re.DOTALL | re.MULTILINE,
 )
 DEMO_METRICS = "artifacts/evaluate/metrics.json"
 # The evaluated model records the code commit it was trained from; model.json is a DVC output, not in git.
@@ -184,7 +185,9 @@ def main() -> None:
     parser.add_argument(
         "--check", action="store_true", help="only report the blocks that differ; exit 1 if any"
     )
-    parser.add_argument("--root", type=Path, default=ROOT, help="the project whose pages to write (default: this)")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the project whose pages to write (default: this)"
+    )
     args = parser.parse_args()
     if args.check:
         stale = check(args.root)
