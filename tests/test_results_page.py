@@ -118,3 +118,42 @@ def test_lodo_block_is_the_leave_one_dataset_out_table(tmp_path: Path) -> None:
         [cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| m ")
     ]
     assert rows == [["m", "a", "b", "0.800", "b 0.800", "-"], ["m", "b", "a", "0.600", "a 0.600", "-"]]
+
+
+def test_demo_block_names_the_model_commit_and_keeps_it_without_the_model(tmp_path: Path) -> None:
+    level = {
+        "n": 4,
+        "n_real": 2,
+        "n_fake": 2,
+        "roc_auc": 0.75,
+        "average_precision": 0.8,
+        "eer": 0.25,
+        "accuracy": 0.5,
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 2 / 3,
+    }
+    (tmp_path / "artifacts" / "evaluate").mkdir(parents=True)
+    (tmp_path / "artifacts" / "evaluate" / "metrics.json").write_text(
+        json.dumps({"frame": level, "video": level})
+    )
+    model_json = tmp_path / "artifacts" / "train" / "model" / "model.json"
+    model_json.parent.mkdir(parents=True)
+    model_json.write_text(
+        json.dumps({"provenance": {"git_commit": "abcdef0123456789abcdef0123456789abcdef01"}})
+    )
+    (tmp_path / "README.md").write_text(
+        "<!-- results: artifacts/evaluate/metrics.json -->\n<!-- /results -->\n"
+    )
+    write_results.write(tmp_path)
+    page = (tmp_path / "README.md").read_text()
+    assert page.splitlines()[1] == (
+        "From `artifacts/evaluate/metrics.json` (the evaluate stage on the test split), made by `make demo`, "
+        "commit `abcdef0` (from the evaluated model's `model.json`, a DVC output)."
+    )
+    assert (
+        "| frame (test faces)      | 4       | 2      | 2      | 0.750     | 0.800 | 0.250 | 0.500      | 1.000 "
+        in page
+    )
+    model_json.unlink()  # a clone before `make demo`: the page's commit stands
+    assert write_results.check(tmp_path) == []
