@@ -13,6 +13,7 @@ from deepfake_detector.config import (
     EmbeddingRangeConfig,
     ExplainConfig,
     FacesConfig,
+    FinetuneMode,
     JudgeConfig,
 )
 from deepfake_detector.io import read_json, write_json
@@ -97,6 +98,9 @@ class ModelSpec(BaseModel):
     # "temporal": videos are scored by the temporal head (temporal.pt / temporal.onnx next to the model)
     video_aggregation: Literal[Aggregation, "temporal"] = "mean"
     frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
+    finetune_mode: FinetuneMode = "full"  # how it was trained (train.finetune.mode)
+    # linear_probe: the frame model is models/probe.ProbeModel, a linear head on this many blocks' features
+    probe_layers: int | None = None
     temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8
     faces: FacesConfig  # the crop geometry the model was trained on (params.yaml's faces section), never a default
