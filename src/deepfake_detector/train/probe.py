@@ -144,6 +144,27 @@ def fit_logistic(
     return coef, model.intercept_ - coef @ scaler.mean_, model.classes_
 
 
+def best_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    cs: list[float],
+    class_weight: str | None,
+    seed: int,
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(validation AUC, C, coef, intercept) of the logistic regression with the best validation AUC over `cs`;
+    ties keep the earlier C."""
+    best = None
+    for c in cs:
+        coef, intercept, _ = fit_logistic(x, y, c, seed, class_weight)
+        auc = float(roc_auc_score(val_y, val_x @ coef[0] + intercept[0]))
+        log.info("linear probe C=%g: val AUC %.4f", c, auc)
+        if best is None or auc > best[0]:
+            best = (auc, c, coef, intercept)
+    return best
+
+
 def fit_probe(
     faces: pd.DataFrame,
     backbone: str,
@@ -169,14 +190,15 @@ def fit_probe(
     else:
         x = compute_features(model, rows["crop_path"].tolist(), input_size, weights, device)
     y, fit_rows = rows["label"].to_numpy(), np.arange(len(rows)) < len(train)
-    best = None
-    for c in finetune.probe_c:
-        coef, intercept, _ = fit_logistic(x[fit_rows], y[fit_rows], c, seed, "balanced" if balance else None)
-        auc = float(roc_auc_score(y[~fit_rows], x[~fit_rows] @ coef[0] + intercept[0]))
-        log.info("linear probe C=%g: val AUC %.4f", c, auc)
-        if best is None or auc > best[0]:  # ties keep the stronger regularisation (the earlier C)
-            best = (auc, c, coef, intercept)
-    auc, c, coef, intercept = best
+    auc, c, coef, intercept = best_head(
+        x[fit_rows],
+        y[fit_rows],
+        x[~fit_rows],
+        y[~fit_rows],
+        finetune.probe_c,
+        "balanced" if balance else None,
+        seed,
+    )
     with torch.no_grad():
         model.classifier.weight.copy_(torch.from_numpy(coef).float())
         model.classifier.bias.copy_(torch.from_numpy(intercept).float())
