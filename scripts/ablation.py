@@ -122,10 +122,11 @@ def run_variant(params: Params, faces: pd.DataFrame, workdir: Path) -> dict:
     clock = EpochClock()
     metrics = train_and_calibrate(params, faces, workdir / "model", workdir / "metrics.json", callbacks=[clock])
     seconds = time.time() - clock.started
+    # a linear probe has no epochs: its curve is the one point it ends at
+    curve = clock.points or [(round(seconds, 1), round(metrics["best_val_auc"], 4))]
     return {**measure(params, faces, workdir / "model"), "val_ece": metrics.get("val_ece"),
             "val_ece_cross_fitted": metrics.get("val_ece_cross_fitted"),
-            "val_frame_auc": metrics.get("val_frame_auc"), "train_seconds": round(seconds),
-            "curve": clock.points}
+            "val_frame_auc": metrics.get("val_frame_auc"), "train_seconds": round(seconds), "curve": curve}
 
 
 def training_methods(params: Params, faces: pd.DataFrame) -> list[str]:

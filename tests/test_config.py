@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from deepfake_detector.config import ConfigError, Params, SourceConfig, load_params
+from deepfake_detector.config import ConfigError, Params, SourceConfig, TrainConfig, load_params
 from deepfake_detector.profiles import profile_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -205,3 +205,22 @@ def test_profiles_are_overlays_that_only_hold_what_differs() -> None:
         assert merged_train["threshold_metric"] == base["train"]["threshold_metric"]  # inherited
     with pytest.raises(ConfigError, match="no such profile; profiles: all, ffpp, real"):
         profile_params("reall", root=PROJECT_ROOT)
+
+
+@pytest.mark.parametrize("mode", ["layernorm", "linear_probe"])
+def test_frozen_finetune_modes_need_pretrained_weights(mode: str) -> None:
+    with pytest.raises(ValidationError, match=f"train.finetune.mode {mode} keeps the backbone's weights frozen, so "
+                                              "they must be pretrained: set train.pretrained: true"):
+        TrainConfig.model_validate({"pretrained": False, "finetune": {"mode": mode}})
+    assert TrainConfig.model_validate({"pretrained": True, "finetune": {"mode": mode}}).finetune.mode == mode
+    with pytest.raises(ValidationError, match="probe_layers"):
+        TrainConfig.model_validate({"finetune": {"mode": mode, "probe_layers": 0}})
+
+
+def test_a_finetune_mode_experiment_leaves_the_from_scratch_baseline_as_it_is() -> None:
+    """`dvc exp run -S train.finetune.mode=linear_probe` on params.yaml: the meso4 baseline (no pretrained
+    weights) keeps mode full instead of failing validation."""
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    raw["train"]["finetune"]["mode"] = "linear_probe"
+    params = Params.model_validate(raw)
+    assert params.train.finetune.mode == "linear_probe" and params.baseline("meso4").train.finetune.mode == "full"

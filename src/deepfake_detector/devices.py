@@ -8,13 +8,14 @@ from deepfake_detector.logs import UserError
 ONNX_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")  # preferred first
 
 
-def torch_device(name: str) -> str:
-    """'auto' | 'cpu' | 'gpu' -> 'cuda' or 'cpu'; 'gpu' on a machine without one is an error that says so."""
+def torch_device(name: str, key: str = "compute.detect_device") -> str:
+    """'auto' | 'cpu' | 'gpu' (params.yaml's `key`) -> 'cuda' or 'cpu'; 'gpu' on a machine without one is an
+    error that says so."""
     import torch
 
     has_gpu = torch.cuda.is_available()
     if name == "gpu" and not has_gpu:
-        raise UserError("compute.detect_device is gpu, but torch sees no CUDA GPU here: set it to auto or cpu")
+        raise UserError(f"{key} is gpu, but torch sees no CUDA GPU here: set it to auto or cpu")
     return "cuda" if name == "gpu" or (name == "auto" and has_gpu) else "cpu"
 
 

@@ -36,7 +36,10 @@ def weights_line(spec: ModelSpec) -> str:
     if not spec.weights:
         return "trained from scratch (no pretrained weights)"
     w = spec.weights
-    return f"fine-tuned from ImageNet weights: {w.get('kind')} `{w.get('name')}`, sha256 `{w.get('sha256', 'n/a')}`"
+    how = {"full": "fine-tuned from ImageNet weights",
+           "layernorm": "pretrained weights, only their normalisation layers tuned",
+           "linear_probe": f"frozen pretrained weights under a linear probe on {spec.probe_layers} block(s)"}
+    return f"{how[spec.finetune_mode]}: {w.get('kind')} `{w.get('name')}`, sha256 `{w.get('sha256', 'n/a')}`"
 
 
 def self_blend_line(spec: ModelSpec) -> str:

@@ -10,6 +10,7 @@ FRAMES_CSV = ARTIFACTS / "frames.csv"
 FACES_DIR = ARTIFACTS / "faces"
 FACES_CSV = ARTIFACTS / "faces.csv"
 VALIDATE_DIR = ARTIFACTS / "validate"
+EMBED_DIR = ARTIFACTS / "embed"  # mode linear_probe: the frozen backbone's features of every face (train/probe.py)
 TUNE_DIR = ARTIFACTS / "tune"
 TRAIN_DIR = ARTIFACTS / "train"
 TRAINED_MODEL_DIR = TRAIN_DIR / "model"  # PyTorch weights + calibrated model.json

@@ -31,6 +31,7 @@ from deepfake_detector.config.training import (
     AugmentConfig,
     EmbeddingRangeConfig,
     FinetuneConfig,
+    FinetuneMode,
     MethodHeadConfig,
     MultiscaleConfig,
     TemporalHeadConfig,
@@ -40,7 +41,7 @@ from deepfake_detector.config.training import (
     tunable_values,
 )
 
-__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params']
+__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params']
 
 
 class Params(Strict):

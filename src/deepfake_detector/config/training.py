@@ -37,10 +37,19 @@ class TemporalHeadConfig(Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
 
 
+FinetuneMode = Literal["full", "layernorm", "linear_probe"]
+
+
 class FinetuneConfig(Strict):
     """How a pretrained backbone is fine-tuned (train/module.py). The head (and a frequency branch) always
     train at train.lr; without pretrained weights every layer does and these settings only warm up."""
 
+    # full: every layer trains; layernorm: only the backbone's normalisation layers (and the head) train;
+    # linear_probe: the backbone is frozen and a linear head is fitted on its cached features (train/probe.py)
+    mode: FinetuneMode = "full"
+    probe_layers: int = Field(1, ge=1)  # linear_probe: features of the last N blocks, each L2-normalised
+    # linear_probe: the logistic regression's C values tried; the best by validation AUC is kept
+    probe_c: list[float] = Field([0.01, 0.1, 1.0, 10.0], min_length=1)
     backbone_lr_scale: float = Field(0.5, gt=0, le=1)  # backbone learning rate = train.lr x this
     warmup_epochs: float = Field(0.5, ge=0)  # linear warm-up from 0, then cosine decay to 0, per step
     freeze_backbone_epochs: int = Field(0, ge=0)  # epochs training the head alone first
@@ -111,6 +120,19 @@ class TrainConfig(Strict):
         if self.self_blend_only and self.self_blend_rate <= 0:
             raise ValueError("train.self_blend_only trains on real faces only, so its fakes must be self-blended: "
                              "set train.self_blend_rate > 0 (0.5 gives as many fakes as reals)")
+        return self
+
+    @model_validator(mode="after")
+    def _frozen_modes_need_pretrained_weights(self) -> TrainConfig:
+        mode = self.finetune.mode
+        if mode != "full" and not self.pretrained:
+            raise ValueError(f"train.finetune.mode {mode} keeps the backbone's weights frozen, so they must be "
+                             "pretrained: set train.pretrained: true (with weights installed, in train.weights or "
+                             "in the hub cache) or train.finetune.mode: full to train from scratch")
+        if mode == "linear_probe" and self.self_blend_only:
+            raise ValueError("train.finetune.mode linear_probe fits on the cached features of the dataset's own "
+                             "faces, so it cannot train on self-blended fakes only: set train.self_blend_only: false "
+                             "or train.finetune.mode: full")
         return self
 
 

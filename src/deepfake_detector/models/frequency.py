@@ -16,6 +16,7 @@ from torch import nn
 
 from deepfake_detector.models.backbones import build_backbone
 from deepfake_detector.models.pretrained import WeightSource
+from deepfake_detector.models.probe import ProbeModel
 
 BLOCK = 8  # JPEG's block size: compression artefacts live on this grid
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG
@@ -92,8 +93,12 @@ class FrequencyFusion(nn.Module):
 
 
 def build_model(backbone: str, input_size: int, mean: Sequence[float], std: Sequence[float],
-                weights: WeightSource | None = None, frequency_branch: bool = False) -> nn.Module:
-    """The frame model model.json describes: the backbone alone, or fused with the frequency branch (which
-    undoes the input normalisation `mean`/`std` to read the pixels' luma)."""
+                weights: WeightSource | None = None, frequency_branch: bool = False,
+                probe_layers: int | None = None) -> nn.Module:
+    """The frame model model.json describes: the backbone alone, fused with the frequency branch (which
+    undoes the input normalisation `mean`/`std` to read the pixels' luma), or, with `probe_layers`, the frozen
+    backbone under a linear probe (models/probe.py)."""
     model = build_backbone(backbone, input_size, weights)
+    if probe_layers is not None:
+        return ProbeModel(model, backbone, input_size, probe_layers)
     return FrequencyFusion(model, mean, std) if frequency_branch else model

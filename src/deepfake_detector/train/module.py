@@ -2,7 +2,8 @@
 
 Fine-tuning (train.finetune): the backbone can train at a lower learning rate than the new head, stay frozen
 for the first epochs, and keep its batch-norm statistics; the learning rate warms up linearly, then decays
-on a cosine to zero, per step."""
+on a cosine to zero, per step. In mode layernorm only the backbone's normalisation layers' scales and shifts
+train with the head, the rest of it stays as pretrained (mode linear_probe trains no module: train/probe.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 import lightning as L
 import torch
+from timm.layers import RmsNorm, RmsNorm2d
 from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
@@ -27,6 +29,15 @@ def head_parameters(model: nn.Module) -> list[nn.Parameter]:
     if hasattr(model, "get_classifier"):
         return list(model.get_classifier().parameters())
     return list(model.parameters())
+
+
+# whose affine scale and shift train in mode layernorm (timm's LayerNorm2d, BatchNormAct2d... subclass these)
+NORM_LAYERS = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, RmsNorm, RmsNorm2d, nn.modules.batchnorm._BatchNorm)
+
+
+def norm_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The affine parameters of the model's normalisation layers."""
+    return [p for m in model.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters(recurse=False)]
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -46,15 +57,25 @@ class FrameClassifier(L.LightningModule):
         self.finetune = finetune or FinetuneConfig()
         # only pretrained weights have statistics worth keeping: a from-scratch model (a baseline merged onto
         # a freeze_bn profile) would otherwise normalise with its initial mean 0 / variance 1 for the whole run
-        self.keep_bn_statistics = self.finetune.freeze_bn and weights is not None
+        layernorm = self.finetune.mode == "layernorm"
+        self.keep_bn_statistics = (self.finetune.freeze_bn or layernorm) and weights is not None
         self.model = build_model(backbone, input_size, mean, std, weights, frequency_branch)
         head = {id(p) for p in head_parameters(self.model)}
         self.head_params = [p for p in self.model.parameters() if id(p) in head]
         self.backbone_params = [p for p in self.model.parameters() if id(p) not in head]
+        if layernorm:
+            self.backbone_params = self.trainable_norms(self.backbone_params)
         if self.finetune.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = nn.BCEWithLogitsLoss()
         self.val_auc = BinaryAUROC()
+
+    def trainable_norms(self, backbone_params: list[nn.Parameter]) -> list[nn.Parameter]:
+        """Freezes the backbone but its normalisation layers' parameters, which it returns."""
+        norms = {id(p) for p in norm_parameters(self.model)}
+        for p in backbone_params:
+            p.requires_grad_(id(p) in norms)
+        return [p for p in backbone_params if id(p) in norms]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.finetune.channels_last:

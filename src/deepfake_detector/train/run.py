@@ -43,10 +43,11 @@ def self_blend_spec(params: Params, faces: pd.DataFrame) -> SelfBlendSpec | None
 
 def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,
                         tuned_file: Path | None = None, live_dir: Path | None = None,
-                        callbacks: list | None = None) -> dict:
+                        callbacks: list | None = None, features_dir: Path | None = None) -> dict:
     """Fit, keep the best weights by validation AUC, calibrate on validation data; write the model folder
     (model.pt + model.json) and its metrics. `live_dir`: DVCLive training curves (none when omitted);
-    `callbacks`: extra Lightning callbacks (the ablation script times each epoch with one)."""
+    `callbacks`: extra Lightning callbacks (the ablation script times each epoch with one); `features_dir`:
+    the embed stage's cached features, for mode linear_probe (None: computed here)."""
     settings = settings_from(params, tuned_file)
     logger = None
     if live_dir is not None and rank_zero_only.rank == 0:  # DDP workers log nothing (rank 0 writes the curves)
@@ -54,21 +55,25 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
 
         shutil.rmtree(live_dir, ignore_errors=True)
         logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    result = fit(faces, settings, seed=params.seed, logger=logger, callbacks=callbacks)
+    result = fit(faces, settings, seed=params.seed, logger=logger, callbacks=callbacks, features_dir=features_dir)
+    probe = settings.finetune.mode == "linear_probe"
     made_by = provenance()
     with atomic_dir(model_dir) as out:
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
             backbone=settings.backbone, input_size=settings.input_size, faces=params.faces,
             mean=result.mean, std=result.std, weights=result.weights.describe() if result.weights else None,
-            frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch,
-            self_blend=self_blend_spec(params, faces),
+            frames_per_video=params.frames.per_video, frequency_branch=settings.frequency_branch and not probe,
+            self_blend=None if probe else self_blend_spec(params, faces),
+            finetune_mode=settings.finetune.mode, probe_layers=settings.finetune.probe_layers if probe else None,
             trained_on=result.trained_on, provenance=made_by, version=made_by["params_hash"],
         )
         spec.save(out)
         spec = calibrate_on_validation(out, faces, params.train, params.seed)
     metrics = {"best_val_auc": result.best_val_auc, "epochs": result.epochs_run, **spec.validation,
                "temperature": spec.temperature, "bias": spec.bias, "threshold": spec.threshold}
+    if result.probe_c is not None:
+        metrics["probe_c"] = result.probe_c
     write_json(metrics, metrics_path)
     log.info("trained %s @%dpx: %s", settings.backbone, settings.input_size, metrics)
     return metrics
