@@ -243,6 +243,7 @@ def test_embed_stage_writes_one_row_per_found_face(toy_faces, vit_weights, tmp_p
         x2=48.0,
         y2=48.0,
         landmarks="",
+        landmarks68="",
         prob=0.99,
         face_px=48.0,
         crop_x=0,
