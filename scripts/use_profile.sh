@@ -6,8 +6,17 @@
 # returns to the committed params and results (params.yaml, dvc.lock, the metrics and plots in git, then the
 # DVC outputs from the cache); an experiment run meanwhile stays in `dvc exp show` (`dvc exp apply` brings it back).
 set -euo pipefail
-name="${1:?usage: scripts/use_profile.sh <profile name: real, ffpp or all> | --reset}"
+name="${1:?usage: scripts/use_profile.sh <profile name: real, ffpp or all> | --reset [--force]}"
 if [[ "$name" == "--reset" ]]; then
+  # a params.yaml this script did not write holds the user's own edits: keep them unless asked
+  if ! git diff --quiet HEAD -- params.yaml && ! head -1 params.yaml | grep -q "(scripts/use_profile.sh)" \
+      && [[ "${2:-}" != "--force" ]]; then
+    echo "params.yaml has edits of your own (it is not a profile this script wrote); --reset would discard them." >&2
+    echo "Save them (git stash, or dvc exp run to keep the run), or: scripts/use_profile.sh --reset --force" >&2
+    exit 1
+  fi
+  changed=$(git status --porcelain -- params.yaml dvc.lock artifacts)
+  [[ -n "$changed" ]] && printf 'discarding local changes to:\n%s\n' "$changed"
   git checkout HEAD -- params.yaml dvc.lock artifacts
   dvc checkout --quiet
   echo "params.yaml, dvc.lock and the outputs are the committed ones again"

@@ -276,6 +276,22 @@ def test_a_profile_overlay_runs_as_an_experiment_and_switches_back(base_project,
     assert [line.strip() for line in status.splitlines() if line.strip()] == ["sources:", "always changed"]
 
 
+def test_reset_keeps_hand_edits_of_params_unless_forced(base_project, tmp_path):
+    """`--reset` restores a profile's params.yaml, but one the user edited by hand it refuses to discard,
+    saying how to keep or drop the edits; `--reset --force` drops them and lists what it discarded."""
+    base, _ = base_project
+    project = copy_of(base, tmp_path / "reset")
+    params = project / "params.yaml"
+    committed = params.read_text()
+    params.write_text(committed + "# a note of my own\n")
+    refused = run(["scripts/use_profile.sh", "--reset"], project, check=False)
+    assert refused.returncode == 1 and "edits of your own" in refused.stderr and "--force" in refused.stderr
+    assert params.read_text().endswith("# a note of my own\n")  # kept
+    forced = run(["scripts/use_profile.sh", "--reset", "--force"], project)
+    assert "discarding local changes to:\n M params.yaml" in forced.stdout
+    assert params.read_text() == committed
+
+
 def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, tmp_path):
     """scripts/ablation.py on the tiny project: a baseline and a technique variant, one short epoch each."""
     base, _ = base_project
