@@ -46,7 +46,7 @@ def test_the_heat_is_where_the_blend_is_and_moves_with_it(shared_data: Path) -> 
     for cx, cy in ((0.3, 0.3), (0.7, 0.7)):  # the 5 landmarks of a small face around (cx, cy), in pixels
         landmarks = np.array([[cx - 0.08, cy - 0.06], [cx + 0.08, cy - 0.06], [cx, cy],
                               [cx - 0.06, cy + 0.07], [cx + 0.06, cy + 0.07]]) * SIDE
-        fake = self_blend(pristine, landmarks, np.random.default_rng(0))
+        fake = self_blend(pristine, landmarks, np.random.default_rng(0)).image
         blended = (fake != pristine).any(axis=2)  # the known mask: every pixel the blend changed
         heat = occlusion_maps(blend_detector, fake.transpose(2, 0, 1)[None].astype(np.float32) / 255,
                               ExplainConfig())[0]
