@@ -38,13 +38,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
-from ablation_tables import lodo_table
+from ablation_tables import lodo_table, runs_table
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import Params, load_params, merged
+from deepfake_detector.config import Params, load_params, merged, validate_params
 from deepfake_detector.data.splits import hold_out_methods, leave_one_dataset_out
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
@@ -64,7 +63,7 @@ def variant_params(params: Params, base: dict, overrides: dict, seed: int, data:
     raw["train"] = merged(merged(raw["train"], base), overrides)
     raw["seed"] = seed
     raw["data"] = merged(raw["data"], data)
-    return Params.model_validate(raw)
+    return validate_params(raw, "the variant's params")
 
 
 def auc_of(scored: pd.DataFrame) -> float | None:
@@ -169,27 +168,6 @@ def dataset_runs(params: Params, faces: pd.DataFrame, name: str) -> list[Run]:
     return runs
 
 
-def summarise(results: dict[str, list[dict]]) -> pd.DataFrame:
-    """Mean (and min-max over seeds) of every numeric column, a row per variant; an AUC with a bootstrap
-    interval shows it in brackets (of the first seed's run)."""
-    rows = []
-    for variant, runs in results.items():
-        row = {"variant": variant}
-        for key in runs[0]:
-            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
-            if key in ("curve", "seed", "variant") or key.endswith(("_ci_low", "_ci_high", "_n")) or not values:
-                continue
-            mean = float(np.mean(values))
-            row[key] = f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ({min(values):.2f}-{max(values):.2f})"
-            stem = "unseen_auc" if key == "unseen_item_auc" else key.removesuffix("_item_auc")  # pooled: its own name
-            if f"{stem}_ci_low" in runs[0]:
-                row[key] += f" [{runs[0][f'{stem}_ci_low']:.2f}, {runs[0][f'{stem}_ci_high']:.2f}]"
-            if key == "train_seconds":
-                row[key] = f"{mean:.0f}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def code_commit() -> str:
     """HEAD, with "-dirty" when the code differs from it: the commit a run records.
 
@@ -220,7 +198,7 @@ def command_line(argv: list[str]) -> str:
 
 def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
     """table.md and auc_vs_time.png from results.json (and lodo.md from leave-one-dataset-out runs)."""
-    table = summarise(results)
+    table = runs_table(results)
     (out / "table.md").write_text(table.to_markdown(index=False) + "\n")
     lodo = lodo_table(results)
     if not lodo.empty:

@@ -40,7 +40,7 @@ def test_the_profile_trains_on_dfdc_and_c23_and_holds_out_c40_and_celebdf() -> N
         "ffpp_c40": ("unseen", "ffpp_c23"),
         "celebdf_v2": ("unseen", None),
     }
-    assert params.train.balance_by == "dataset_label"
+    assert params.train.balance == "dataset_label"
     assert (params.faces.margin, params.faces.already_cropped) == (0.83, "skip")  # DFDC crops' own framing
 
 

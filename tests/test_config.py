@@ -86,6 +86,17 @@ def test_unknown_key_names_the_key(tmp_path: Path, patch: dict, key: str) -> Non
     assert "Traceback" not in message
 
 
+def test_a_renamed_key_names_its_new_name(tmp_path: Path) -> None:
+    """An older params.yaml gets the new names, not pydantic's bare "extra inputs are not permitted"."""
+    path = _write(tmp_path, {**MINIMAL, "judge": {"min_face_px": 40}, "train": {"balance_classes": False}})
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "judge.min_face_px is now judge.min_face_long_side_px" in message
+    assert "train.balance_classes is now train.balance (none | label | dataset_label)" in message
+
+
 def test_out_of_range_value_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="jpeg_quality"):
         load_params(_write(tmp_path, {**MINIMAL, "frames": {"jpeg_quality": 10}}))

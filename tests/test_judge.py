@@ -64,15 +64,15 @@ def test_a_collage_of_many_faces_cannot_be_judged(judged, portrait, tmp_path):
     assert few.verdict in ("fake", "real")  # 3 people in a photo are not a collage
 
 
-def test_a_face_below_min_face_px_cannot_be_judged(tiny_model_dir, portrait, tmp_path):
+def test_a_face_below_min_face_long_side_px_cannot_be_judged(tiny_model_dir, portrait, tmp_path):
     face_px = Predictor(tiny_model_dir).predict_path(save(portrait, tmp_path / "one.png")).faces[0]
     x1, y1, x2, y2 = face_px.box
     size = max(x2 - x1, y2 - y1)
-    strict = Predictor(with_rules(tiny_model_dir, tmp_path / "strict", JudgeConfig(min_face_px=int(size) + 1)))
+    strict = Predictor(with_rules(tiny_model_dir, tmp_path / "strict", JudgeConfig(min_face_long_side_px=int(size) + 1)))
     result = strict.predict_path(tmp_path / "one.png")
     assert result.reason == {"code": "face_too_small", "message": f"the face is {size:.0f} px, under the "
                              f"{int(size) + 1} px the model needs; use a larger or sharper copy"}
-    lenient = Predictor(with_rules(tiny_model_dir, tmp_path / "lenient", JudgeConfig(min_face_px=int(size) - 1)))
+    lenient = Predictor(with_rules(tiny_model_dir, tmp_path / "lenient", JudgeConfig(min_face_long_side_px=int(size) - 1)))
     assert lenient.predict_path(tmp_path / "one.png").verdict in ("fake", "real")
 
 

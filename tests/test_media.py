@@ -330,7 +330,7 @@ def test_pad_mode_crops_of_real_dfdc_faces_have_no_black_border(shared_data: Pat
 
 def test_already_cropped_pad_and_skip(face_image) -> None:
     rgb, _ = face_image
-    full = FaceDetector(FacesConfig(already_cropped="pad", min_face_px=20))
+    full = FaceDetector(FacesConfig(already_cropped="pad", min_face_detect_px=20))
     box = full.detect([rgb])[0][0]
     tight = crop_face(rgb, box, margin=1.0, size=128)  # the face fills the whole image
     [found] = full.main_faces([tight], already_cropped=True)
@@ -355,7 +355,7 @@ def test_already_cropped_pad_and_skip(face_image) -> None:
 def test_cut_margin_measures_the_margin_a_crop_was_cut_with(face_image, margin: float) -> None:
     """scripts/crop_margin.py: a rendered face cut at a known margin reads back as about that margin."""
     rgb, _ = face_image
-    detector = FaceDetector(FacesConfig(already_cropped="pad", min_face_px=20))
+    detector = FaceDetector(FacesConfig(already_cropped="pad", min_face_detect_px=20))
     box = detector.detect([rgb])[0][0]
     crop = crop_face(rgb, box, margin=margin, size=160)
     assert cut_margin(crop, detector) == pytest.approx(margin, rel=0.12)

@@ -77,7 +77,7 @@ def demo_items(tiny_corpus: Path) -> list[list[np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def reference() -> MTCNN:
-    return MTCNN(keep_all=True, device="cpu", min_face_size=FacesConfig().min_face_px)
+    return MTCNN(keep_all=True, device="cpu", min_face_size=FacesConfig().min_face_detect_px)
 
 
 @pytest.fixture(scope="module")
@@ -202,8 +202,8 @@ def test_batched_pnet_for_gpus_finds_the_faces_one_frame_at_a_time_finds(demo_it
     videos = [item for item in demo_items if len(item) > 1]  # a video's frames share one size
     compared = 0
     for frames in videos:
-        alone = fast.detect(frames, FacesConfig().min_face_px, batch_pnet=False)
-        batched = fast.detect(frames, FacesConfig().min_face_px, batch_pnet=True)
+        alone = fast.detect(frames, FacesConfig().min_face_detect_px, batch_pnet=False)
+        batched = fast.detect(frames, FacesConfig().min_face_detect_px, batch_pnet=True)
         for a, b in zip(alone, batched, strict=True):
             assert len(a.boxes) == len(b.boxes)
             assert np.abs(a.boxes - b.boxes).max(initial=0) < SAME_DETECTION_PX

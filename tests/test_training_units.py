@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
+from sklearn.utils.class_weight import compute_sample_weight
 
 from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts
 from deepfake_detector.models.preprocess import eval_transform, to_model_input
@@ -20,7 +21,7 @@ from deepfake_detector.train.calibrate import (
     fit_calibration,
     fit_temperature,
 )
-from deepfake_detector.train.data import balanced_sampler, sampling_cells
+from deepfake_detector.train.data import balanced_sampler, cell_weights, sampling_cells
 
 # ------------------------------------------------------------------------------------------- calibration
 
@@ -174,14 +175,14 @@ def _cell_table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "label"])
 
 
-def _draws_per_cell(rows: pd.DataFrame, balance_by: str, epochs: int) -> dict[tuple[str, int], int]:
-    sampler = balanced_sampler(sampling_cells(rows, balance_by), seed=0)
+def _draws_per_cell(rows: pd.DataFrame, balance: str, epochs: int) -> dict[tuple[str, int], int]:
+    sampler = balanced_sampler(sampling_cells(rows, balance), seed=0)
     drawn = np.concatenate([list(sampler) for _ in range(epochs)])
     counts = rows.iloc[drawn].value_counts(["dataset", "label"])
     return {key: int(counts.get(key, 0)) for key in CELLS}
 
 
-def test_balance_by_dataset_label_draws_every_cell_equally_often() -> None:
+def test_balance_dataset_label_draws_every_cell_equally_often() -> None:
     rows, epochs = _cell_table(), 20
     draws = epochs * len(rows)
     counts = _draws_per_cell(rows, "dataset_label", epochs)
@@ -191,16 +192,28 @@ def test_balance_by_dataset_label_draws_every_cell_equally_often() -> None:
         assert abs(count - draws / 4) < 4 * sd, (cell, counts)
 
 
-def test_balance_by_label_evens_labels_and_keeps_each_datasets_share() -> None:
+def test_balance_label_evens_labels_and_keeps_each_datasets_share() -> None:
     rows, epochs = _cell_table(), 20
     draws = epochs * len(rows)
     counts = _draws_per_cell(rows, "label", epochs)
     for (dataset, label), count in counts.items():  # half the draws per label, split as the label's rows are
         p = 0.5 * CELLS[(dataset, label)] / sum(n for (_, lab), n in CELLS.items() if lab == label)
         assert abs(count - draws * p) < 4 * np.sqrt(draws * p * (1 - p)), ((dataset, label), counts)
-    # the default's weights are the ones balance_classes always had: 1 / the row's class count
+    # the default's weights are the ones label balancing always had: 1 / the row's class count
     weights = balanced_sampler(sampling_cells(rows, "label"), seed=0).weights.numpy()
     np.testing.assert_array_equal(weights, 1.0 / np.where(rows["label"] == 0, 750.0, 250.0))
+
+
+def test_cell_weights_give_every_cell_the_same_total_as_sklearns_balanced_weights() -> None:
+    """The linear probe's loss weights (train.balance): with label cells they are exactly the class_weight
+    "balanced" it used before, so its results do not move; with dataset_label each of the four cells weighs
+    a quarter."""
+    rows = _cell_table()
+    for balance, cells in [("label", 2), ("dataset_label", 4)]:
+        ids = sampling_cells(rows, balance)
+        weights = cell_weights(ids)
+        np.testing.assert_array_equal(weights, compute_sample_weight("balanced", ids))
+        np.testing.assert_allclose(np.bincount(ids, weights=weights), len(rows) / cells)
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -303,8 +303,8 @@ def test_face_too_small(data, tmp_path):
     assert set(failed(report)) == {"faces_crops.face_px"}
     assert failed(report)["faces_crops.face_px"] == f"{crop} (face_px=8.0, split=val)"
     text = report.to_text()
-    assert f"FAIL faces_crops.face_px: expect_column_values_to_be_between between {CFG.min_face_px}" in text
-    assert "faces.min_face_px" in text  # the fix names the knob
+    assert f"FAIL faces_crops.face_px: expect_column_values_to_be_between between {CFG.min_face_source_px}" in text
+    assert "faces.min_face_detect_px" in text and "validate.min_face_source_px" in text  # the fix names the knobs
 
 
 def test_failed_report_files(data, tmp_path):

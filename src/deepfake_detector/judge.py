@@ -16,7 +16,7 @@ REASONS = {
     "no_face": "no face was found in the file",
     "many_faces": "an image holds more faces than judge.max_faces: a collage or a screenshot",
     "too_few_face_frames": "a face is in fewer than judge.min_face_frames of a video's sampled frames",
-    "face_too_small": "the main face is smaller than judge.min_face_px",
+    "face_too_small": "the main face is smaller than judge.min_face_long_side_px",
     "out_of_distribution": "the main face's embedding lies outside the validation faces' range (model.json's "
                            "embedding_range): unlike anything the model was calibrated on",
 }
@@ -47,8 +47,8 @@ def cannot_judge(rules: JudgeConfig | None, media: str, frames: int, face_sizes:
     if media == "video" and len(face_sizes) < rules.min_face_frames * frames:
         return Reason("too_few_face_frames", f"a face is in only {len(face_sizes)} of {frames} sampled frames (fewer "
                                              f"than {rules.min_face_frames:.0%}); use a clip where the face stays in view")
-    if max(face_sizes) < rules.min_face_px:
-        return Reason("face_too_small", f"the face is {max(face_sizes):.0f} px, under the {rules.min_face_px} px the "
+    if max(face_sizes) < rules.min_face_long_side_px:
+        return Reason("face_too_small", f"the face is {max(face_sizes):.0f} px, under the {rules.min_face_long_side_px} px the "
                                         "model needs; use a larger or sharper copy")
     return None
 

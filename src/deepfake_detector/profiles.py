@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from deepfake_detector.config import ConfigError, Params, merged
+from deepfake_detector.config import ConfigError, merged, validate_params
 
 PROFILES_DIR = Path("profiles")
 
@@ -19,8 +19,5 @@ def profile_params(name: str, base: str | Path = "params.yaml", root: str | Path
         names = sorted(p.stem for p in (root / PROFILES_DIR).glob("*.yaml") if not p.stem.startswith("ablation"))
         raise ConfigError(f"{overlay_path}: no such profile; profiles: {', '.join(names)}")
     raw = merged(yaml.safe_load((root / base).read_text()) or {}, yaml.safe_load(overlay_path.read_text()) or {})
-    try:
-        Params.model_validate(raw)
-    except Exception as err:
-        raise ConfigError(f"{overlay_path} on {base}: invalid params:\n{err}") from None
+    validate_params(raw, f"{overlay_path} on {base}")
     return raw

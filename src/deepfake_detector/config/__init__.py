@@ -105,12 +105,36 @@ class ConfigError(ValueError):
     """params.yaml is missing or invalid; the message says which key and why."""
 
 
+# keys an older params.yaml may still carry -> what replaced them: named in the error instead of pydantic's
+# bare "extra inputs are not permitted"
+RENAMED = {
+    "train.balance_classes": "train.balance (none | label | dataset_label)",
+    "train.balance_by": "train.balance (none | label | dataset_label)",
+    "faces.min_face_px": "faces.min_face_detect_px (MTCNN's smallest face, in detection pixels)",
+    "validate.min_face_px": "validate.min_face_source_px (in source pixels)",
+    "validate.max_face_px": "validate.max_face_source_px (in source pixels)",
+    "judge.min_face_px": "judge.min_face_long_side_px (the main face's longer side, in source pixels)",
+}
+
+
+def validate_params(raw: dict, where: str) -> Params:
+    """Params from parsed YAML; ConfigError naming `where`, each renamed key and its new name, or the invalid
+    key paths."""
+    renamed = [
+        f"{old} is now {new}"
+        for old, new in RENAMED.items()
+        if isinstance(raw.get(old.split(".")[0]), dict) and old.split(".")[1] in raw[old.split(".")[0]]
+    ]
+    if renamed:
+        raise ConfigError(f"{where}: renamed keys, rename them: " + "; ".join(renamed))
+    try:
+        return Params.model_validate(raw)
+    except Exception as err:  # pydantic's message names the key path; keep it, drop the traceback
+        raise ConfigError(f"{where}: invalid params:\n{err}") from None
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: not found. Run from the project root or pass --params.")
-    raw = yaml.safe_load(path.read_text()) or {}
-    try:
-        return Params.model_validate(raw)
-    except Exception as err:  # pydantic's message names the key path; keep it, drop the traceback
-        raise ConfigError(f"{path}: invalid params:\n{err}") from None
+    return validate_params(yaml.safe_load(path.read_text()) or {}, str(path))

@@ -79,10 +79,10 @@ class FacesConfig(Strict):
     margin: float = Field(1.3, ge=0.5)  # crop side = margin * max(box side); < 1 crops inside the box
     crop_size: int = Field(128, ge=16)  # stored crops, in px: at least the largest train.input_size
     min_prob: float = Field(0.9, ge=0, le=1)
-    min_face_px: int = Field(20, ge=1)  # MTCNN's smallest face, in detection pixels (after detect_max_side)
+    min_face_detect_px: int = Field(20, ge=1)  # MTCNN's smallest face, in detection pixels (after detect_max_side)
     # MTCNN's pyramid levels that search faces smaller than this share of the frame's short side are skipped;
     # the other levels stay as they are. The skipped levels are the largest and cost most (0.075: about half
-    # the detection time on 640x360 frames, two thirds on a 600x600 photo); 0 = off (search down to min_face_px)
+    # the detection time on 640x360 frames, two thirds on a 600x600 photo); 0 = off (search down to min_face_detect_px)
     min_face_frac: float = Field(0.075, ge=0, lt=1)
     detect_max_side: int = Field(640, ge=64)  # frames are downsized to this before detection
     batch_size: int = Field(16, ge=1)
@@ -96,6 +96,6 @@ class FacesConfig(Strict):
 class ValidateConfig(Strict):
     max_class_ratio: float = Field(3.0, ge=1.0)  # majority / minority count, per split
     min_detection_rate: float = Field(0.95, ge=0, le=1)
-    min_face_px: int = Field(20, ge=1)
-    max_face_px: int = Field(4096, ge=1)
+    min_face_source_px: int = Field(20, ge=1)  # bounds of a found face's size, in source pixels
+    max_face_source_px: int = Field(4096, ge=1)
     max_hash_distance: int = Field(0, ge=0)  # perceptual hash distance that counts as a duplicate

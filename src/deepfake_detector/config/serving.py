@@ -13,7 +13,7 @@ class JudgeConfig(Strict):
     Predictor; the trained model (evaluate, robustness) scores every face it finds."""
 
     # the main face's longer side in source pixels: below it, a 128 px crop is mostly up-sampling blur
-    min_face_px: int = Field(32, ge=1)
+    min_face_long_side_px: int = Field(32, ge=1)
     min_face_frames: float = Field(0.5, ge=0, le=1)  # share of a video's sampled frames that must show a face
     max_faces: int = Field(6, ge=1)  # more faces in one image: a collage or a screenshot, not a photo of someone
     # the main face's median embedding distance is beyond the validation faces' range (model.json's

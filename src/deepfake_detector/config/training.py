@@ -92,10 +92,9 @@ class TrainConfig(Strict):
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
     augment: AugmentConfig = AugmentConfig()
-    balance_classes: bool = True
-    # what balance_classes evens out: each label, or each dataset's reals and fakes (every (dataset, label)
-    # cell drawn equally often, so a large dataset does not drown a small one)
-    balance_by: Literal["label", "dataset_label"] = "label"
+    # what the sampler draws equally often: nothing (the data's own mix), each label, or each dataset's reals
+    # and fakes (every (dataset, label) cell, so a large dataset does not drown a small one)
+    balance: Literal["none", "label", "dataset_label"] = "label"
     # share of real training crops turned into self-blended fakes (SBI) each time they are drawn; 0 = off
     self_blend_rate: float = Field(0.0, ge=0, le=1)
     # SBI's own setting: train on real faces only, every training fake self-blended (validation keeps the

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.frames import read_crop
+from deepfake_detector.media.frames import read_crops_in_chunks
 from deepfake_detector.scoring import video_scores
 
 METHOD_COLUMN = "method_prob."  # + a method name: the method head's probability of it (score_frames_and_items)
@@ -16,10 +16,9 @@ METHOD_COLUMN = "method_prob."  # + a method name: the method head's probability
 def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictor.assess_crops' columns for each face (and the embeddings, when the temporal head scores
     videos), read and scored a batch at a time so memory stays flat."""
-    paths = faces["crop_path"].tolist()
     assessed, embeddings = [np.zeros((0, 2 + len(predictor.methods)))], []
-    for i in range(0, len(paths), batch_size):
-        batch, batch_embeddings = predictor.assess_with_embeddings([read_crop(p) for p in paths[i : i + batch_size]])
+    for crops in read_crops_in_chunks(faces["crop_path"].tolist(), batch_size):
+        batch, batch_embeddings = predictor.assess_with_embeddings(crops)
         assessed.append(batch)
         if batch_embeddings is not None:
             embeddings.append(batch_embeddings)

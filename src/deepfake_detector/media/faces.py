@@ -73,10 +73,10 @@ class FaceDetector:
         image pyramid, and the face size under which its levels are skipped.
 
         The first pyramid level is the frame at 12 / min_face_size and each next one is 0.709x smaller, so
-        the first levels cost most. `faces.min_face_px` counts detection pixels: on a frame downsized by s it
-        stands for min_face_px / s source pixels. `faces.min_face_frac` skips the levels that look for faces
+        the first levels cost most. `faces.min_face_detect_px` counts detection pixels: on a frame downsized by s
+        it stands for min_face_detect_px / s source pixels. `faces.min_face_frac` skips the levels that look for faces
         under that share of the short side, leaving the other levels (and the faces they find) unchanged."""
-        return float(self.cfg.min_face_px), self.cfg.min_face_frac * min(h, w)
+        return float(self.cfg.min_face_detect_px), self.cfg.min_face_frac * min(h, w)
 
     def main_faces(self, frames: list[np.ndarray], already_cropped: bool = False) -> list[Face | None]:
         """The tracked main face per frame of one item (a video's frames, or a single image)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def read_crop(path: str | Path) -> np.ndarray:
         return read_image(path)
     except MediaError:
         raise FileNotFoundError(f"{path}: face crop missing or unreadable; re-run the crop_faces stage") from None
+
+
+def read_crops_in_chunks(paths: Sequence[str | Path], size: int) -> Iterator[list[np.ndarray]]:
+    """The crops at `paths` in order, `size` at a time: memory stays flat however many a split holds."""
+    for start in range(0, len(paths), size):
+        yield [read_crop(p) for p in paths[start : start + size]]
 
 
 def decode_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:

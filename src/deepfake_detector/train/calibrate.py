@@ -15,7 +15,7 @@ from sklearn.model_selection import GroupKFold
 
 from deepfake_detector.config import AGGREGATIONS, MethodHeadConfig, TrainConfig
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.frames import read_crop
+from deepfake_detector.media.frames import read_crops_in_chunks
 from deepfake_detector.models.runtime import TemporalTorch
 from deepfake_detector.models.spec import (
     TEMPORAL_WEIGHTS,
@@ -96,9 +96,8 @@ def item_auc(items: pd.DataFrame) -> float:
 
 def embed_faces(predictor: Predictor, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Frame logits and embeddings of `rows`' crops, read a chunk at a time so memory stays flat."""
-    paths = rows["crop_path"].tolist()
-    parts = [predictor.logits_and_embeddings([read_crop(p) for p in paths[i : i + EMBED_CHUNK]])
-             for i in range(0, len(paths), EMBED_CHUNK)]
+    parts = [predictor.logits_and_embeddings(crops)
+             for crops in read_crops_in_chunks(rows["crop_path"].tolist(), EMBED_CHUNK)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

@@ -54,11 +54,19 @@ def balanced_sampler(cells: np.ndarray, seed: int) -> WeightedRandomSampler:
     return WeightedRandomSampler(torch.as_tensor(weights), num_samples=len(cells), generator=generator)
 
 
-def sampling_cells(rows: pd.DataFrame, balance_by: str) -> np.ndarray:
-    """The cell of each row the balanced sampler evens out: its label, or its (dataset, label) pair."""
-    if balance_by == "label":
+def sampling_cells(rows: pd.DataFrame, balance: str) -> np.ndarray:
+    """The cell of each row the balanced sampler evens out (train.balance): its label, or its (dataset, label)
+    pair."""
+    if balance == "label":
         return rows["label"].to_numpy()
     return pd.factorize(rows["dataset"].astype(str) + "/" + rows["label"].astype(str), sort=True)[0]
+
+
+def cell_weights(cells: np.ndarray) -> np.ndarray:
+    """A weight per row that gives every cell the same total: n / (cells * the row's cell count), sklearn's
+    "balanced" class weights, for the linear probe's loss."""
+    counts = np.bincount(cells).astype(np.float64)
+    return len(cells) / (np.count_nonzero(counts) * counts[cells])
 
 
 def check_splits(train_rows: pd.DataFrame, val_rows: pd.DataFrame, blend_only: bool = False) -> None:
@@ -80,14 +88,13 @@ def make_loaders(
     std: tuple[float, float, float],
     strength: float,
     batch_size: int,
-    balance: bool,
+    balance: str,
     seed: int,
     num_workers: int = 0,
     max_train_items: int | None = None,
     self_blend: SelfBlendSettings | None = None,
     multiscale: MultiscaleConfig | None = None,
     crop_scale_min: float = 1.0,
-    balance_by: str = "label",
 ) -> tuple[DataLoader, DataLoader]:
     train_rows = faces[faces["split"] == "train"]
     blend_only = bool(self_blend and self_blend.only and self_blend.rate > 0)
@@ -101,8 +108,8 @@ def make_loaders(
     val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
     # real-only rows: the self-blend rate sets the class mix, nothing to balance
-    balanced = balance and not blend_only
-    sampler = balanced_sampler(sampling_cells(train_rows, balance_by), seed) if balanced else None
+    balanced = balance != "none" and not blend_only
+    sampler = balanced_sampler(sampling_cells(train_rows, balance), seed) if balanced else None
     train_loader = DataLoader(
         train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
         num_workers=num_workers, drop_last=len(train_set) > batch_size,

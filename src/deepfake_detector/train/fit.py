@@ -35,8 +35,7 @@ class FitSettings:
     pretrained: bool = False
     weights: str | None = None  # train.weights: a state-dict file, before the installed packages and the hub
     finetune: FinetuneConfig = FinetuneConfig()
-    balance_classes: bool = True
-    balance_by: str = "label"  # train.balance_by: label, or dataset_label
+    balance: str = "label"  # train.balance: none, label or dataset_label
     num_workers: int = 0
     max_train_items: int | None = None
     self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
@@ -52,8 +51,8 @@ class FitSettings:
         train = params.train
         return cls(
             **tunables, epochs=epochs, batch_size=train.batch_size, pretrained=train.pretrained,
-            weights=train.weights, finetune=train.finetune, balance_classes=train.balance_classes,
-            balance_by=train.balance_by, num_workers=train.num_workers, max_train_items=max_train_items,
+            weights=train.weights, finetune=train.finetune, balance=train.balance,
+            num_workers=train.num_workers, max_train_items=max_train_items,
             self_blend=SelfBlendSettings(train.self_blend_rate, train.self_blend_only),
             multiscale=train.multiscale, crop_scale_min=train.augment.crop_scale_min,
             frequency_branch=train.frequency_branch, compute=params.compute,
@@ -90,8 +89,8 @@ def fit(
     L.seed_everything(seed, workers=True, verbose=False)
     train_loader, val_loader = make_loaders(
         faces, settings.input_size, mean, std, settings.augment_strength, settings.batch_size,
-        settings.balance_classes, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
-        settings.multiscale, settings.crop_scale_min, settings.balance_by,
+        settings.balance, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
+        settings.multiscale, settings.crop_scale_min,
     )
     module = FrameClassifier(
         settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, mean, std,
@@ -138,7 +137,7 @@ def fit_linear_probe(faces: pd.DataFrame, settings: FitSettings, weights: Weight
                     "crops: %s not used", [k for k, on in ignored.items() if on])
     device = torch_device(settings.compute.accelerator, "compute.accelerator")
     probe = fit_probe(faces, settings.backbone, settings.input_size, weights, settings.finetune,
-                      settings.balance_classes, seed, device, settings.max_train_items, features_dir)
+                      settings.balance, seed, device, settings.max_train_items, features_dir)
     log.info("linear probe over %d block(s): val AUC %.4f with C=%g", settings.finetune.probe_layers, probe.val_auc,
              probe.c)
     trained = {"accelerator": device, "processes": 1, "strategy": "linear probe", "precision": "32-true"}

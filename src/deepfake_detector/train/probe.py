@@ -19,12 +19,12 @@ from sklearn.preprocessing import StandardScaler
 from deepfake_detector.config import FinetuneConfig, TrainConfig
 from deepfake_detector.io import atomic_dir, read_json, write_json
 from deepfake_detector.logs import UserError
-from deepfake_detector.media.frames import read_crop
+from deepfake_detector.media.frames import read_crops_in_chunks
 from deepfake_detector.models.frequency import build_model
 from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.pretrained import WeightSource, find_weights
 from deepfake_detector.models.probe import ProbeModel
-from deepfake_detector.train.data import check_splits
+from deepfake_detector.train.data import cell_weights, check_splits, sampling_cells
 
 FEATURES_FILE = "features.npy"  # float32, one row per face of the index
 INDEX_FILE = "index.csv"
@@ -67,8 +67,7 @@ def compute_features(
     """The model's features of the crops at `paths`, preprocessed as validation and the Predictor do."""
     model = model.to(device)
     parts = [np.zeros((0, model.num_features), np.float32)]
-    for start in range(0, len(paths), BATCH):
-        crops = [read_crop(p) for p in paths[start : start + BATCH]]
+    for crops in read_crops_in_chunks(paths, BATCH):
         x = torch.from_numpy(to_model_input(crops, input_size, weights.mean, weights.std)).to(device)
         with torch.inference_mode():
             parts.append(model.forward_features(x).cpu().numpy())
@@ -133,13 +132,13 @@ def embed_faces(train: TrainConfig, faces: pd.DataFrame, out: Path, device: str 
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, c: float, seed: int, class_weight: str | None = None
+    x: np.ndarray, y: np.ndarray, c: float, seed: int, sample_weight: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A logistic regression on standardised `x`: (coef, intercept, classes), the standardisation folded into
     the weights so they apply to raw `x`."""
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed, class_weight=class_weight)
-    model.fit(scaler.transform(x), y)
+    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    model.fit(scaler.transform(x), y, sample_weight=sample_weight)
     coef = model.coef_ / scaler.scale_
     return coef, model.intercept_ - coef @ scaler.mean_, model.classes_
 
@@ -150,14 +149,14 @@ def best_head(
     val_x: np.ndarray,
     val_y: np.ndarray,
     cs: list[float],
-    class_weight: str | None,
+    sample_weight: np.ndarray | None,
     seed: int,
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(validation AUC, C, coef, intercept) of the logistic regression with the best validation AUC over `cs`;
     ties keep the earlier C."""
     best = None
     for c in cs:
-        coef, intercept, _ = fit_logistic(x, y, c, seed, class_weight)
+        coef, intercept, _ = fit_logistic(x, y, c, seed, sample_weight)
         auc = float(roc_auc_score(val_y, val_x @ coef[0] + intercept[0]))
         log.info("linear probe C=%g: val AUC %.4f", c, auc)
         if best is None or auc > best[0]:
@@ -171,7 +170,7 @@ def fit_probe(
     input_size: int,
     weights: WeightSource,
     finetune: FinetuneConfig,
-    balance: bool,
+    balance: str,
     seed: int,
     device: str = "cpu",
     max_train_items: int | None = None,
@@ -196,7 +195,7 @@ def fit_probe(
         x[~fit_rows],
         y[~fit_rows],
         finetune.probe_c,
-        "balanced" if balance else None,
+        None if balance == "none" else cell_weights(sampling_cells(train, balance)),
         seed,
     )
     with torch.no_grad():

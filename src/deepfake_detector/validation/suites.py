@@ -122,10 +122,11 @@ def faces_suites(
             _not_null("face_px", "Found faces need a size: fix the faces stage."),
             _between(
                 "face_px",
-                cfg.min_face_px,
-                cfg.max_face_px,
-                f"Face size outside [{cfg.min_face_px}, {cfg.max_face_px}] source px: raise faces.min_face_px to drop "
-                "tiny detections, or check the source resolution.",
+                cfg.min_face_source_px,
+                cfg.max_face_source_px,
+                f"Face size outside [{cfg.min_face_source_px}, {cfg.max_face_source_px}] source px: raise "
+                "faces.min_face_detect_px (detection px) to drop tiny detections, lower validate.min_face_source_px "
+                "to accept them, or check the source resolution.",
             ),
             _in_set("crop_exists", [True], "Crop missing: re-run the faces stage."),
             _in_set(
