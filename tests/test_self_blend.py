@@ -151,12 +151,12 @@ def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
     (at the rate), and validation keeps the dataset's own fakes for picking the epoch and calibrating."""
     faces = _table(tmp_path)
     only = SelfBlendSettings(rate=0.5, only=True)
-    train, val = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0, self_blend=only)
+    train, val = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance="label", seed=0, self_blend=only)
     assert len(train.dataset) == 12 and set(train.dataset.labels) == {0.0}  # the 12 real train crops
     drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
     assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
     assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
-    mixed, _ = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance=True, seed=0,
+    mixed, _ = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance="label", seed=0,
                             self_blend=SelfBlendSettings(rate=0.5))
     assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
 
