@@ -6,6 +6,8 @@ A table lives in a block of its page, between two markers; the first names the s
   <!-- results: reports/pretrained/real only=meso4,pretrained -->   those variants, in that order
   <!-- results: reports/pretrained/all_lodo table=lodo -->  its leave-one-dataset-out table (lodo.md's)
   <!-- results: artifacts/evaluate/metrics.json -->         the demo's test metrics, frame and video level
+  <!-- results: reports/profiles/all table=profile -->      a profile's end-to-end run (scripts/keep_profile_run.py):
+                                                            each dataset's test items, trained on or unseen
   <!-- /results -->
 Everything between the markers is generated: the command and commit that made the source, then the table.
 Text outside them is the author's.
@@ -23,6 +25,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from ablation_tables import lodo_table, runs_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +47,9 @@ DEMO_COLUMNS = {
     "recall": "recall",
     "f1": "F1",
 }
+
+
+PROFILE_COLUMNS = {"roc_auc": "ROC-AUC", "average_precision": "AP", "eer": "EER", "recall": "recall", "f1": "F1"}
 
 
 def pages(root: Path) -> list[Path]:
@@ -137,11 +143,38 @@ def demo_block(source: str, root: Path, stated: str) -> str:
     )
 
 
+def profile_block(source: str, root: Path) -> str:
+    folder = root / source
+    made = json.loads((folder / "made.json").read_text())
+    metrics = json.loads((folder / "evaluate.json").read_text())
+    roles = {d["name"]: d.get("role", "train") for d in yaml.safe_load((folder / "params.yaml").read_text())["data"]["datasets"]}
+    levels = {**{name: (roles.get(name, "?"), m) for name, m in metrics["video_by_dataset"].items()},
+              "all test items": ("", metrics["video"])}
+    rows = [
+        {
+            "dataset": name,
+            "role": "trained on" if role == "train" else role,
+            "test real / fake": f"{m['n_real']} / {m['n_fake']}",
+            **{header: f"{m[key]:.3f}" for key, header in PROFILE_COLUMNS.items()},
+        }
+        for name, (role, m) in levels.items()
+    ]
+    val_auc = json.loads((folder / "train.json").read_text())["best_val_auc"]
+    return (
+        f"From `{source}/evaluate.json` (the evaluate stage of the profile's run, a verdict per video or crop, "
+        f"frames aggregated by `{metrics['video_aggregation']}`; validation frame AUC {val_auc:.3f}, threshold "
+        f"{metrics['threshold']:.3f}), made by `{made['command']}`, {commit_text(made['git_commit'])} (the "
+        f"trained model's code).\n\n{markdown(pd.DataFrame(rows))}\n"
+    )
+
+
 def render(spec: str, root: Path, stated: str = "") -> str:
     """The body of a block; `stated` is its current body."""
     source, options = parse_spec(spec)
     if source == DEMO_METRICS:
         return demo_block(source, root, stated)
+    if options.get("table") == "profile":
+        return profile_block(source, root)
     return ablation_block(source, options, root)
 
 

@@ -157,3 +157,31 @@ def test_demo_block_names_the_model_commit_and_keeps_it_without_the_model(tmp_pa
     )
     model_json.unlink()  # a clone before `make demo`: the page's commit stands
     assert write_results.check(tmp_path) == []
+
+
+def _metrics(n_real: int, n_fake: int, auc: float) -> dict:
+    return {"n_real": n_real, "n_fake": n_fake, "roc_auc": auc, "average_precision": auc + 0.01, "eer": 1 - auc,
+            "recall": 0.5, "f1": 0.6}
+
+
+def test_a_profile_block_is_each_datasets_test_items_from_the_runs_files(tmp_path: Path) -> None:
+    """reports/profiles/<name> as scripts/keep_profile_run.py writes it -> a row per dataset, its role from the
+    run's params.yaml, then all test items; the command and commit from made.json."""
+    folder = tmp_path / "reports" / "profiles" / "p"
+    folder.mkdir(parents=True)
+    (folder / "made.json").write_text(json.dumps({"command": "scripts/use_profile.sh p && dvc exp run -n p-data",
+                                                  "git_commit": "fedcba9876543210fedcba9876543210fedcba98"}))
+    (folder / "params.yaml").write_text("data:\n  datasets:\n    - {name: a}\n    - {name: b, role: unseen}\n")
+    (folder / "train.json").write_text(json.dumps({"best_val_auc": 0.8123}))
+    (folder / "evaluate.json").write_text(json.dumps({
+        "video_by_dataset": {"a": _metrics(10, 12, 0.9), "b": _metrics(3, 4, 0.25)},
+        "video": _metrics(13, 16, 0.7), "video_aggregation": "mean", "threshold": 0.4567}))
+    body = write_results.render("reports/profiles/p table=profile", tmp_path)
+    assert "made by `scripts/use_profile.sh p && dvc exp run -n p-data`, commit `fedcba9`" in body
+    assert "validation frame AUC 0.812, threshold 0.457" in body
+    rows = [line for line in body.splitlines() if line.startswith("| ")][1:]
+    assert [[cell.strip() for cell in row.split("|")[1:7]] for row in rows] == [
+        ["a", "trained on", "10 / 12", "0.900", "0.910", "0.100"],
+        ["b", "unseen", "3 / 4", "0.250", "0.260", "0.750"],
+        ["all test items", "", "13 / 16", "0.700", "0.710", "0.300"],
+    ]
