@@ -2,7 +2,7 @@
 
 After `make demo` (it reads artifacts/frames, faces.csv and manifest.csv), each probe runs in a fresh process
 under one setting and prints a hash of what it computed, so equal hashes mean bit-identical results:
-  - mtcnn: the faces.csv rows crop_faces' own unit (preprocess/faces.FaceCropper) gives for the demo
+  - mtcnn: the faces.csv rows crop_faces' own unit (preprocess/crop_faces.FaceCropper) gives for the demo
     frames, batched as the stage batches them;
   - train: the demo model's weights after the train stage's own fit (two epochs; --emulate: one epoch on
     64 crops, since emulation is about 50 times slower).
@@ -44,7 +44,7 @@ def probe(what: str) -> str:
         import tempfile
 
         from deepfake_detector.engines import in_place
-        from deepfake_detector.preprocess.faces import FaceCropper, face_batches
+        from deepfake_detector.preprocess.crop_faces import FaceCropper, face_batches
         from deepfake_detector.tables import FRAMES, MANIFEST, read_table
 
         manifest = read_table(MANIFEST_CSV, MANIFEST).set_index("item_id")

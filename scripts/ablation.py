@@ -47,7 +47,7 @@ from deepfake_detector.config import Params, load_params, merged, validate_param
 from deepfake_detector.data.splits import hold_out_methods, leave_one_dataset_out
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
-from deepfake_detector.evaluate.scoring import score_frames_and_items
+from deepfake_detector.evaluate.split_scores import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import read_json, write_json
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV

@@ -10,7 +10,7 @@ from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
 from deepfake_detector.preprocess import gather
-from deepfake_detector.preprocess.faces import FaceCropper, batch_frames, face_batches
+from deepfake_detector.preprocess.crop_faces import FaceCropper, batch_frames, face_batches
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FACES, FRAMES, MANIFEST, read_table, write_table
 

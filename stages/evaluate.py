@@ -16,7 +16,7 @@ from deepfake_detector.evaluate.metrics import (
     roc_points,
 )
 from deepfake_detector.evaluate.plots import save_curves
-from deepfake_detector.evaluate.scoring import METHOD_COLUMN, score_frames_and_items
+from deepfake_detector.evaluate.split_scores import METHOD_COLUMN, score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage

@@ -10,7 +10,7 @@ from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FRAMES_CSV, FRAMES_DIR, MANIFEST_CSV
 from deepfake_detector.preprocess import gather
-from deepfake_detector.preprocess.frames import FrameExtractor, FrameItem
+from deepfake_detector.preprocess.extract_frames import FrameExtractor, FrameItem
 from deepfake_detector.summary import StageSummary
 from deepfake_detector.tables import FRAMES, MANIFEST, read_table, write_table
 

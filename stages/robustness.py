@@ -12,7 +12,7 @@ from deepfake_detector.config import CURRENT_MODEL, load_params
 from deepfake_detector.devices import pin_threads
 from deepfake_detector.evaluate import robustness as rb
 from deepfake_detector.evaluate.plots import save_curves
-from deepfake_detector.evaluate.scoring import score_frames_and_items
+from deepfake_detector.evaluate.split_scores import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path, write_json
 from deepfake_detector.logs import UserError, run_stage

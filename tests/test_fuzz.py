@@ -18,8 +18,8 @@ from PIL import Image
 from deepfake_detector.config import load_params
 from deepfake_detector.engines import in_place
 from deepfake_detector.inference import Prediction, Predictor
-from deepfake_detector.preprocess.faces import FaceCropper, FaceItem
-from deepfake_detector.preprocess.frames import FrameExtractor, FrameItem
+from deepfake_detector.preprocess.crop_faces import FaceCropper, FaceItem
+from deepfake_detector.preprocess.extract_frames import FrameExtractor, FrameItem
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

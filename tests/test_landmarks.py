@@ -14,7 +14,7 @@ import pytest
 from deepfake_detector.config import FacesConfig
 from deepfake_detector.media.faces import FaceDetector
 from deepfake_detector.media.landmarks import load_landmarker
-from deepfake_detector.preprocess.faces import face_row
+from deepfake_detector.preprocess.crop_faces import face_row
 from deepfake_detector.train.self_blend import crop_landmarks
 
 LEFT_EYE, RIGHT_EYE, MOUTH_LEFT, MOUTH_RIGHT = slice(36, 42), slice(42, 48), 48, 54  # iBUG 300-W indices

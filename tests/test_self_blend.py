@@ -57,7 +57,7 @@ def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
     from deepfake_detector.config import FacesConfig
     from deepfake_detector.media.faces import Face
     from deepfake_detector.media.frames import read_crop
-    from deepfake_detector.preprocess.faces import face_row  # crop_faces' writer: crop + recorded square
+    from deepfake_detector.preprocess.crop_faces import face_row  # crop_faces' writer: crop + recorded square
 
     image = np.zeros((224, 224, 3), np.uint8)
     points = np.array([[70.0, 90.0], [150.0, 86.0], [112.0, 130.0], [80.0, 170.0], [146.0, 168.0]])

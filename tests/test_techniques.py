@@ -32,7 +32,7 @@ from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import calibrate_on_validation
 from deepfake_detector.train.fit import FitSettings, fit
-from deepfake_detector.train.temporal import pad, train_temporal_head, video_sequences
+from deepfake_detector.train.fit_temporal import pad, train_temporal_head, video_sequences
 
 # ------------------------------------------------------------------------------------------ multi-scale
 

@@ -25,7 +25,7 @@ class MultiscaleConfig(Strict):
 
 
 class TemporalHeadConfig(Strict):
-    """A GRU over a video's per-frame embeddings, trained after the frame model (see train/temporal.py)."""
+    """A GRU over a video's per-frame embeddings, trained after the frame model (see train/fit_temporal.py)."""
 
     enabled: bool = False
     kind: Literal["gru"] = "gru"

@@ -115,7 +115,7 @@ def face_size_aucs(frames: pd.DataFrame, edges: list[float]) -> dict[str, dict[s
 def breakdown(frames: pd.DataFrame, items: pd.DataFrame, threshold: float) -> dict[str, dict]:
     """Frame- and video-level metrics (AUC, AP, F1, precision, recall, EER...) per dataset and per
     manipulation method; a method is judged against the reals of the datasets it appears in. `items` holds
-    each item's verdict as the Predictor makes it (evaluate/scoring.py), temporal head included."""
+    each item's verdict as the Predictor makes it (evaluate/split_scores.py), temporal head included."""
 
     def levels(part_frames: pd.DataFrame, part_items: pd.DataFrame) -> dict:
         return {"frame": binary_metrics(part_frames["label"], part_frames["prob"], threshold),

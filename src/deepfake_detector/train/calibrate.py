@@ -25,8 +25,8 @@ from deepfake_detector.models.spec import (
     TemporalSpec,
 )
 from deepfake_detector.scoring import video_scores
+from deepfake_detector.train.fit_temporal import train_temporal_head, video_sequences
 from deepfake_detector.train.probe import fit_logistic
-from deepfake_detector.train.temporal import train_temporal_head, video_sequences
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 ECE_FOLDS = 2  # cross-fitted ECE: calibrate on one half of the val items, measure on the other
