@@ -18,38 +18,47 @@ OUT = Path("reports/profiles")
 MODEL_JSON = Path("artifacts/train/model/model.json")
 
 
-def copies(name: str) -> dict[Path, str]:
-    """Each file of the run -> its name in reports/profiles/<name>/."""
-    files = {
+def copies(name: str) -> tuple[dict[Path, str], list[str]]:
+    """Each file of the run -> its name in reports/profiles/<name>/, and the later stages whose outputs are
+    missing (a run stopped after evaluate still reports its model; made.json says what it lacks)."""
+    needed = {
         Path("params.yaml"): "params.yaml",
         Path("dvc.lock"): "dvc.lock",
         Path("artifacts/train/metrics.json"): "train.json",
         Path("artifacts/evaluate/metrics.json"): "evaluate.json",
-        Path("artifacts/robustness/metrics.json"): "robustness.json",
     }
-    files |= {path: path.name for path in sorted(Path("artifacts/summaries").glob("*.json"))}
-    files |= {path: f"baseline_{path.parent.name}.json" for path in sorted(Path("artifacts/baselines").glob("*/metrics.json"))}
-    files |= {path: "model_card.md" for path in Path("artifacts/model").glob("model_card.md")}
-    missing = [str(path) for path in files if not path.exists()]
-    if missing or not MODEL_JSON.exists():
-        raise SystemExit(f"not a finished run of profile {name}: missing {missing or [str(MODEL_JSON)]}; "
+    missing = [str(path) for path in [*needed, MODEL_JSON] if not path.exists()]
+    if missing:
+        raise SystemExit(f"not a run of profile {name} down to evaluate: missing {missing}; "
                          f"run: scripts/use_profile.sh {name} && dvc exp run -n {name}-data")
-    return files
+    later = {
+        "robustness": {Path("artifacts/robustness/metrics.json"): "robustness.json"},
+        "baselines": {path: f"baseline_{path.parent.name}.json"
+                      for path in sorted(Path("artifacts/baselines").glob("*/metrics.json"))},
+        "package": {path: "model_card.md" for path in Path("artifacts/model").glob("model_card.md")},
+    }
+    summaries = {path: path.name for path in sorted(Path("artifacts/summaries").glob("*.json"))}
+    files = needed | summaries
+    for stage_files in later.values():
+        files |= {path: copy for path, copy in stage_files.items() if path.exists()}
+    not_run = [stage for stage, stage_files in later.items() if not any(p.exists() for p in stage_files)]
+    return files, not_run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", help="the profile the run used (profiles/<name>.yaml)")
     name = parser.parse_args().profile
-    files = copies(name)
+    files, not_run = copies(name)
     out = OUT / name
     out.mkdir(parents=True, exist_ok=True)
     for path, copy in files.items():
         shutil.copyfile(path, out / copy)
     commit = read_json(MODEL_JSON)["provenance"]["git_commit"]
-    write_json({"command": f"scripts/use_profile.sh {name} && dvc exp run -n {name}-data", "git_commit": commit},
-               out / "made.json")
-    print(f"{out}: {len(files)} files and made.json (commit {commit[:7]})")
+    made = {"command": f"scripts/use_profile.sh {name} && dvc exp run -n {name}-data", "git_commit": commit}
+    write_json(made | ({"stages_not_run": not_run} if not_run else {}), out / "made.json")
+    print(f"{out}: {len(files)} files and made.json (commit {commit[:7]})"
+          + (f"; no outputs of {', '.join(not_run)}" if not_run else ""))
 
 
 if __name__ == "__main__":

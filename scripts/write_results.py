@@ -160,11 +160,13 @@ def profile_block(source: str, root: Path) -> str:
         for name, (role, m) in levels.items()
     ]
     val_auc = json.loads((folder / "train.json").read_text())["best_val_auc"]
+    not_run = made.get("stages_not_run")
+    stopped = f"; the run was stopped before {', '.join(not_run)}" if not_run else ""
     return (
         f"From `{source}/evaluate.json` (the evaluate stage of the profile's run, a verdict per video or crop, "
         f"frames aggregated by `{metrics['video_aggregation']}`; validation frame AUC {val_auc:.3f}, threshold "
         f"{metrics['threshold']:.3f}), made by `{made['command']}`, {commit_text(made['git_commit'])} (the "
-        f"trained model's code).\n\n{markdown(pd.DataFrame(rows))}\n"
+        f"trained model's code){stopped}.\n\n{markdown(pd.DataFrame(rows))}\n"
     )
 
 

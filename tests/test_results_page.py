@@ -185,3 +185,7 @@ def test_a_profile_block_is_each_datasets_test_items_from_the_runs_files(tmp_pat
         ["b", "unseen", "3 / 4", "0.250", "0.260", "0.750"],
         ["all test items", "", "13 / 16", "0.700", "0.710", "0.300"],
     ]
+    made = json.loads((folder / "made.json").read_text())
+    (folder / "made.json").write_text(json.dumps(made | {"stages_not_run": ["robustness", "package"]}))
+    body = write_results.render("reports/profiles/p table=profile", tmp_path)
+    assert "(the trained model's code); the run was stopped before robustness, package." in body
