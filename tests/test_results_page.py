@@ -230,3 +230,17 @@ def test_robustness_block_is_each_axis_per_model_then_each_dataset_and_method(tm
         ["dataset d", "2 / 3", "0.880", "0.792"],
         ["method swap", "2 / 3", "0.880", "0.792"],
     ]
+
+
+def test_a_profile_runs_robustness_block_names_the_run_that_made_it(tmp_path: Path) -> None:
+    """reports/profiles/<name>/robustness.json: the command and commit from made.json beside it."""
+    folder = tmp_path / "reports" / "profiles" / "p"
+    folder.mkdir(parents=True)
+    crf_videos = {"n": 2, "23": {"mean_kb": 900.0, "no_verdict": {}}, "43": {"mean_kb": 90.0, "no_verdict": {}}}
+    (folder / "robustness.json").write_text(json.dumps({"crf_videos": crf_videos, "current": _robustness_model(1.0, 0.5)}))
+    (folder / "made.json").write_text(json.dumps({"command": "dvc exp run -n p-data",
+                                                  "git_commit": "fedcba9876543210fedcba9876543210fedcba98"}))
+    body = write_results.render("reports/profiles/p/robustness.json table=robustness", tmp_path)
+    assert "made by `dvc exp run -n p-data`, commit `fedcba9` (the trained model's code)." in body
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| H")]
+    assert rows == [["H.264 CRF, mean kB (video AUC)", "23 (900) / 43 (90)", "0.76 / 0.56"]]
