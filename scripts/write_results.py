@@ -8,6 +8,9 @@ A table lives in a block of its page, between two markers; the first names the s
   <!-- results: artifacts/evaluate/metrics.json -->         the demo's test metrics, frame and video level
   <!-- results: reports/profiles/all table=profile -->      a profile's end-to-end run (scripts/keep_profile_run.py):
                                                             each dataset's test items, trained on or unseen
+  <!-- results: artifacts/robustness/metrics.json table=robustness -->   the robustness stage: AUC per
+                                                            degradation level, then per dataset and method, per
+                                                            model (also a profile run's robustness.json)
   <!-- /results -->
 Everything between the markers is generated: the command and commit that made the source, then the table.
 Text outside them is the author's.
@@ -50,6 +53,14 @@ DEMO_COLUMNS = {
 
 
 PROFILE_COLUMNS = {"roc_auc": "ROC-AUC", "average_precision": "AP", "eer": "EER", "recall": "recall", "f1": "F1"}
+ROBUSTNESS_AXES = {  # the robustness stage's axes, in the page's order
+    "resolution": "resolution (px)",
+    "face_px": "detected face size (px), faces",
+    "jpeg_quality": "JPEG quality",
+    "blur_sigma": "blur sigma",
+    "noise_std": "noise std",
+    "crf": "H.264 CRF, mean kB (video AUC)",
+}
 
 
 def pages(root: Path) -> list[Path]:
@@ -170,6 +181,71 @@ def profile_block(source: str, root: Path) -> str:
     )
 
 
+def robustness_made_by(source: str, root: Path, stated: str) -> str:
+    """A profile run's made.json beside the file; else the demo's robustness stage and its model's commit."""
+    made = root / Path(source).parent / "made.json"
+    if made.exists():
+        run = json.loads(made.read_text())
+        return f"made by `{run['command']}`, {commit_text(run['git_commit'])} (the trained model's code)"
+    commit = demo_commit(root, stated)
+    where = "from" if commit else "it is in"
+    return f"made by `make demo`, {commit_text(commit)} ({where} the evaluated model's `model.json`, a DVC output)"
+
+
+def level_order(level: str) -> tuple[int, float]:
+    """Sort key of a level: "<96" first, then "96-104" and plain numbers by value, ">=112" last."""
+    rank = 0 if level.startswith("<") else 2 if level.startswith(">") else 1
+    return rank, float(re.search(r"[\d.]+", level)[0])
+
+
+def auc_text(auc: float | None, digits: int = 3) -> str:
+    return "-" if auc is None else f"{auc:.{digits}f}"
+
+
+def axis_row(axis: str, label: str, metrics: dict, models: list[str]) -> dict[str, str]:
+    """One axis: its levels, then each model's AUC per level (two digits, " / " between levels)."""
+    levels = sorted(metrics[models[0]][axis], key=level_order)
+    if axis == "face_px":
+        shown = [f"{level} ({metrics[models[0]][axis][level]['n']})" for level in levels]
+        aucs = {model: [metrics[model][axis][level]["roc_auc"] for level in levels] for model in models}
+    else:
+        kb = metrics.get("crf_videos", {}) if axis == "crf" else {}
+        shown = [f"{level} ({kb[level]['mean_kb']:.0f})" if level in kb else level for level in levels]
+        aucs = {model: [metrics[model][axis][level] for level in levels] for model in models}
+    cells = {model: " / ".join(auc_text(auc, 2) for auc in aucs[model]) for model in models}
+    return {"axis": label, "levels": " / ".join(shown), **cells}
+
+
+def group_rows(metrics: dict, models: list[str]) -> list[dict[str, str]]:
+    """Video/item level, a row per dataset then per manipulation method: its test items and each model's AUC."""
+    rows = []
+    for key, kind in (("by_dataset", "dataset"), ("by_method", "method")):
+        for name, level in metrics[models[0]][key].items():
+            video = level["video"]
+            rows.append({
+                "test items of": f"{kind} {name}",
+                "test real / fake": f"{video['n_real']} / {video['n_fake']}",
+                **{model: auc_text(metrics[model][key][name]["video"]["roc_auc"]) for model in models},
+            })
+    return rows
+
+
+def robustness_block(source: str, root: Path, stated: str) -> str:
+    metrics = json.loads((root / source).read_text())
+    models = [model for model in metrics if model != "crf_videos"]
+    faces = sum(level["frame"]["n"] for level in metrics[models[0]]["by_dataset"].values())
+    axes = [axis_row(axis, label, metrics, models) for axis, label in ROBUSTNESS_AXES.items()]
+    groups = pd.DataFrame(group_rows(metrics, models))
+    return (
+        f"From `{source}` (the robustness stage; `current` is the train stage's model, the others its "
+        f"baselines), {robustness_made_by(source, root, stated)}.\n\n"
+        f"ROC-AUC per level of each degradation: frame level on the {faces} test faces, except H.264 CRF: "
+        f"video level on {metrics['crf_videos']['n']} re-encoded test videos.\n\n{markdown(pd.DataFrame(axes))}\n\n"
+        f"Video/item ROC-AUC of the undegraded test split per dataset and per manipulation method (a method's "
+        f"fakes against the reals of the datasets it appears in).\n\n{markdown(groups)}\n"
+    )
+
+
 def render(spec: str, root: Path, stated: str = "") -> str:
     """The body of a block; `stated` is its current body."""
     source, options = parse_spec(spec)
@@ -177,6 +253,8 @@ def render(spec: str, root: Path, stated: str = "") -> str:
         return demo_block(source, root, stated)
     if options.get("table") == "profile":
         return profile_block(source, root)
+    if options.get("table") == "robustness":
+        return robustness_block(source, root, stated)
     return ablation_block(source, options, root)
 
 

@@ -189,3 +189,62 @@ def test_a_profile_block_is_each_datasets_test_items_from_the_runs_files(tmp_pat
     (folder / "made.json").write_text(json.dumps(made | {"stages_not_run": ["robustness", "package"]}))
     body = write_results.render("reports/profiles/p table=profile", tmp_path)
     assert "(the trained model's code); the run was stopped before robustness, package." in body
+
+
+def _groups(auc: float | None) -> dict:
+    video = {"n_real": 2, "n_fake": 3, "roc_auc": auc}
+    return {"by_dataset": {"d": {"frame": {"n": 7}, "video": video}}, "by_method": {"swap": {"video": video}}}
+
+
+def _robustness_model(scale: float, small_faces_auc: float | None) -> dict:
+    return {
+        "resolution": {"128": 0.8 * scale, "32": 0.5 * scale},
+        "face_px": {">=112": {"n": 4, "roc_auc": 0.7 * scale}, "<96": {"n": 3, "roc_auc": small_faces_auc}},
+        "jpeg_quality": {"90": 0.79 * scale, "10": 0.6 * scale},
+        "blur_sigma": {"0": 0.8 * scale, "4": 0.49 * scale},
+        "noise_std": {"0": 0.8 * scale, "20": 0.7 * scale},
+        "crf": {"23": 0.76 * scale, "43": 0.56 * scale},
+        **_groups(0.88 * scale),
+    }
+
+
+def test_robustness_block_is_each_axis_per_model_then_each_dataset_and_method(tmp_path: Path) -> None:
+    """artifacts/robustness/metrics.json -> a row per axis, levels in order (face sizes by their edges, CRFs
+    with the videos' mean size), an AUC per model and level (none: "-"); then the undegraded video AUCs."""
+    folder = tmp_path / "artifacts" / "robustness"
+    folder.mkdir(parents=True)
+    crf_videos = {"n": 5, "23": {"mean_kb": 15.9, "no_verdict": {}}, "43": {"mean_kb": 3.4, "no_verdict": {}}}
+    metrics = {"crf_videos": crf_videos, "current": _robustness_model(1.0, None), "meso4": _robustness_model(0.9, 0.9)}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    body = write_results.render(
+        "artifacts/robustness/metrics.json table=robustness", tmp_path, "commit `abcdef0`"
+    )
+    assert "made by `make demo`, commit `abcdef0` (from the evaluated model's `model.json`" in body
+    assert "frame level on the 7 test faces, except H.264 CRF: video level on 5 re-encoded test videos" in body
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
+    assert rows == [
+        ["axis", "levels", "current", "meso4"],
+        ["resolution (px)", "32 / 128", "0.50 / 0.80", "0.45 / 0.72"],
+        ["detected face size (px), faces", "<96 (3) / >=112 (4)", "- / 0.70", "0.90 / 0.63"],
+        ["JPEG quality", "10 / 90", "0.60 / 0.79", "0.54 / 0.71"],
+        ["blur sigma", "0 / 4", "0.80 / 0.49", "0.72 / 0.44"],
+        ["noise std", "0 / 20", "0.80 / 0.70", "0.72 / 0.63"],
+        ["H.264 CRF, mean kB (video AUC)", "23 (16) / 43 (3)", "0.76 / 0.56", "0.68 / 0.50"],
+        ["test items of", "test real / fake", "current", "meso4"],
+        ["dataset d", "2 / 3", "0.880", "0.792"],
+        ["method swap", "2 / 3", "0.880", "0.792"],
+    ]
+
+
+def test_a_profile_runs_robustness_block_names_the_run_that_made_it(tmp_path: Path) -> None:
+    """reports/profiles/<name>/robustness.json: the command and commit from made.json beside it."""
+    folder = tmp_path / "reports" / "profiles" / "p"
+    folder.mkdir(parents=True)
+    crf_videos = {"n": 2, "23": {"mean_kb": 900.0, "no_verdict": {}}, "43": {"mean_kb": 90.0, "no_verdict": {}}}
+    (folder / "robustness.json").write_text(json.dumps({"crf_videos": crf_videos, "current": _robustness_model(1.0, 0.5)}))
+    (folder / "made.json").write_text(json.dumps({"command": "dvc exp run -n p-data",
+                                                  "git_commit": "fedcba9876543210fedcba9876543210fedcba98"}))
+    body = write_results.render("reports/profiles/p/robustness.json table=robustness", tmp_path)
+    assert "made by `dvc exp run -n p-data`, commit `fedcba9` (the trained model's code)." in body
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| H")]
+    assert rows == [["H.264 CRF, mean kB (video AUC)", "23 (900) / 43 (90)", "0.76 / 0.56"]]
