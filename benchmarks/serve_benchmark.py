@@ -4,7 +4,7 @@ Media, built from a demo-corpus face: a 600x600 portrait JPEG, a 1280x720 JPEG (
 a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16) frames. Prints
   - p50 latency of /predict_image (portrait, 720p) and /predict_video over HTTP against the serving targets
     (portrait 150 ms, video 1.5 s, idle 2 cores), with the service's own split (`timings_ms`: decode, detect,
-    classify; medians); then with ?explain=true (heatmaps) and their time (`timings_ms.explain`);
+    classify, evidence; medians); then with ?explain=true (heatmaps) and their time (`timings_ms.explain`);
   - the HTTP overhead: against Predictor.predict_path on the same files in a separate process with the
     worker's environment and malloc settings, alternating with the HTTP calls; and as the client's wall time
     minus the time the service reports (`timings_ms.server`);
@@ -49,7 +49,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP
 VIDEO_EVERY = 10  # in the memory run, every 10th request is a video
 RSS_SAMPLE_S = 0.2
 MB = 2**20
-SPLIT = ("decode", "detect", "classify")  # Predictor's timings_ms, passed through by the service
+SPLIT = ("decode", "detect", "classify", "evidence")  # Predictor's timings_ms, passed through by the service
 
 
 def make_media(out: Path) -> dict[str, tuple[str, Path]]:
@@ -362,7 +362,7 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"\nworker thread environment: {r['thread_env'] or 'none set (torch and ONNX Runtime use their defaults)'}; "
           f"torch threads in the worker (GET /model): {r['torch_threads']}")
     head = ("media", "frames", "p50 HTTP ms", "target", "in-process", "overhead", "service", "transport",
-            "decode", "detect", "classify")
+            "decode", "detect", "classify", "evidence")
     print("".join(f"{h:>12}" if i else f"{h:<11}" for i, h in enumerate(head)))
     for name, m in r["latency"].items():
         target = TARGET_MS.get(name)
@@ -373,8 +373,8 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print("  p50 HTTP: median client wall time; target: the serving goal on an idle 2-core machine;")
     print("  overhead: HTTP wall time over Predictor.predict_path in a separate process with the worker's settings")
     print("  (calls alternate with the HTTP ones); service: timings_ms.server (upload received to response);")
-    print("  transport: share of the wall time spent outside the service; decode/detect/classify: the service's")
-    print("  timings_ms (medians, ms)")
+    print("  transport: share of the wall time spent outside the service; decode/detect/classify/evidence: the")
+    print("  service's timings_ms (medians, ms; evidence: a video's key frames as JPEGs, ?frames=key)")
     print(f"\n{'with ?explain=true':<19}{'faces':>8}{'p50 HTTP ms':>14}{'explain off':>14}{'heatmaps ms':>14}")
     for name, m in r["explain"].items():
         print(f"{name:<19}{m['faces']:>8}{m['wall']:>14.1f}{r['latency'][name]['wall']:>14.1f}{m['explain']:>14.1f}")

@@ -1,13 +1,15 @@
 """The upload page in a real headless Chromium: upload an image and a video, see the verdict and the boxes.
 
 Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium chromium-driver`).
-Screenshots go to tests/artifacts/ (gitignored).
+Screenshots go to tests/artifacts/ (gitignored). Those the docs show are also written to docs/images/ when
+REFRESH_DOCS_IMAGES=1 is set (see docs/development.md), so the docs never change by accident.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -19,8 +21,11 @@ from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
 from test_real_server import running_server, server  # noqa: F401  (fixture: a real server)
 from test_service import CONFIG, media  # noqa: F401  (fixture: the demo media)
 
+from deepfake_detector.evidence import FAKE_RGB, REAL_RGB
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
+DOCS_IMAGES = Path(__file__).parents[1] / "docs" / "images"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
@@ -69,6 +74,15 @@ def upload(page, path: Path) -> None:
     page.evaluate("document.getElementById('verdict').textContent = ''")
     page.set_input_files("#file", str(path))
     page.wait_for_function("document.getElementById('verdict').textContent.length > 0")
+
+
+def screenshot(page, name: str, for_docs: bool = False) -> None:
+    """The page as tests/artifacts/<name>; with `for_docs` and REFRESH_DOCS_IMAGES=1, docs/images/<name> too."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    if for_docs and os.environ.get("REFRESH_DOCS_IMAGES") == "1":
+        DOCS_IMAGES.mkdir(exist_ok=True)
+        shutil.copyfile(ARTIFACTS / name, DOCS_IMAGES / name)
 
 
 def painted_pixels(page, canvas_id: str) -> int:
@@ -149,6 +163,7 @@ def test_upload_video_shows_timeline(page, media, tmp_path):  # noqa: F811
     assert page.is_visible("#timeline")
     # clicking a late sampled frame's dot goes there and shows that frame's face
     last = page.evaluate("current.result.timeline.at(-2)")
+    page.locator("#timeline").scroll_into_view_if_needed()  # the evidence frame may push it below the fold
     over = page.locator("#timeline .u-over").bounding_box()
     x, y = page.evaluate(f"[plot.valToPos({last['t']}, 'x'), plot.valToPos({last['fake_probability']}, 'y')]")
     page.mouse.click(over["x"] + x, over["y"] + y)
@@ -157,6 +172,73 @@ def test_upload_video_shows_timeline(page, media, tmp_path):  # noqa: F811
     assert page.inner_text("#face-caption").startswith(f"Frame {last['frame_idx']} at {last['t']:.2f} s: person 1")
     assert painted_pixels(page, "face-crops") > 0.9 * page.evaluate("document.getElementById('face-crops').width") * 128
     page.screenshot(path=str(ARTIFACTS / "browser_video.png"), full_page=True)
+
+
+def box_edge_colour(page, frame: dict) -> list[float]:
+    """The median colour, as the page decoded it, of the shown evidence frame along the top of its box."""
+    x1, y1, x2, _ = (round(v * frame["scale"]) for v in frame["box"])
+    return page.evaluate("""([x1, y1, x2]) => {
+        const img = document.getElementById('evidence-frame');
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+        const px = ctx.getImageData(x1, y1, x2 - x1 + 1, 1).data;
+        const median = (k) => { const v = []; for (let i = k; i < px.length; i += 4) v.push(px[i]);
+                                v.sort((a, b) => a - b); return v[v.length >> 1]; };
+        return [median(0), median(1), median(2)]; }""", [x1, y1, x2])
+
+
+@pytest.mark.timeout(400)
+def test_a_video_the_browser_cannot_play_shows_its_evidence_frames(page, media):  # noqa: F811
+    """The demo MP4 (MPEG-4 Part 2, which Chromium cannot play): no empty player; the frame that weighed most in
+    the verdict shows with its face boxed, a timeline dot shows its own frame, and the buttons step through them."""
+    page.wait_for_function("modelCard !== null")  # else a click on the page's end could race its first layout
+    upload(page, media["video"])
+    page.wait_for_function("document.getElementById('stage').hidden")  # the player failed and was hidden
+    assert page.is_visible("#evidence-frame") and "cannot play the file" in page.inner_text("#status")
+    result = page.evaluate("current.result")
+    frames = {(e["track"], e["frame_idx"]): e for e in result["evidence_frames"]}
+    assert sorted(frames) == sorted((f["track"], f["frame_idx"]) for f in result["faces"])  # ?frames=all
+    top = next(e for e in frames.values() if e["role"] == "highest" and e["track"] == result["decided_by_track"])
+    img = page.locator("#evidence-frame")
+    assert img.get_attribute("src") == f"data:image/jpeg;base64,{top['jpeg']}"
+    assert img.get_attribute("data-frame") == str(top["frame_idx"]) and "fake" in img.get_attribute("alt")
+    assert page.evaluate("document.getElementById('evidence-frame').naturalWidth") == top["width"]
+    colour = FAKE_RGB if top["fake_probability"] >= result["threshold"] else REAL_RGB
+    assert max(abs(a - b) for a, b in zip(box_edge_colour(page, top), colour, strict=True)) <= 25  # JPEG's blur
+
+    point = next(p for p in result["timeline"] if p["frame_idx"] != top["frame_idx"])
+    page.locator("#timeline").scroll_into_view_if_needed()  # the evidence frame may push it below the fold
+    over = page.locator("#timeline .u-over").bounding_box()
+    x, y = page.evaluate(f"[plot.valToPos({point['t']}, 'x'), plot.valToPos({point['fake_probability']}, 'y')]")
+    page.mouse.click(over["x"] + x, over["y"] + y)
+    page.wait_for_function(f"document.getElementById('evidence-frame').dataset.frame === '{point['frame_idx']}'")
+    clicked = frames[(point["track"], point["frame_idx"])]
+    assert img.get_attribute("src") == f"data:image/jpeg;base64,{clicked['jpeg']}"
+    assert page.inner_text("#evidence-caption").startswith(f"Frame {point['frame_idx']} at {point['t']:.2f} s")
+    screenshot(page, "evidence_frames.png", for_docs=True)
+
+    order = sorted(frames.values(), key=lambda e: (e["t"], e["track"]))
+    at = order.index(clicked)
+    page.focus("#evidence-prev" if at > 0 else "#evidence-next")  # the keyboard steps through the frames too
+    page.keyboard.press("Enter")
+    stepped = order[at - 1 if at > 0 else at + 1]
+    page.wait_for_function(f"document.getElementById('evidence-frame').dataset.frame === '{stepped['frame_idx']}'")
+
+
+@pytest.mark.timeout(400)
+def test_evidence_frames_on_a_phone(browser, server, media):  # noqa: F811
+    """390 px wide: the evidence frame fits the screen and nothing scrolls sideways."""
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.set_default_timeout(TIMEOUT_MS)
+    phone.goto(server)
+    upload(phone, media["video"])
+    phone.wait_for_function("document.getElementById('stage').hidden")
+    box = phone.locator("#evidence-frame").bounding_box()
+    assert box["width"] > 0 and box["x"] + box["width"] <= 390
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(phone, "evidence_frames_phone.png")
+    phone.close()
 
 
 @pytest.mark.timeout(400)

@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "scoring": 2,
     "judge": 2,
     "explain": 2,
+    "evidence": 2,
     "preprocess": 2,
     # the Predictor: media -> verdict
     "inference": 3,

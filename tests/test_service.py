@@ -196,6 +196,36 @@ def test_explain_query_parameter(client, media):
 
 
 @pytest.mark.timeout(300)
+def test_frames_query_parameter(client, media):
+    """A video's evidence frames (evidence.py) come back as JPEGs: by default each judged person's highest- and
+    median-scoring frame, with ?frames=all every scored frame, with none no frame; the scores never change."""
+    video = media["video"].read_bytes()
+    bodies = {}
+    for value in ("key", "all", "none"):
+        response = client.post(f"/predict_video?frames={value}", files={"video": ("clip.mp4", video)})
+        assert response.status_code == 200, response.text
+        bodies[value] = response.json()
+    default = client.post("/predict_video", files={"video": ("clip.mp4", video)}).json()
+    key = bodies["key"]["evidence_frames"]
+    assert [e["role"] for e in key] == [e["role"] for e in default["evidence_frames"]]
+    assert sorted(e["role"] for e in key) == ["highest", "median"] and {e["track"] for e in key} == {0}
+    top = max((f for f in default["faces"] if f["track"] == 0), key=lambda f: f["fake_probability"])
+    assert [e["frame_idx"] for e in key if e["role"] == "highest"] == [top["frame_idx"]]
+    every = bodies["all"]["evidence_frames"]
+    assert [(e["track"], e["frame_idx"], e["t"], e["box"], e["fake_probability"]) for e in every] == [
+        (f["track"], f["frame_idx"], f["t"], f["box"], f["fake_probability"]) for f in default["faces"]]
+    for e in every:  # the demo's 256 px frames are under explain.evidence.max_side: they keep their size
+        jpeg = cv2.imdecode(np.frombuffer(base64.b64decode(e["jpeg"]), np.uint8), cv2.IMREAD_COLOR)
+        assert jpeg.shape == (256, 256, 3) == (e["height"], e["width"], 3) and e["scale"] == 1.0
+    assert bodies["none"]["evidence_frames"] == [] and "evidence" not in bodies["none"]["timings_ms"]
+    for body in (*bodies.values(), default):
+        assert body["fake_probability"] == default["fake_probability"] and body["faces"] == default["faces"]
+    assert post(client, "image", media["image"]).json()["evidence_frames"] == []  # an image is its own evidence
+    bad = client.post("/predict_video?frames=some", files={"video": ("clip.mp4", video)})
+    assert bad.status_code == 400 and bad.json()["error"] == "frames='some': use key, all or none"
+
+
+@pytest.mark.timeout(300)
 def test_content_credentials_are_reported_beside_the_verdict(client, media, tmp_path):
     from c2pa_signing import SIGNER_NAME, SIGNER_ORG, sign
 

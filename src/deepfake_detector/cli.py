@@ -47,6 +47,11 @@ def predict(
     explain: Annotated[Path | None, typer.Option(
         help="Save where the model looked: one heatmap overlay PNG per scored face (per frame of a video) in "
              "this folder; --json then carries the heatmaps too.")] = None,
+    frames: Annotated[Path | None, typer.Option(
+        help="Save each video's evidence frames in this folder: JPEGs with the face box of each judged person's "
+             "highest- and median-scoring frame; --json then names the files.")] = None,
+    all_frames: Annotated[bool, typer.Option(
+        "--all-frames", help="With --frames: every frame a judged person was scored in (the API's ?frames=all).")] = False,
     # the next three default to params.compute's defaults (engine local; a Ray of 2 workers started here)
     engine: Annotated[str | None, typer.Option(help="With --out: local (this process) or ray (Ray workers).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="With --engine ray: local, auto or ray://host:port.")] = None,
@@ -58,8 +63,12 @@ def predict(
     from deepfake_detector.media.frames import media_files
 
     setup_logging()
-    if out is not None and explain is not None:
-        typer.echo("error: --explain draws heatmaps for printed results; leave out --out", err=True)
+    for given, option in ((explain, "--explain draws heatmaps"), (frames, "--frames saves evidence frames")):
+        if out is not None and given is not None:
+            typer.echo(f"error: {option} for printed results; leave out --out", err=True)
+            raise typer.Exit(2)
+    if all_frames and frames is None:
+        typer.echo("error: --all-frames says which evidence frames to save: add --frames FOLDER", err=True)
         raise typer.Exit(2)
     if out is not None:
         _predict_to_parquet(media_files(paths), model, out, cropped, engine, ray_address, workers)
@@ -67,11 +76,11 @@ def predict(
     if engine not in (None, "local"):
         typer.echo("error: --engine ray writes to a Parquet folder: add --out FOLDER", err=True)
         raise typer.Exit(2)
-    _predict_and_print(paths, model, as_json, cropped, explain)
+    _predict_and_print(paths, model, as_json, cropped, explain, frames, "all" if all_frames else "key")
 
 
 def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: bool | None,
-                       explain: Path | None) -> None:
+                       explain: Path | None, frames: Path | None, which_frames: str) -> None:
     from tqdm import tqdm
 
     from deepfake_detector.inference import Predictor
@@ -88,9 +97,12 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
         raise typer.Exit(2)
     failed = 0
     for path in tqdm(inputs, desc="predict", unit="file", file=sys.stderr):
-        r, frames = predictor.predict_path_and_frames(path, cropped=cropped, explain=explain is not None)
+        r, decoded = predictor.predict_path_and_frames(path, cropped=cropped, explain=explain is not None,
+                                                       evidence=which_frames if frames is not None else "none")
         if explain is not None:
-            _save_overlays(explain, path, r, frames)
+            _save_overlays(explain, path, r, decoded)
+        if frames is not None:
+            _save_evidence(frames, path, r)
         failed += r.error is not None
         if as_json:
             typer.echo(json.dumps(r.to_dict()))
@@ -107,22 +119,41 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
                            f"({r.manipulation['probability']:.0%}, if it is fake)")
         if not r.error and r.credentials.status != "none":  # beside the verdict, never part of it
             typer.echo(f"{r.path}: {r.credentials.message}")
+        if r.evidence_frames and not as_json:
+            typer.echo(f"{r.path}: {len(r.evidence_frames)} evidence frame(s) in {frames}")
     if failed == len(inputs):
         raise typer.Exit(1)
+
+
+def _file_stem(path: Path) -> str:
+    """<stem>-<hash of the path>: a name per input, distinct for same-named files in two folders."""
+    import hashlib
+
+    return f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+
+
+def _save_evidence(folder: Path, path: Path, prediction) -> None:
+    """<stem>-<hash of the path>_person<T>_frame<N>_fake<probability>.jpg per evidence frame; each frame then
+    names its file instead of carrying the JPEG."""
+    import base64
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for e in prediction.evidence_frames:
+        target = folder / f"{_file_stem(path)}_person{e.track}_frame{e.frame_idx}_fake{e.fake_probability:.3f}.jpg"
+        target.write_bytes(base64.b64decode(e.jpeg))
+        e.file, e.jpeg = str(target), None
 
 
 def _save_overlays(folder: Path, path: Path, prediction, frames) -> None:
     """<stem>-<hash of the path>[_frame<N>][_person<T>].png: each scored face's heatmap over its frame, its box
     outlined (person 0, the main face, has no suffix)."""
-    import hashlib
-
     import cv2
 
     from deepfake_detector.explain import overlay
 
     folder.mkdir(parents=True, exist_ok=True)
     by_index = {frame.index: frame for frame in frames}
-    stem = f"{path.stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"  # same-named files in two folders
+    stem = _file_stem(path)
     for face in prediction.faces:
         drawn = overlay(by_index[face.frame_idx].rgb, face.heatmap, face.crop_box)
         x1, y1, x2, y2 = (round(v) for v in face.box)

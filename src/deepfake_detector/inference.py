@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepfake_detector.config import ExplainConfig
+from deepfake_detector.evidence import EvidenceFrame, FrameChoice, evidence_frames
 from deepfake_detector.explain import heatmap_png, occlusion_maps
 from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge, outside_range
 from deepfake_detector.media.credentials import ContentCredentials, read_credentials
@@ -24,6 +25,7 @@ from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_s
 from deepfake_detector.media.frames import (
     Frame,
     MediaError,
+    iter_sampled_frames,
     media_kind,
     read_image,
     sample_frames,
@@ -80,6 +82,8 @@ class Prediction:
     treated_as_because: str | None = None
     threshold: float | None = None
     faces: list[FaceScore] = field(default_factory=list)
+    # a video's frames behind each judged person's verdict, as JPEGs with the box (evidence.py), on request
+    evidence_frames: list[EvidenceFrame] = field(default_factory=list)
     # one verdict per person; the file's is the highest of those that can be judged, and decided_by_track says whose
     tracks: list[TrackVerdict] = field(default_factory=list)
     decided_by_track: int | None = None
@@ -139,16 +143,17 @@ class Predictor:
                 self._detector = FaceDetector(self.spec.faces, self.detect_device)
             return self._detector
 
-    def find_faces(self, rgbs: list[np.ndarray], media: str,
-                   cropped: bool | None) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
+    def find_faces(self, rgbs: list[np.ndarray], media: str, cropped: bool | None,
+                   every_face: list[list[Face]] | None = None
+                   ) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
         """Each person's face per frame (the main face's track first; a face crop has only that one), how many
         faces an image holds, and whether the file is treated as a face crop (and why). A face crop goes through
         the same detection and cut as training's crop datasets (faces.already_cropped: padded or whole);
         `cropped=None` decides it from the detection: the file is a crop when its main face's crop square
-        (faces.margin x the box) covers the whole frame."""
+        (faces.margin x the box) covers the whole frame. `every_face`: detect()'s faces, when already searched."""
         if cropped:
             return [self.detector.main_faces(rgbs, already_cropped=True)], None, ("face_crop", "cropped=true was given")
-        every_face = self.detector.detect(rgbs)
+        every_face = self.detector.detect(rgbs) if every_face is None else every_face
         tracks = track_faces(every_face)
         count = len(every_face[0]) if media == "image" else None
         if cropped is False:
@@ -249,6 +254,13 @@ class Predictor:
         heat = occlusion_maps(self.backend.logits, self.model_input(crops), cfg)
         return [heatmap_png(h, cfg.opacity) for h in heat]
 
+    def evidence(self, frames: list[Frame], result: Prediction, choice: FrameChoice) -> list[EvidenceFrame]:
+        """The evidence frames of each judged person of `result`, drawn on its decoded `frames`."""
+        judged = [t.track for t in result.tracks if t.verdict != CANNOT_JUDGE]
+        cfg = (self.spec.explain or ExplainConfig()).evidence
+        rgb_of = {frame.index: frame.rgb for frame in frames}
+        return evidence_frames(rgb_of, result.faces, judged, self.spec.threshold, choice, cfg)
+
     def track_verdicts(self, media: str, frames: int, kept: list[tuple[Frame, Face, int]], probs: np.ndarray,
                        embeddings: np.ndarray | None, distances: np.ndarray, methods: np.ndarray,
                        main_reason: Reason | None) -> list[TrackVerdict]:
@@ -279,32 +291,41 @@ class Predictor:
     # -- files -> verdicts -------------------------------------------------------------------------------
     def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
                      assess_crops: CropAssessor | None = None, cropped: bool | None = None,
-                     explain: bool = False) -> Prediction:
+                     explain: bool = False, evidence: FrameChoice = "none") -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
         `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `assess_crops`
         replaces `self.assess_crops` (the service passes its micro-batcher, which calls `self.assess_crops`);
         `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None);
-        `explain`: add each face's heatmap."""
-        return self.predict_path_and_frames(path, max_pixels, frames_per_video, assess_crops, cropped, explain)[0]
+        `explain`: add each face's heatmap; `evidence`: which frames of a video to return as JPEGs (evidence.py)."""
+        return self.predict_path_and_frames(path, max_pixels, frames_per_video, assess_crops, cropped, explain,
+                                            evidence)[0]
 
     def predict_path_and_frames(self, path: str | Path, max_pixels: int | None = None,
                                 frames_per_video: int | None = None, assess_crops: CropAssessor | None = None,
-                                cropped: bool | None = None, explain: bool = False) -> tuple[Prediction, list[Frame]]:
+                                cropped: bool | None = None, explain: bool = False,
+                                evidence: FrameChoice = "none") -> tuple[Prediction, list[Frame]]:
         """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
         path = Path(path)
         try:
             media = media_kind(path)
             started = time.perf_counter()
+            n = frames_per_video or self.spec.frames_per_video
+            every_face, searching = None, 0.0
             if media == "image":
                 frames = [Frame(0, 0.0, read_image(path, max_pixels))]
-            else:
-                frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
+            elif cropped or self.detector.device != "cpu":  # face crops are searched differently; GPUs in batches
+                frames = sample_frames(path, n)
+            else:  # MTCNN searches each frame while the next one decodes
+                frames, every_face, searching = self.detector.detect_as_decoded(iter_sampled_frames(path, n))
             decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain)
+            prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain,
+                                             evidence=evidence, every_face=every_face)
             scored = time.perf_counter()
             prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
-            prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
+            # decode: what the search did not hide; detect: all of the search
+            prediction.timings_ms["decode"] = round((decoded - started - searching) * 1000, 1)
+            prediction.timings_ms["detect"] = round(prediction.timings_ms.get("detect", 0) + searching * 1000, 1)
             prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
             return prediction, frames
         except MediaError as err:
@@ -312,13 +333,15 @@ class Predictor:
 
     def predict_frames(self, frames: list[Frame], media: str, name: str, assess_crops: CropAssessor | None = None,
                        faces: list[Face | None] | None = None, cropped: bool | None = False,
-                       explain: bool = False) -> Prediction:
+                       explain: bool = False, evidence: FrameChoice = "none",
+                       every_face: list[list[Face]] | None = None) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
-        robustness sweep detects once per video for all its models); `cropped`, `explain` as in predict_path."""
+        robustness sweep detects once per video for all its models); `every_face`: every face per frame, when
+        already searched (find_faces); `cropped`, `explain`, `evidence` as in predict_path."""
         started = time.perf_counter()
         faces_in_image, treated_as, tracks = None, ("scene", "the faces were detected by the caller"), [faces]
         if faces is None:
-            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
+            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped, every_face)
         is_crop = treated_as[0] == "face_crop"
         detected = time.perf_counter()
         kept = [(frame, face, n) for n, track in enumerate(tracks)
@@ -359,6 +382,10 @@ class Predictor:
             result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
             result.manipulation = decider.manipulation
             result.label = result.verdict = decider.verdict
+        if media == "video" and evidence != "none":  # after scoring: the pictures cannot touch a score
+            drawn = time.perf_counter()
+            result.evidence_frames = self.evidence(frames, result, evidence)
+            result.timings_ms["evidence"] = round((time.perf_counter() - drawn) * 1000, 1)
         result.timings_ms.update(
             detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)
         )

@@ -23,7 +23,13 @@ from deepfake_detector.config.data import (
     ValidateConfig,
 )
 from deepfake_detector.config.evaluation import EvaluateConfig, RobustnessConfig
-from deepfake_detector.config.serving import ExplainConfig, JudgeConfig, PackageConfig, ServeConfig
+from deepfake_detector.config.serving import (
+    EvidenceConfig,
+    ExplainConfig,
+    JudgeConfig,
+    PackageConfig,
+    ServeConfig,
+)
 from deepfake_detector.config.training import (
     AGGREGATIONS,
     TUNABLE,
@@ -41,7 +47,7 @@ from deepfake_detector.config.training import (
     tunable_values,
 )
 
-__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params']
+__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'EvidenceConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params']
 
 
 class Params(Strict):

@@ -21,13 +21,23 @@ class JudgeConfig(Strict):
     out_of_distribution: bool = True
 
 
+class EvidenceConfig(Strict):
+    """Evidence frames (evidence.py): the sampled video frames behind a verdict, as small JPEGs with the box."""
+
+    max_side: int = Field(320, ge=16)  # px of the JPEG's longest side; smaller frames keep their size
+    jpeg_quality: int = Field(80, ge=1, le=100)
+    box_px: int = Field(2, ge=1)  # line width of the face box, in JPEG px
+
+
 class ExplainConfig(Strict):
-    """Occlusion heatmaps (explain.py): a mean-colour square, `window` of the input side, slides by `stride`."""
+    """Occlusion heatmaps (explain.py): a mean-colour square, `window` of the input side, slides by `stride`;
+    and the evidence frames of videos."""
 
     window: float = Field(0.25, gt=0, le=1)
     stride: float = Field(0.125, gt=0, le=1)
     batch_size: int = Field(64, ge=1)  # occluded crops per model call
     opacity: float = Field(0.6, ge=0, le=1)  # of the hottest pixel, where a heatmap is drawn over the image
+    evidence: EvidenceConfig = EvidenceConfig()
 
 
 class PackageConfig(Strict):

@@ -28,6 +28,9 @@ FLAGS = {  # query parameter -> its values (serving/service.py: query_flag)
     "explain": ("add each face's heatmap (default false)", ["true", "false", "1", "0"]),
     "cropped": ("the upload is a face crop, is not, or decide from the detection (auto, the default)",
                 ["true", "false", "auto", "1", "0"]),
+    "frames": ("a video's evidence frames in evidence_frames, JPEGs with the face box: key (each judged person's "
+               "highest- and median-scoring frame, the default), all (every frame they were scored in) or none",
+               ["key", "all", "none"]),
 }
 BINARY = {"type": "string", "format": "binary"}
 TIMELINE = {"type": "array", "description": "videos: the fake probability of each scored face, by frame and person",

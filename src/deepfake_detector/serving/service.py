@@ -147,8 +147,9 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
             target = Path(tmp) / "upload"
             cropped = query_flag(request, "cropped", "auto", CROPPED_VALUES)
             explain = query_flag(request, "explain", "false", FLAG_VALUES)
+            frames = query_flag(request, "frames", "key", FRAMES_VALUES)
             name = await receive_upload(request, kind, target, limit)
-            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, explain,
+            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, explain, frames,
                                                     limiter=svc.limiter)
         # time inside the service, upload included: the client's wall time minus this is the HTTP transport
         result["timings_ms"]["server"] = round((time.perf_counter() - started) * 1000, 1)
@@ -163,10 +164,13 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
 FLAG_VALUES = {"true": True, "1": True, "false": False, "0": False}
 # `?cropped=`: the upload is a face crop, is not, or let the detection decide (auto, the default)
 CROPPED_VALUES = {**FLAG_VALUES, "auto": None}
+# `?frames=`: which evidence frames of a video come back as JPEGs (evidence.py; key by default)
+FRAMES_VALUES = {"key": "key", "all": "all", "none": "none"}
 
 
-def query_flag(request: Request, name: str, default: str, values: dict[str, bool | None]) -> bool | None:
-    """A query parameter such as `?explain=true` (add heatmaps) or `?cropped=auto`, as one of `values`."""
+def query_flag(request: Request, name: str, default: str, values: dict[str, Any]) -> Any:
+    """A query parameter such as `?explain=true` (add heatmaps), `?cropped=auto` or `?frames=all`, as one of
+    `values`."""
     value = request.query_params.get(name, default).lower()
     if value not in values:
         choices = [key for key in values if not key.isdigit()]  # true, false (, auto)
@@ -182,9 +186,10 @@ async def predict_batch(request: Request) -> Response:
         with tempfile.TemporaryDirectory(prefix="deepfake-batch-") as tmp:
             cropped = query_flag(request, "cropped", "auto", CROPPED_VALUES)
             explain = query_flag(request, "explain", "false", FLAG_VALUES)
+            frames = query_flag(request, "frames", "key", FRAMES_VALUES)
             files = await receive_batch(request, Path(tmp), int(svc.config.max_upload_mb * 2**20),
                                         svc.config.max_batch_files)
-            results = [await anyio.to_thread.run_sync(svc.detect_or_error, path, name, cropped, explain,
+            results = [await anyio.to_thread.run_sync(svc.detect_or_error, path, name, cropped, explain, frames,
                                                       limiter=svc.limiter) for path, name in files]
         return JSONResponse({"results": results, "timings_ms": {"server": round((time.perf_counter() - started) * 1000, 1)}})
     except UploadError as err:
@@ -273,9 +278,9 @@ class DeepfakeDetector:
         return self.predictor is not None
 
     def detect(self, path: Path, name: str, expected: str | None, cropped: bool | None = None,
-               explain: bool = False) -> dict[str, Any]:
-        """Type, check and score one uploaded file (`expected`: image, video, or None for either). Raises
-        UploadError for anything the user must fix."""
+               explain: bool = False, frames: str = "key") -> dict[str, Any]:
+        """Type, check and score one uploaded file (`expected`: image, video, or None for either; `frames`: a
+        video's evidence frames, key, all or none). Raises UploadError for anything the user must fix."""
         with open(path, "rb") as f:
             sniffed = sniff(f.read(SNIFF_BYTES))
         if sniffed is None:
@@ -287,16 +292,17 @@ class DeepfakeDetector:
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         prediction = self.predictor.predict_path(
             typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-            assess_crops=self.batcher, cropped=cropped, explain=explain,
+            assess_crops=self.batcher, cropped=cropped, explain=explain, evidence=frames,
         )
         return self.response(prediction, str(typed), name)
 
-    def detect_or_error(self, path: Path, name: str, cropped: bool | None, explain: bool) -> dict[str, Any]:
+    def detect_or_error(self, path: Path, name: str, cropped: bool | None, explain: bool,
+                        frames: str) -> dict[str, Any]:
         """One file of a batch: its result (status 200), or its error and the status a single upload would get."""
         try:
             if path.stat().st_size == 0:
                 raise UploadError(400, f"{name}: the file is empty")
-            return {**self.detect(path, name, None, cropped, explain), "status": 200}
+            return {**self.detect(path, name, None, cropped, explain, frames), "status": 200}
         except UploadError as err:
             return {"path": name, "error": err.message, "status": err.status}
 
