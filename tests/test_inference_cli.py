@@ -249,16 +249,3 @@ def test_logs_go_to_stderr_not_stdout(capsys: pytest.CaptureFixture[str]) -> Non
     captured = capsys.readouterr()
     assert "a log line" in captured.err
     assert captured.out == ""
-
-
-def test_a_video_searched_while_it_decodes_scores_as_searched_at_once(predictor: Predictor,
-                                                                       media: dict[str, Path]) -> None:
-    """predict_path searches each frame for faces while the next one decodes (media/faces.detect_as_decoded);
-    the faces, people and scores are exactly those of searching the decoded frames as one list."""
-    from deepfake_detector.media.frames import sample_frames
-
-    streamed = predictor.predict_path(media["video"])
-    frames = sample_frames(media["video"], predictor.spec.frames_per_video)
-    at_once = predictor.predict_frames(frames, "video", str(media["video"]), cropped=None)
-    assert streamed.faces and streamed.faces == at_once.faces and streamed.tracks == at_once.tracks
-    assert streamed.fake_probability == at_once.fake_probability and streamed.verdict == at_once.verdict

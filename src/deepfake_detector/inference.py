@@ -25,7 +25,6 @@ from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_s
 from deepfake_detector.media.frames import (
     Frame,
     MediaError,
-    iter_sampled_frames,
     media_kind,
     read_image,
     sample_frames,
@@ -143,17 +142,16 @@ class Predictor:
                 self._detector = FaceDetector(self.spec.faces, self.detect_device)
             return self._detector
 
-    def find_faces(self, rgbs: list[np.ndarray], media: str, cropped: bool | None,
-                   every_face: list[list[Face]] | None = None
-                   ) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
+    def find_faces(self, rgbs: list[np.ndarray], media: str,
+                   cropped: bool | None) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
         """Each person's face per frame (the main face's track first; a face crop has only that one), how many
         faces an image holds, and whether the file is treated as a face crop (and why). A face crop goes through
         the same detection and cut as training's crop datasets (faces.already_cropped: padded or whole);
         `cropped=None` decides it from the detection: the file is a crop when its main face's crop square
-        (faces.margin x the box) covers the whole frame. `every_face`: detect()'s faces, when already searched."""
+        (faces.margin x the box) covers the whole frame."""
         if cropped:
             return [self.detector.main_faces(rgbs, already_cropped=True)], None, ("face_crop", "cropped=true was given")
-        every_face = self.detector.detect(rgbs) if every_face is None else every_face
+        every_face = self.detector.detect(rgbs)
         tracks = track_faces(every_face)
         count = len(every_face[0]) if media == "image" else None
         if cropped is False:
@@ -310,22 +308,16 @@ class Predictor:
         try:
             media = media_kind(path)
             started = time.perf_counter()
-            n = frames_per_video or self.spec.frames_per_video
-            every_face, searching = None, 0.0
             if media == "image":
                 frames = [Frame(0, 0.0, read_image(path, max_pixels))]
-            elif cropped or self.detector.device != "cpu":  # face crops are searched differently; GPUs in batches
-                frames = sample_frames(path, n)
-            else:  # MTCNN searches each frame while the next one decodes
-                frames, every_face, searching = self.detector.detect_as_decoded(iter_sampled_frames(path, n))
+            else:
+                frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
             decoded = time.perf_counter()
             prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain,
-                                             evidence=evidence, every_face=every_face)
+                                             evidence=evidence)
             scored = time.perf_counter()
             prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
-            # decode: what the search did not hide; detect: all of the search
-            prediction.timings_ms["decode"] = round((decoded - started - searching) * 1000, 1)
-            prediction.timings_ms["detect"] = round(prediction.timings_ms.get("detect", 0) + searching * 1000, 1)
+            prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
             prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
             return prediction, frames
         except MediaError as err:
@@ -333,15 +325,14 @@ class Predictor:
 
     def predict_frames(self, frames: list[Frame], media: str, name: str, assess_crops: CropAssessor | None = None,
                        faces: list[Face | None] | None = None, cropped: bool | None = False,
-                       explain: bool = False, evidence: FrameChoice = "none",
-                       every_face: list[list[Face]] | None = None) -> Prediction:
+                       explain: bool = False, evidence: FrameChoice = "none") -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
-        robustness sweep detects once per video for all its models); `every_face`: every face per frame, when
-        already searched (find_faces); `cropped`, `explain`, `evidence` as in predict_path."""
+        robustness sweep detects once per video for all its models); `cropped`, `explain`, `evidence` as in
+        predict_path."""
         started = time.perf_counter()
         faces_in_image, treated_as, tracks = None, ("scene", "the faces were detected by the caller"), [faces]
         if faces is None:
-            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped, every_face)
+            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
         is_crop = treated_as[0] == "face_crop"
         detected = time.perf_counter()
         kept = [(frame, face, n) for n, track in enumerate(tracks)

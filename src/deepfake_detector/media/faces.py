@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +16,6 @@ import numpy as np
 
 from deepfake_detector.config import FacesConfig
 from deepfake_detector.devices import torch_device
-from deepfake_detector.media.frames import Frame, decoded_ahead
 
 if TYPE_CHECKING:
     from deepfake_detector.media.mtcnn import Detections
@@ -119,18 +116,6 @@ class FaceDetector:
                 for i, faces in zip(chunk, self._detect_same_size([frames[i] for i in chunk]), strict=True):
                     results[i] = faces
         return results
-
-    def detect_as_decoded(self, frames: Iterator[Frame]) -> tuple[list[Frame], list[list[Face]], float]:
-        """A video's frames, detect() of each searched while the next one decodes, and the seconds spent
-        searching. The faces equal detect() on the whole list on the CPU, where MTCNN searches one frame at a
-        time anyway; on a GPU, which searches the frames as one batch, call detect() instead."""
-        decoded, faces, searching = [], [], 0.0
-        for frame in decoded_ahead(frames):
-            started = time.perf_counter()
-            faces += self.detect([frame.rgb])
-            searching += time.perf_counter() - started
-            decoded.append(frame)
-        return decoded, faces, searching
 
     def _detect_same_size(self, frames: list[np.ndarray]) -> list[list[Face]]:
         h, w = frames[0].shape[:2]
