@@ -17,10 +17,15 @@ from deepfake_detector.serving.web import WEB_FACTS, WEB_FILES, export_detector,
 
 @pytest.fixture(scope="session")
 def web_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """The tiny model with the web model files, as the package stage writes them (its own function)."""
+    """The tiny model with the web model files, as the package stage writes them (its own function). Temperature
+    0.02: the untrained model's logits (a few hundredths) then spread its probabilities over (0, 1) instead of
+    leaving them all near 0.5, so comparing probabilities within 0.01 also compares the logits closely."""
+    from deepfake_detector.models.spec import ModelSpec
+
     dest = tmp_path_factory.mktemp("web_model") / "model"
     shutil.copytree(tiny_model_dir, dest)
     export_detector(dest, opset=18, atol=1e-4)
+    ModelSpec.load(dest).model_copy(update={"temperature": 0.02}).save(dest)
     return dest
 
 

@@ -30,16 +30,20 @@ async function upload(file) {
   const form = new FormData();
   form.append(kind, file);
   let body;
+  const local = $("local").checked; // local.js: the file stays on this device
   try {
     const query = $("explain").checked ? "?explain=true" : "";
-    const response = await fetch(`predict_${kind}${query}`, { method: "POST", body: form });
-    body = await response.json();
-    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    if (local) body = await localCheck(file, kind);
+    else {
+      const response = await fetch(`predict_${kind}${query}`, { method: "POST", body: form });
+      body = await response.json();
+      if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    }
   } catch (err) {
     setStatus(`Could not analyse ${file.name}: ${err.message}`, true);
     return;
   }
-  setStatus("");
+  setStatus(local ? "Checked on this device: the file was not uploaded." : "");
   show(file, kind, body);
 }
 
@@ -424,7 +428,10 @@ function init() {
     modelCard = m;
     $("model-info").textContent = `Model ${m.name} version ${m.version} (${m.spec.backbone}, ${m.backend}). `
       + `Limits: ${m.serve_config.max_upload_mb} MB, ${m.serve_config.max_video_seconds} s of video.`;
-  }).catch(() => {});
+  }).catch(() => { // no service (a static copy of the page, `deepfake web-site`): only the on-device check works
+    $("local").checked = $("local").disabled = true;
+    $("model-info").textContent = "No server here: files are checked on this device only.";
+  });
 }
 
 init();
