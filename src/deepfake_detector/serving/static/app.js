@@ -119,6 +119,7 @@ function showVerdict(r) {
     ["distance from the validation faces", distanceText(r)],
     ["content credentials", r.credentials ? r.credentials.message : "–"],
     ["model", r.model_version],
+    ["checked on", r.checked_on ?? null], // local.js: "this device"
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
   ];
   if (r.tracks.length > 1) rows.unshift(["people", peopleSummary(r)]);

@@ -8,7 +8,10 @@ let localModel = null; // a promise of {spec, web, nets, classifier}, loaded on 
 
 async function fetchJson(url) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}; this page has no web model files next to it`);
+  if (!response.ok) {
+    throw new Error(`${url}: HTTP ${response.status}: this model has no web model files; serve the package stage's `
+                    + "model folder (artifacts/model), which holds them");
+  }
   return response.json();
 }
 
@@ -241,6 +244,7 @@ async function predictFrames(m, frames, media, name) {
                    error: null, model_version: spec.version, timings_ms: {}, checked_on: "this device" };
   const mainSizes = tracks[0].filter(Boolean).map((f) => f.size_px);
   let reason = cannotJudge(spec.judge, media, frames.length, mainSizes, count);
+  if (media === "video") result.timeline = []; // the API's key for videos, filled below
   if (reason && !kept.length) return { ...result, verdict: "cannot_judge", reason };
   const fitInside = treated[0] === "face_crop";
   for (const k of kept) k.square = cropSquare(k.frame.img, k.face, spec.faces.margin, fitInside);
