@@ -71,5 +71,13 @@ def test_the_web_site_holds_the_page_and_the_web_model(web_model_dir, tmp_path):
 
 
 def test_the_web_site_of_a_folder_without_web_files_says_which_and_where_to_find_them(tiny_model_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"no web\.json, pnet\.onnx, rnet\.onnx, onet\.onnx; point --model"):
-        write_site(tiny_model_dir, tmp_path / "site")
+    """`deepfake web-site` on the tiny model (no MTCNN nets): exit 2, the missing files and the fix, no traceback."""
+    from typer.testing import CliRunner
+
+    from deepfake_detector.cli import app
+
+    result = CliRunner().invoke(app, ["web-site", str(tmp_path / "site"), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2 and result.exception.__class__ is SystemExit
+    assert f"error: {tiny_model_dir}: no web.json, pnet.onnx, rnet.onnx, onet.onnx; point --model at the package " \
+           "stage's output (artifacts/model)" in result.output
+    assert not (tmp_path / "site").exists()
