@@ -143,6 +143,19 @@ def test_a_video_this_browser_cannot_decode_says_so(page, media):  # noqa: F811
     assert "this browser cannot decode the video" in page.inner_text("#status")
 
 
+@pytest.mark.timeout(600)
+def test_on_a_phone_the_keyboard_ticks_the_on_device_check(browser, web_server, media):  # noqa: F811
+    """Under the service, 390 px wide: Tab goes file picker, heatmaps, on-device check; Space ticks it."""
+    phone = open_page(browser, web_server, 390, 844, is_mobile=True, has_touch=True)
+    for expected in ("file", "explain", "local"):
+        phone.keyboard.press("Tab")
+        assert phone.evaluate("document.activeElement.id") == expected
+    phone.keyboard.press("Space")
+    assert phone.is_checked("#local")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.close()
+
+
 @contextlib.contextmanager
 def static_file_server(folder):
     port = free_port()
