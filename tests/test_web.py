@@ -81,3 +81,22 @@ def test_the_web_site_of_a_folder_without_web_files_says_which_and_where_to_find
     assert f"error: {tiny_model_dir}: no web.json, pnet.onnx, rnet.onnx, onet.onnx; point --model at the package " \
            "stage's output (artifacts/model)" in result.output
     assert not (tmp_path / "site").exists()
+
+
+PHONE_LIMIT_BYTES = 20 * 2**20  # the web model a phone downloads (issue 34)
+
+
+def test_the_web_model_of_the_configured_architecture_fits_a_phone(web_model_dir, tmp_path):
+    """params.yaml's backbone, input size and frequency branch, exported as the package stage exports them (the
+    size does not depend on the weights), plus MTCNN's three networks: under 20 MB together."""
+    from deepfake_detector.config import load_params
+    from deepfake_detector.models.export import export_onnx
+    from deepfake_detector.models.frequency import build_model
+    from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
+
+    train = load_params().train
+    model = build_model(train.backbone, train.input_size, IMAGENET_MEAN, IMAGENET_STD,
+                        frequency_branch=train.frequency_branch)
+    classifier = export_onnx(model.eval(), train.input_size, tmp_path / "model.onnx")
+    detector = sum((web_model_dir / f"{net}.onnx").stat().st_size for net in ("pnet", "rnet", "onet"))
+    assert classifier.stat().st_size + detector < PHONE_LIMIT_BYTES
