@@ -1,4 +1,5 @@
-"""Stage package: ONNX export (checked against PyTorch), model card, BentoML model + Bento archive."""
+"""Stage package: ONNX export (checked against PyTorch) of the classifier and of MTCNN (for the page's in-browser
+check), model card, BentoML model + Bento archive."""
 
 import logging
 
@@ -23,6 +24,7 @@ from deepfake_detector.paths import (
     TRAINED_MODEL_DIR,
 )
 from deepfake_detector.serving.bento import package_bento
+from deepfake_detector.serving.web import export_detector
 from deepfake_detector.tables import load_face_table
 
 log = logging.getLogger("package")
@@ -47,6 +49,8 @@ def main() -> None:
     with atomic_dir(MODEL_DIR) as out:
         inputs = check_inputs(torch_predictor, params.seed)
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
+        # the page's in-browser check runs MTCNN too (serving/web.py): its three networks ship beside the model
+        diff = max(diff, export_detector(out, params.package.onnx_opset, params.package.onnx_atol))
         # + when to answer "cannot judge", and how heatmaps are made
         spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"],

@@ -28,7 +28,9 @@ def test_package_bento(small_model_dir, tmp_path):
         names = set(tar.getnames())
         bento = yaml.safe_load(tar.extractfile("./bento.yaml"))
     assert {"./src/service.py", "./src/src/deepfake_detector/serving/service.py",
-            "./src/src/deepfake_detector/serving/static/index.html", "./env/python/requirements.txt"} <= names
+            "./src/src/deepfake_detector/serving/static/index.html", "./env/python/requirements.txt",
+            "./src/src/deepfake_detector/serving/static/local.js",  # the in-browser check and its runtime
+            "./src/src/deepfake_detector/serving/static/vendor/ort-wasm-simd-threaded.wasm"} <= names
     assert not [n for n in names if "/deepfake_detector/demo/" in n], "the demo-corpus generator stays out"
     with open("bentofile.yaml") as f:
         assert yaml.safe_load(f)["name"] == BENTO_NAME

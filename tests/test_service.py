@@ -6,6 +6,7 @@ Media come from the demo renderer (procedural faces MTCNN finds), written to a t
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 import zlib
@@ -284,6 +285,12 @@ def test_service_keeps_serving_after_bad_input(client, media):
 def test_pages_health_and_model_card(client, tiny_model_dir):
     page = client.get("/")
     assert page.status_code == 200 and "Deepfake detector" in page.text and "static/app.js" in page.text
+    # the in-browser check's files, and no other file of the model folder (the tiny model has no MTCNN nets)
+    assert client.get("/web_model/model.json").json() == json.loads((tiny_model_dir / "model.json").read_text())
+    assert client.get("/web_model/model.onnx").content == (tiny_model_dir / "model.onnx").read_bytes()
+    for name in ("model.pt", "pnet.onnx", "..%2Fmodel.pt"):
+        assert client.get(f"/web_model/{name}").status_code == 404, name
+    assert client.get("/static/vendor/ort-wasm-simd-threaded.wasm").headers["content-type"] == "application/wasm"
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200

@@ -239,5 +239,21 @@ def serve(
     raise typer.Exit(run_server(model, port=port, host=host, config=config))
 
 
+@app.command("web-site")
+def web_site(
+    out: Annotated[Path, typer.Argument(help="Folder to write (index.html, static/, web_model/).")],
+    model: Annotated[Path, typer.Option(help="Model folder with the web model files (the package stage's).")] = MODEL_DIR,
+) -> None:
+    """The upload page with its in-browser check as plain files, for any static file server (docs/serving.md)."""
+    from deepfake_detector.serving.web import write_site
+
+    try:
+        write_site(model, out)
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}: serve it with any static file server, e.g. python -m http.server -d {out}")
+
+
 if __name__ == "__main__":
     app()

@@ -30,8 +30,10 @@ import torch
 from facenet_pytorch.models.utils.detect_face import bbreg, generateBoundingBox, nms_numpy, pad, rerec
 from torchvision.ops.boxes import batched_nms
 
-_NORM_SHIFT, _NORM_SCALE = np.float32(127.5), np.float32(0.0078125)  # facenet-pytorch's input normalisation
+NORM_SHIFT, NORM_SCALE = np.float32(127.5), np.float32(0.0078125)  # facenet-pytorch's input normalisation
 PNET_CELL = 12  # P-Net's window: a face of min_face_size pixels is searched at scale 12 / min_face_size
+THRESHOLDS = (0.6, 0.7, 0.7)  # facenet-pytorch's face-score thresholds of P-Net, R-Net and O-Net
+PYRAMID_FACTOR = 0.709  # facenet-pytorch's step between pyramid levels
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _windows(start: np.ndarray, size: np.ndarray, out: int) -> tuple[np.ndarray,
 
 def _normalised_means(total: np.ndarray, kh: np.ndarray, kw: np.ndarray) -> np.ndarray:
     """Window sums / window sizes, normalised as MTCNN expects, in torch's float32 order of operations."""
-    return (total.astype(np.float32) / kh.astype(np.float32) / kw.astype(np.float32) - _NORM_SHIFT) * _NORM_SCALE
+    return (total.astype(np.float32) / kh.astype(np.float32) / kw.astype(np.float32) - NORM_SHIFT) * NORM_SCALE
 
 
 def resample_frame(integral: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
@@ -102,7 +104,7 @@ def resample_regions(integral: np.ndarray, regions: np.ndarray, size: int) -> np
 class FastMTCNN:
     """MTCNN.detect(frames, landmarks=True) of facenet-pytorch, per frame, for RGB uint8 frames."""
 
-    def __init__(self, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), factor: float = 0.709,
+    def __init__(self, thresholds: tuple[float, float, float] = THRESHOLDS, factor: float = PYRAMID_FACTOR,
                  device: str = "cpu"):
         from facenet_pytorch import MTCNN  # weights ship inside the wheel (works offline)
 

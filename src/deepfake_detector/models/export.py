@@ -40,17 +40,18 @@ def export_onnx(model: torch.nn.Module, input_size: int, path: Path, opset: int 
     """Export with a dynamic batch axis (input `input`: N x 3 x S x S float32 -> output `logit`: N x 1, and
     `embedding`: N x D when the model returns it too, see backbones.WithEmbedding)."""
     example = torch.zeros(2, 3, input_size, input_size)
-    return _export(model, example, path, opset, "input", output_names, {0: torch.export.Dim("batch", min=1, max=1024)})
+    return export_graph(model, example, path, opset, "input", output_names, {0: torch.export.Dim("batch", min=1, max=1024)})
 
 
 def export_temporal_onnx(head: torch.nn.Module, input_dim: int, path: Path, opset: int = 18) -> Path:
     """The temporal head: input `embeddings`: N x T x D (any number of frames T) -> output `logit`: N x 1."""
     example = torch.zeros(1, 4, input_dim)
     frames = torch.export.Dim("frames", min=1, max=4096)
-    return _export(head, example, path, opset, "embeddings", ("logit",), {1: frames})
+    return export_graph(head, example, path, opset, "embeddings", ("logit",), {1: frames})
 
 
-def _export(model, example, path: Path, opset: int, input_name: str, output_names, dims) -> Path:
+def export_graph(model, example, path: Path, opset: int, input_name: str, output_names, dims) -> Path:
+    """`model` as ONNX at `path` (written atomically), traced on `example`; `dims`: the input's dynamic axes."""
     model = model.eval()
     with atomic_path(path) as tmp:
         torch.onnx.export(

@@ -38,13 +38,13 @@ from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV, serve_config
 from deepfake_detector.serving.memory import tune_malloc, tune_threads
 from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
+from deepfake_detector.serving.web import STATIC_DIR, WEB_FILES, WEB_MODEL_URL
 
 if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in the worker only, see __init__
     from deepfake_detector.inference import Prediction
 
 log = logging.getLogger("deepfake_detector.serving")
 
-STATIC_DIR = Path(__file__).parent / "static"
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers on top of the file itself
 BATCH_FIELD = "files"  # POST /predict_batch: one multipart field of this name per file
 MODEL_CARD = "model_card.md"
@@ -221,6 +221,15 @@ async def index(_: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html")
 
 
+async def web_model_file(request: Request) -> Response:
+    """The model's files the page's in-browser check loads (serving/web.py's WEB_FILES), and no other file."""
+    name = request.path_params["name"]
+    path = bentoml.get_current_service().model_dir / name
+    if name not in WEB_FILES or not path.is_file():
+        return error_response(404, f"{name}: not a web model file of this model (the package stage writes them)")
+    return FileResponse(path)
+
+
 web_app = Starlette(
     routes=[
         Route("/", index, methods=["GET"]),
@@ -229,6 +238,7 @@ web_app = Starlette(
         Route("/predict_batch", predict_batch, methods=["POST"]),
         Route("/model", model_card, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route(f"/{WEB_MODEL_URL}/{{name}}", web_model_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 )

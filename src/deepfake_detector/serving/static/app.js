@@ -1,6 +1,8 @@
 // Upload page: send the file, show the verdict, draw face boxes (and, on request, heatmaps) over the media, a
 // timeline for videos (uPlot, vendored by scripts/vendor_js.sh), the faces of the frame shown and the evidence
-// frames (evidence.js); download the verdict (report.js). No CDN: the page works offline and inside the container.
+// frames (evidence.js); download the verdict as JSON or as a one-page report (report.js). With "Check on this
+// device" ticked, local.js computes the verdict in the page instead. No CDN: the page works offline and inside
+// the container.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -30,18 +32,22 @@ async function upload(file) {
   const form = new FormData();
   form.append(kind, file);
   let body;
+  const local = $("local").checked; // local.js: the file stays on this device
   try {
     const query = new URLSearchParams();
     if ($("explain").checked) query.set("explain", "true");
     if (kind === "video") query.set("frames", "all"); // every dot of the timeline has its picture (evidence.js)
-    const response = await fetch(`predict_${kind}?${query}`, { method: "POST", body: form });
-    body = await response.json();
-    if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    if (local) body = await localCheck(file, kind);
+    else {
+      const response = await fetch(`predict_${kind}?${query}`, { method: "POST", body: form });
+      body = await response.json();
+      if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+    }
   } catch (err) {
     setStatus(`Could not analyse ${file.name}: ${err.message}`, true);
     return;
   }
-  setStatus("");
+  setStatus(local ? "Checked on this device: the file was not uploaded." : "");
   show(file, kind, body);
 }
 
@@ -122,6 +128,7 @@ function showVerdict(r) {
     ["distance from the validation faces", distanceText(r)],
     ["content credentials", r.credentials ? r.credentials.message : "–"],
     ["model", r.model_version],
+    ["checked on", r.checked_on ?? null], // local.js: "this device"
     ["time", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${v} ms`).join(", ")],
   ];
   if (r.tracks.length > 1) rows.unshift(["people", peopleSummary(r)]);
@@ -313,7 +320,10 @@ function init() {
     modelCard = m;
     $("model-info").textContent = `Model ${m.name} version ${m.version} (${m.spec.backbone}, ${m.backend}). `
       + `Limits: ${m.serve_config.max_upload_mb} MB, ${m.serve_config.max_video_seconds} s of video.`;
-  }).catch(() => {});
+  }).catch(() => { // no service (a static copy of the page, `deepfake web-site`): only the on-device check works
+    $("local").checked = $("local").disabled = true;
+    $("model-info").textContent = "No server here: files are checked on this device only.";
+  });
 }
 
 init();

@@ -1,0 +1,120 @@
+"""In-browser check benchmark: latency per image and per video frame in headless Chromium (ONNX Runtime Web,
+WebAssembly, one thread) next to the service's (POST /predict_image and /predict_video, client wall time).
+
+Media as in serve_benchmark.py (a 600x600 portrait, a 1280x720 photo), and the first 2 s of its 720p clip
+re-encoded as VP9 WebM, which both Chromium and OpenCV decode (OpenCV's VP9 encoder is too slow for all 13 s). The page samples model.json's frames_per_video frames, the
+service serve.frames_per_video: per-frame times divide each by its own count. The first check, which loads
+the web model (about 16 MB of ONNX plus the 15-MB WebAssembly runtime), is reported apart.
+Run: python benchmarks/local_check_benchmark.py [--model artifacts/model] [--repeats 5]
+Without a model folder holding the web model files, an untrained EfficientNet-Lite0 at 128 px with the
+frequency branch (the demo's architecture) is built and MTCNN exported as the package stage does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from serve_benchmark import make_media, start_server, stop_server, tiny_model  # noqa: E402
+from test_real_server import free_port  # noqa: E402
+
+from deepfake_detector.config import load_params  # noqa: E402
+from deepfake_detector.paths import MODEL_DIR  # noqa: E402
+from deepfake_detector.serving.web import export_detector, missing_web_files  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+WEBM_SECONDS = 2.0
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+CHECK = """async ([b64, name, kind]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const started = performance.now();
+  const result = await localCheck(new File([bytes], name), kind);
+  return [performance.now() - started, result.frames, result.timings_ms];
+}"""
+
+
+def webm(video: Path, out: Path, seconds: float = WEBM_SECONDS) -> Path:
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    _, frame = cap.read()
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"VP90"), fps, frame.shape[1::-1])
+    for _ in range(int(seconds * fps)):
+        writer.write(frame)
+        _, frame = cap.read()
+    writer.release()
+    return out
+
+
+def web_model(model: Path, tmp: Path) -> Path:
+    if model.is_dir() and not missing_web_files(model):
+        return model
+    out = tmp / "model"
+    if model.is_dir():
+        shutil.copytree(model, out)
+    else:
+        tiny_model(out, "efficientnet_lite0", 128, True)
+    export_detector(out, opset=18, atol=1e-4)
+    return out
+
+
+def served(url: str, kind: str, path: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    body = httpx.post(f"{url}/predict_{kind}", files={kind: (path.name, path.read_bytes())}, timeout=600).json()
+    return (time.perf_counter() - started) * 1000, body["frames"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=MODEL_DIR)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model = web_model(args.model, tmp)
+        media = make_media(tmp)
+        media["video"] = ("video", webm(media["video"][1], tmp / "face_720p.webm"))
+        size = sum((model / f).stat().st_size for f in ("model.onnx", "pnet.onnx", "rnet.onnx", "onet.onnx"))
+        print(f"model: {model}; web model (classifier + MTCNN ONNX): {size / 2**20:.1f} MB")
+        port = free_port()
+        server = start_server(model, port, load_params().serve, tmp / "bentoml")
+        try:
+            measure(f"http://127.0.0.1:{port}", media, args.repeats)
+        finally:
+            stop_server(server)
+
+
+def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> None:
+    """Print per medium the median in-browser and service latency (per frame for the video)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(600_000)
+        page.goto(url)
+        print(f"{'media':<12} {'in the browser':>22} {'service (HTTP)':>22}   (median of {repeats}, ms)")
+        for name, (kind, path) in media.items():
+            b64 = base64.b64encode(path.read_bytes()).decode()
+            first = page.evaluate(CHECK, [b64, path.name, kind])[0] if name == "portrait" else None
+            local = [page.evaluate(CHECK, [b64, path.name, kind]) for _ in range(repeats)]
+            server = [served(url, kind, path) for _ in range(repeats)]
+            per = " per frame" if kind == "video" else ""
+            mine = statistics.median(ms / frames for ms, frames, _ in local)
+            theirs = statistics.median(ms / frames for ms, frames in server)
+            print(f"{name:<12} {mine:>12.0f}{per:<10} {theirs:>12.0f}{per:<10}"
+                  + (f"   first check, loading the model: {first:.0f} ms" if first else ""))
+        browser.close()
+
+if __name__ == "__main__":
+    main()
