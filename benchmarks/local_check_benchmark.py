@@ -64,7 +64,7 @@ def web_model(model: Path, tmp: Path) -> Path:
         shutil.copytree(model, out)
     else:
         tiny_model(out, "efficientnet_lite0", 128, True)
-    export_detector(out, opset=18, atol=1e-4)
+    export_detector(out, opset=18, atol=1e-4, frames_per_video=load_params().serve.frames_per_video)
     return out
 
 

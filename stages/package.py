@@ -50,7 +50,8 @@ def main() -> None:
         inputs = check_inputs(torch_predictor, params.seed)
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
         # the page's in-browser check runs MTCNN too (serving/web.py): its three networks ship beside the model
-        diff = max(diff, export_detector(out, params.package.onnx_opset, params.package.onnx_atol))
+        diff = max(diff, export_detector(out, params.package.onnx_opset, params.package.onnx_atol,
+                                        params.serve.frames_per_video))
         # + when to answer "cannot judge", and how heatmaps are made
         spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)
         card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"],

@@ -5,6 +5,7 @@ works from a plain static file server. Screenshots go to tests/artifacts/ (gitig
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 
@@ -17,8 +18,7 @@ from test_real_server import free_port, running_server
 from test_service import media  # noqa: F401  (fixture: the demo media)
 from test_web import web_model_dir  # noqa: F401  (fixture: the tiny model with its web model files)
 
-from deepfake_detector.models.spec import ModelSpec
-from deepfake_detector.serving.web import write_site
+from deepfake_detector.serving.web import WEB_FACTS, write_site
 
 pytestmark = [
     pytest.mark.slow,
@@ -125,8 +125,9 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
         page, web_server, web_model_dir, media, tmp_path):  # noqa: F811
     """The page seeks to the centres of frames_per_video equal parts of the clip, which are the frames the
     Predictor picks by number when the clip's duration is its frame count over its frame rate (as here): its
-    verdict, video probability (within 0.01) and boxes (within 2 px) equal the Predictor's with model.json's
-    frames_per_video (the service samples serve.frames_per_video: only its structure is compared). Chromium's
+    verdict, video probability (within 0.01) and boxes (within 2 px) equal the Predictor's with web.json's
+    frames_per_video, the service's serve.frames_per_video (the test service's config differs: only the
+    structure of its answer is compared). Chromium's
     frames differ from OpenCV's by about 1 level per pixel (YUV to RGB), which the sharp test calibration
     turns into up to ~0.012 per frame; on the page's own pixels each frame's probability is the Predictor's
     within 0.01."""
@@ -136,7 +137,7 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
     clip = webm_copy(media["video"], tmp_path / "clip.webm")
     local, requests = check_locally(page, clip)
     assert set(local) - {"checked_on"} == set(api(web_server, "video", clip))  # the API's structure
-    frames = ModelSpec.load(web_model_dir).frames_per_video
+    frames = json.loads((web_model_dir / WEB_FACTS).read_text())["frames_per_video"]
     predictor = Predictor(web_model_dir)
     python = predictor.predict_path(clip, frames_per_video=frames).to_dict()
     assert local["verdict"] == python["verdict"]

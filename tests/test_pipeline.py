@@ -107,6 +107,8 @@ def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipelin
     serving_only = ("judge", "explain")  # written by the package stage from params.yaml, absent from training's
     for key in serving_only:
         assert packaged[key] == params[key] and trained[key] is None
+    web = json.loads((pipeline_run / "artifacts/model/web.json").read_text())
+    assert web["frames_per_video"] == params["serve"]["frames_per_video"]  # the page samples what the service does
     assert ({k: v for k, v in packaged.items() if k not in serving_only}
             == {k: v for k, v in trained.items() if k not in serving_only})
     assert trained["trained_on"]["accelerator"] == accelerator and trained["trained_on"]["processes"] == 1

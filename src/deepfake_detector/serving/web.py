@@ -29,13 +29,14 @@ WEB_MODEL_URL = "web_model"  # where the page finds WEB_FILES, relative to itsel
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def web_facts() -> dict:
+def web_facts(frames_per_video: int) -> dict:
     """What the page needs besides model.json: MTCNN's constants as media/mtcnn.py uses them (facenet-pytorch's),
-    and the "confident" video aggregation's (scoring.py)."""
+    the "confident" video aggregation's (scoring.py), and how many frames of a video the service samples
+    (serve.frames_per_video), so the page judges the same frames."""
     from deepfake_detector import scoring  # both import torch or pandas: the service's arbiter must not
     from deepfake_detector.media import mtcnn
 
-    return {"detector": _detector_facts(mtcnn),
+    return {"detector": _detector_facts(mtcnn), "frames_per_video": frames_per_video,
             "confident": {"level": scoring.CONFIDENT_LEVEL, "min_share": scoring.CONFIDENT_MIN_SHARE}}
 
 
@@ -51,7 +52,7 @@ def _detector_facts(mtcnn) -> dict:
     }
 
 
-def export_detector(out: Path, opset: int, atol: float) -> float:
+def export_detector(out: Path, opset: int, atol: float, frames_per_video: int) -> float:
     """P-Net (any height and width), R-Net and O-Net (any batch) as ONNX in `out`, each checked against PyTorch
     on random inputs, plus web.json. Returns the largest difference."""
     import torch
@@ -74,7 +75,7 @@ def export_detector(out: Path, opset: int, atol: float) -> float:
             check = rng.uniform(-1, 1, (5, 3, side, side)).astype(np.float32)
         path = export_graph(module, example, out / f"{net}.onnx", opset, "input", outputs, dims)
         diff = max(diff, check_onnx(module, path, check, atol))
-    write_json(web_facts(), out / WEB_FACTS)
+    write_json(web_facts(frames_per_video), out / WEB_FACTS)
     log.info("MTCNN exported to ONNX for the page: max |diff| %.1e", diff)
     return diff
 

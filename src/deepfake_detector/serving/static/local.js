@@ -241,7 +241,8 @@ async function predictFrames(m, frames, media, name) {
   const result = { path: name, media, fake_probability: null, label: null, verdict: null, reason: null,
                    treated_as: treated[0], treated_as_because: treated[1], threshold: spec.threshold, faces: [],
                    tracks: [], decided_by_track: null, manipulation: null, credentials: null, frames: frames.length,
-                   error: null, model_version: spec.version, timings_ms: {}, checked_on: "this device" };
+                   error: null, model_version: spec.version, timings_ms: {}, checked_on: "this device",
+                   evidence_frames: [] }; // the page shows the file itself: it decoded it to check it
   const mainSizes = tracks[0].filter(Boolean).map((f) => f.size_px);
   let reason = cannotJudge(spec.judge, media, frames.length, mainSizes, count);
   if (media === "video") result.timeline = []; // the API's key for videos, filled below
@@ -336,7 +337,7 @@ async function localCheck(file, kind) {
     throw new Error("this model scores videos with its temporal head, which the page does not run; use the server check");
   }
   const started = performance.now();
-  const frames = kind === "image" ? await imageFrames(file) : await videoFrames(file, m.spec.frames_per_video);
+  const frames = kind === "image" ? await imageFrames(file) : await videoFrames(file, m.web.frames_per_video);
   const decoded = performance.now();
   const result = await predictFrames(m, frames, kind, file.name);
   result.timings_ms.decode = round(decoded - started, 1);
