@@ -363,6 +363,7 @@ def test_cut_margin_measures_the_margin_a_crop_was_cut_with(face_image, margin: 
     assert cut_margin(blank, detector) is None
 
 
+@pytest.mark.real_data
 def test_cut_margin_of_real_dfdc_crops_is_tighter_than_the_default(shared_data: Path) -> None:
     """The real profile's faces.margin (0.83) is this measurement: DFDC crops are cut inside the MTCNN box."""
     paths = sorted((shared_data / "dfdc_faces_dev" / "faces_224").glob("*.jpg"))[:24]
