@@ -97,15 +97,6 @@ def _check_pixel_count(data: bytes, name: str, max_pixels: int) -> None:
         raise MediaError(f"{name}: {w}x{h} pixels is over the limit of {max_pixels}; downscale the image first")
 
 
-def video_info(path: str | Path) -> tuple[int, float]:
-    """(frame count, fps) from the container header."""
-    cap = _open_video(Path(path))
-    try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
-
-
 def uniform_indices(frame_count: int, n: int) -> list[int]:
     """n frame indices spread evenly over the whole video (centres of n equal segments)."""
     if frame_count <= 0:
