@@ -16,7 +16,7 @@ from deepfake_detector.demo.face import Expression, Pose, sample_identity, sampl
 from deepfake_detector.demo.render import render_face
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.faces import CropSquare, cut_square
-from deepfake_detector.media.frames import read_image, uniform_indices
+from deepfake_detector.media.frames import MediaError, MediaTooLarge, read_image, uniform_indices
 
 KEYS = {"path", "media", "fake_probability", "label", "verdict", "reason", "faces", "error"}
 
@@ -130,6 +130,12 @@ def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Pat
 def test_predict_respects_max_pixels(predictor: Predictor, media: dict[str, Path]) -> None:
     result = predictor.predict_path(media["face"], max_pixels=100 * 100)
     assert result.error is not None and "over the limit of 10000" in result.error
+    with pytest.raises(MediaTooLarge, match="over the limit of 10000") as raised:  # the type the service maps to 413
+        predictor.predict_path_or_raise(media["face"], max_pixels=100 * 100)
+    assert str(raised.value) == result.error
+    with pytest.raises(MediaError, match="not a readable image") as raised:
+        predictor.predict_path_or_raise(media["corrupt"])
+    assert type(raised.value) is MediaError
 
 
 # ------------------------------------------------------------------------------------------------- CLI

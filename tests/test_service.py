@@ -153,6 +153,16 @@ def test_bad_upload_is_a_clear_4xx(client, media, field, key, status):
     assert "deepfake-upload-" not in body["error"], "messages must not leak server temp paths"
 
 
+def test_a_file_the_predictor_cannot_read_is_refused_by_the_type_of_its_error():
+    """413 for a MediaTooLarge, 422 for any other MediaError, whatever the message says; the message is kept."""
+    from deepfake_detector.media.frames import MediaError, MediaTooLarge
+    from deepfake_detector.serving.uploads import media_refusal
+
+    too_large = media_refusal(MediaTooLarge("a.png: 9000x9000 pixels"), "a.png: 9000x9000 pixels")
+    assert (too_large.status, too_large.message) == (413, "a.png: 9000x9000 pixels")
+    assert media_refusal(MediaError("b.jpg: over the limit of my patience"), "b.jpg: ...").status == 422
+
+
 def test_type_comes_from_the_bytes_not_the_name(client, media):
     response = post(client, "image", media["image"], filename="holiday.mp4")
     assert response.status_code == 200 and response.json()["media"] == "image"
