@@ -298,12 +298,15 @@ def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, 
     metrics, and the test AUCs the evaluate stage measured. The frequency branch on top trains another model."""
     base, _ = base_project
     project = copy_of(base, tmp_path / "ablation")
-    baseline = yaml.safe_load((project / "params.yaml").read_text())["baselines"]["meso4"]
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    baseline = params["baselines"]["meso4"]
     variants = {"base": {}, "variants": {"meso4": baseline, "frequency": {**baseline, "frequency_branch": True},
                                          "quick": {**baseline, "epochs": 1}}}
     (project / "variants.yaml").write_text(yaml.safe_dump(variants))
+    # the stages' torch threads (compute.threads; ablation.py leaves torch's default): the same float sums
+    threads = {"OMP_NUM_THREADS": str(params["compute"]["threads"])}
     run(["python", "scripts/ablation.py", "--variants-file", "variants.yaml", "--out", "out", "--only",
-         "meso4,frequency"], project)
+         "meso4,frequency"], project, env=threads)
     results = json.loads((project / "out/results.json").read_text())
     assert set(results) == {"meso4", "frequency"}
     [meso4], [frequency] = results["meso4"], results["frequency"]
