@@ -25,6 +25,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reads the real data (through `shared_data`) carries the real_data marker, so
+    `-m "not real_data"` leaves out all of them: a forgotten marker stops the run, naming the test."""
+    unmarked = [item.nodeid for item in items
+                if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("real_data") is None]
+    if unmarked:
+        raise pytest.UsageError(f"these tests read ../shared/data (fixture shared_data) but lack "
+                                f"@pytest.mark.real_data: {unmarked}")
+
+
 def save_untrained_model(out: Path, backbone: str) -> Path:
     """An untrained `backbone` at 64 px, saved like the package stage does (model.pt, model.onnx, model.json).
 

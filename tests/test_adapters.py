@@ -12,7 +12,7 @@ import pytest
 from deepfake_detector.config import DatasetConfig, SplitConfig
 from deepfake_detector.data.adapters import LayoutError, get_adapter
 from deepfake_detector.data.manifest import index_dataset
-from deepfake_detector.data.splits import leaked_groups
+from deepfake_detector.validation.facts import group_splits
 
 
 def write_video(path: Path, frames: int = 2) -> Path:
@@ -119,7 +119,7 @@ def test_ffpp_official_splits(tmp_path):
     assert items["original_sequences/youtube/c23/videos/200.mp4"].split == "test"
     assert items["original_sequences/actors/c23/videos/01__kitchen_pan.mp4"].split is None
     df = manifest("ffpp", root, splits_dir=str(splits))
-    assert leaked_groups(df) == []
+    assert group_splits(df)["n_splits"].eq(1).all()
     assert set(df.loc[df.path.str.contains("Face2Face"), "split"]) == {"test"}
     (splits / "val.json").unlink()
     with pytest.raises(LayoutError, match="val.json missing"):
@@ -184,7 +184,7 @@ def test_dfdc_parts_and_test_set(tmp_path):
     assert items["dfdc_train_part_1/xyz.mp4"].group == "qqq"
     assert (items["test/t1.mp4"].label, items["test/t1.mp4"].split) == (0, "test")
     assert (items["test/t2.mp4"].label, items["test/t2.mp4"].method) == (1, "dfdc")
-    assert leaked_groups(manifest("dfdc", tmp_path)) == []
+    assert group_splits(manifest("dfdc", tmp_path))["n_splits"].eq(1).all()
 
 
 def test_dfdc_wrong_layout(tmp_path):
@@ -257,7 +257,7 @@ def test_celebdf(tmp_path):
         "YouTube-real/00000.mp4": (0, "real", "yt_00000", "test"),
     }
     df = manifest("celebdf", tmp_path)
-    assert leaked_groups(df) == []
+    assert group_splits(df)["n_splits"].eq(1).all()
     assert set(df.loc[df.group == "ds/id2", "split"]) == {"test"}  # the identity follows its listed video
 
 
@@ -348,7 +348,7 @@ def test_real_samples(folder, shared_data):  # shared_data (conftest) skips with
     df = index_dataset(shared_data / folder, cfg, SplitConfig(), seed=42)
     assert ((df.label == 0).sum(), (df.label == 1).sum()) == (reals, fakes)
     assert set(df.method) == methods
-    assert leaked_groups(df) == []
+    assert group_splits(df)["n_splits"].eq(1).all()
     assert df.item_id.is_unique and df.path.map(lambda p: Path(p).exists()).all()
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from deepfake_detector.batch import PART_GLOB, read_scores, score_to_parquet
+from deepfake_detector.batch import PART_GLOB, score_to_parquet
 from deepfake_detector.cli import app
 from deepfake_detector.config import ComputeConfig
 from deepfake_detector.inference import Predictor
@@ -20,6 +20,11 @@ from deepfake_detector.media.frames import media_files
 @pytest.fixture(scope="module")
 def corpus_files(tiny_corpus: Path) -> list[Path]:
     return media_files([tiny_corpus])  # 24 images and videos
+
+
+def read_scores(out: Path) -> pd.DataFrame:
+    """The folder read as docs/compute.md tells users to (pandas reads the part files as one table)."""
+    return pd.read_parquet(out).sort_values("path").reset_index(drop=True)
 
 
 def predict_out(*args: str) -> dict:

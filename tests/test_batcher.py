@@ -1,17 +1,21 @@
-"""The service's micro-batcher: concurrent callers share model calls and each gets exactly its own scores."""
+"""The service's micro-batcher: concurrent callers share model calls and each gets exactly its own scores.
+
+No test depends on how long anything takes: a gated scorer holds the model busy until the calls the test
+needs are queued (the batcher's `queued` count), so which calls meet in a batch is known in advance."""
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from deepfake_detector.serving.batcher import MicroBatcher
 
-WAIT_FOR_ALL_S = 5.0  # generous max wait: batches then close because they are full, not on a timer
+WAIT_FOR_ALL_S = 60.0  # a bound, never reached: a batch that waits for everyone closes as soon as it is full
+HANG_S = 30.0  # how long a test waits for something that should happen at once before it fails
 
 
 def run_together(batcher: MicroBatcher, calls: list[list]) -> list[np.ndarray]:
@@ -29,14 +33,46 @@ def run_together(batcher: MicroBatcher, calls: list[list]) -> list[np.ndarray]:
 class RecordingScorer:
     """Scores numbers as 2x + 1, remembering the size of every batch it was given."""
 
-    def __init__(self, delay_s: float = 0.0):
+    def __init__(self):
         self.batch_sizes: list[int] = []
-        self.delay_s = delay_s
 
     def __call__(self, items: list) -> np.ndarray:
         self.batch_sizes.append(len(items))
-        time.sleep(self.delay_s)
         return np.asarray(items, dtype=float) * 2 + 1
+
+
+class GatedScorer(RecordingScorer):
+    """A RecordingScorer whose first batch waits for `release`: the model is busy while the test queues calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.busy, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, items: list) -> np.ndarray:
+        if not self.busy.is_set():
+            self.busy.set()
+            assert self.release.wait(HANG_S), "the test never released the model"
+        return super().__call__(items)
+
+
+def wait_until(condition, what: str) -> None:
+    """Polled: the batcher's queue has no event to wait on."""
+    deadline = time.monotonic() + HANG_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.001)
+
+
+def run_behind_a_busy_model(batcher: MicroBatcher, scorer: GatedScorer, first: list, calls: list[list]
+                            ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`first` occupies the model; every call of `calls` is queued behind it before the model is released."""
+    with ThreadPoolExecutor(len(calls) + 1) as pool:
+        first_result: Future = pool.submit(batcher, first)
+        assert scorer.busy.wait(HANG_S)
+        results = [pool.submit(batcher, items) for items in calls]
+        wait_until(lambda: batcher.stats()["queued"] == len(calls), f"{len(calls)} calls are queued")
+        scorer.release.set()
+        return first_result.result(), [r.result() for r in results]
 
 
 def test_concurrent_calls_share_one_batch_and_get_their_own_results():
@@ -51,13 +87,14 @@ def test_concurrent_calls_share_one_batch_and_get_their_own_results():
 
 
 def test_batches_never_exceed_max_size_and_calls_are_not_split():
-    scorer = RecordingScorer(delay_s=0.02)  # a busy model: later calls queue up behind it
-    calls = [[n, n, n] for n in range(12)]
-    batcher = MicroBatcher(scorer, max_size=7, max_wait_s=0.05)
-    results = run_together(batcher, calls)
-    assert [r.tolist() for r in results] == [[2 * n + 1] * 3 for n in range(12)]
-    assert sum(scorer.batch_sizes) == 36 and all(size % 3 == 0 and size <= 7 for size in scorer.batch_sizes)
-    assert max(scorer.batch_sizes) == 6, "two 3-item calls fit in a batch of 7, a third does not"
+    """12 three-item calls, max_size 7: the first runs alone while the other 11 queue; then two calls fit
+    in a batch (a third would make 9), so the queue leaves in pairs and the last call alone."""
+    scorer = GatedScorer()
+    batcher = MicroBatcher(scorer, max_size=7, max_wait_s=0.0)
+    first, results = run_behind_a_busy_model(batcher, scorer, [0, 0, 0], [[n, n, n] for n in range(1, 12)])
+    assert [first.tolist(), *(r.tolist() for r in results)] == [[2 * n + 1] * 3 for n in range(12)]
+    assert scorer.batch_sizes == [3, 6, 6, 6, 6, 6, 3]
+    assert batcher.stats()["calls_per_batch"] == {1: 2, 2: 5} and batcher.stats()["queued"] == 0
 
 
 def test_a_call_larger_than_max_size_runs_alone():
@@ -68,11 +105,11 @@ def test_a_call_larger_than_max_size_runs_alone():
 
 
 def test_max_size_one_turns_batching_off():
-    scorer = RecordingScorer(delay_s=0.01)
+    scorer = GatedScorer()
     batcher = MicroBatcher(scorer, max_size=1, max_wait_s=WAIT_FOR_ALL_S)
-    results = run_together(batcher, [[n] for n in range(6)])
-    assert [r.tolist() for r in results] == [[2 * n + 1] for n in range(6)]
-    assert scorer.batch_sizes == [1] * 6
+    first, results = run_behind_a_busy_model(batcher, scorer, [0], [[n] for n in range(1, 6)])
+    assert [first.tolist(), *(r.tolist() for r in results)] == [[2 * n + 1] for n in range(6)]
+    assert scorer.batch_sizes == [1] * 6  # five calls were queued together, yet each ran alone
 
 
 def test_an_error_reaches_the_callers_of_its_batch_and_the_batcher_keeps_serving():

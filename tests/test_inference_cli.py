@@ -15,7 +15,8 @@ from deepfake_detector.cli import app
 from deepfake_detector.demo.face import Expression, Pose, sample_identity, sample_scene
 from deepfake_detector.demo.render import render_face
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.frames import uniform_indices
+from deepfake_detector.media.faces import CropSquare, cut_square
+from deepfake_detector.media.frames import MediaError, MediaTooLarge, read_image, uniform_indices
 
 KEYS = {"path", "media", "fake_probability", "label", "verdict", "reason", "faces", "error"}
 
@@ -72,10 +73,13 @@ def test_predict_image(predictor: Predictor, media: dict[str, Path]) -> None:
     result = predictor.predict_path(media["face"])
     assert result.error is None
     assert result.media == "image" and result.frames == 1
-    assert 0.0 <= result.fake_probability <= 1.0
     assert result.label == ("fake" if result.fake_probability >= result.threshold else "real")
     assert len(result.faces) == 1
     face = result.faces[0]
+    # the model's calibrated score of the square the result says it saw, cut as crop_faces cuts training crops
+    x1, y1, x2, _ = face.crop_box
+    crop = cut_square(read_image(media["face"]), CropSquare(x1, y1, x2 - x1), predictor.spec.faces.crop_size)
+    assert result.fake_probability == pytest.approx(float(predictor.score_crops([crop])[0]), abs=1e-6)
     assert face.frame_idx == 0 and face.detection_prob >= 0.9
     assert face.fake_probability == pytest.approx(result.fake_probability)
     assert 0 <= face.box[0] < face.box[2] <= 256 and 0 <= face.box[1] < face.box[3] <= 256
@@ -126,6 +130,12 @@ def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Pat
 def test_predict_respects_max_pixels(predictor: Predictor, media: dict[str, Path]) -> None:
     result = predictor.predict_path(media["face"], max_pixels=100 * 100)
     assert result.error is not None and "over the limit of 10000" in result.error
+    with pytest.raises(MediaTooLarge, match="over the limit of 10000") as raised:  # the type the service maps to 413
+        predictor.predict_path_or_raise(media["face"], max_pixels=100 * 100)
+    assert str(raised.value) == result.error
+    with pytest.raises(MediaError, match="not a readable image") as raised:
+        predictor.predict_path_or_raise(media["corrupt"])
+    assert type(raised.value) is MediaError
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -146,7 +156,8 @@ def test_cli_predict_json(tiny_model_dir: Path, media: dict[str, Path]) -> None:
         assert KEYS <= set(row)
     face, video, corrupt, text, gradient = rows
     assert face["media"] == "image" and face["error"] is None and face["label"] in ("real", "fake")
-    assert 0 <= face["fake_probability"] <= 1 and len(face["faces"]) == 1
+    assert len(face["faces"]) == 1  # the CLI prints what the Predictor gives
+    assert face["fake_probability"] == Predictor(tiny_model_dir).predict_path(media["face"]).fake_probability
     assert video["media"] == "video" and video["error"] is None and len(video["faces"]) == 4
     assert "not a readable image" in corrupt["error"] and corrupt["fake_probability"] is None
     assert "unsupported file type" in text["error"]

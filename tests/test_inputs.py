@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from deepfake_detector.cli import app
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.faces import crop_face
+from deepfake_detector.media.faces import crop_square, cut_square
 from deepfake_detector.media.frames import read_image
 
 
@@ -42,7 +42,7 @@ def training_probability(predictor: Predictor, path: Path) -> float:
     rgb = read_image(path)
     [face] = predictor.detector.main_faces([rgb], already_cropped=True)
     faces = predictor.spec.faces
-    crop = crop_face(rgb, face, faces.margin, faces.crop_size, fit_inside=True)
+    crop = cut_square(rgb, crop_square(rgb.shape, face, faces.margin, fit_inside=True), faces.crop_size)
     return float(predictor.score_crops([crop])[0])
 
 

@@ -16,8 +16,9 @@ from deepfake_detector.demo.render import render_face
 from deepfake_detector.media.faces import (
     Face,
     FaceDetector,
-    crop_face,
+    crop_square,
     cut_margin,
+    cut_square,
     iou,
     track_faces,
     track_main_face,
@@ -28,10 +29,14 @@ from deepfake_detector.media.frames import (
     read_image,
     sample_frames,
     uniform_indices,
-    video_info,
 )
 
 STEP = 10  # pixel value per frame index in the test videos
+
+
+def _cut(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
+    """A face cut as crop_faces (preprocess/faces.face_row) and the Predictor cut it: its square, then the cut."""
+    return cut_square(rgb, crop_square(rgb.shape, face, margin, fit_inside), size)
 
 
 def _write_video(path: Path, n: int, fourcc: str = "mp4v", fps: float = 10.0, size: tuple[int, int] = (96, 64)):
@@ -73,7 +78,6 @@ def test_uniform_indices_cover_the_whole_video() -> None:
 
 def test_sample_frames_returns_the_requested_frames(tmp_path: Path) -> None:
     path = _write_video(tmp_path / "v.mp4", 24, fps=12.0)
-    assert video_info(path) == (24, 12.0)
     frames = sample_frames(path, 4)
     assert [f.index for f in frames] == uniform_indices(24, 4) == [3, 9, 15, 21]
     for f in frames:
@@ -94,7 +98,6 @@ def test_truncated_avi_returns_the_frames_that_exist(tmp_path: Path) -> None:
     full = _write_video(tmp_path / "v.avi", 24, fourcc="MJPG").read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(full[: int(len(full) * 0.9)])
-    assert video_info(cut)[0] == 24
     frames = sample_frames(cut, 4)
     assert 1 <= len(frames) < 4
     assert [f.index for f in frames] == uniform_indices(24, 4)[: len(frames)]
@@ -116,8 +119,6 @@ def test_broken_videos_raise_media_error_naming_the_file(tmp_path: Path, name, m
     with pytest.raises(MediaError, match=message) as info:
         sample_frames(path, 4)
     assert str(path) in str(info.value)
-    with pytest.raises(MediaError):
-        video_info(path)
 
 
 def test_missing_video(tmp_path: Path) -> None:
@@ -283,34 +284,34 @@ def test_track_main_face_takes_the_largest_when_lost() -> None:
     assert track_main_face([[], []]) == [None, None]
 
 
-def test_crop_face_size_and_black_padding() -> None:
+def test_face_cut_size_and_black_padding() -> None:
     rgb = np.full((200, 300, 3), 200, np.uint8)
-    centre = crop_face(rgb, _face(125, 75, 50), margin=1.5, size=64)
+    centre = _cut(rgb, _face(125, 75, 50), margin=1.5, size=64)
     assert centre.shape == (64, 64, 3) and centre.dtype == np.uint8
     assert (centre == 200).all()  # fully inside: no padding
 
-    corner = crop_face(rgb, _face(0, 0, 40), margin=2.0, size=64)  # an 80 px square centred on (20, 20)
+    corner = _cut(rgb, _face(0, 0, 40), margin=2.0, size=64)  # an 80 px square centred on (20, 20)
     assert corner.shape == (64, 64, 3)
     assert (corner[:14, :, :] == 0).all() and (corner[:, :14, :] == 0).all()  # outside the frame: black
     assert (corner[18:, 18:, :] == 200).all()  # inside the frame: the image
     # bottom-right corner: an 80 px square centred on (280, 180); the last 20 px of each side lie outside
-    far = crop_face(rgb, _face(260, 160, 40), margin=2.0, size=80)
+    far = _cut(rgb, _face(260, 160, 40), margin=2.0, size=80)
     assert (far[:59, :59] == 200).all()
     assert (far[61:, :] == 0).all() and (far[:, 61:] == 0).all()
 
 
-def test_crop_face_fit_inside_never_adds_a_border() -> None:
+def test_face_cut_fit_inside_never_adds_a_border() -> None:
     """Face-crop datasets: a box larger than the image, or near its edge, gives a crop inside the image."""
     rgb = np.full((100, 120, 3), 200, np.uint8)
-    oversized = crop_face(rgb, _face(-10, -10, 130), margin=1.3, size=64, fit_inside=True)
+    oversized = _cut(rgb, _face(-10, -10, 130), margin=1.3, size=64, fit_inside=True)
     assert (oversized == 200).all()
-    near_edge = crop_face(rgb, _face(80, 60, 40), margin=1.3, size=64, fit_inside=True)
+    near_edge = _cut(rgb, _face(80, 60, 40), margin=1.3, size=64, fit_inside=True)
     assert (near_edge == 200).all()
     # without fit_inside the same box keeps its scale and position, with black outside the frame
-    assert (crop_face(rgb, _face(80, 60, 40), margin=1.3, size=64) == 0).any()
+    assert (_cut(rgb, _face(80, 60, 40), margin=1.3, size=64) == 0).any()
     # a box well inside the image is cropped exactly as without fit_inside
     inside = _face(40, 30, 30)
-    assert np.array_equal(crop_face(rgb, inside, 1.3, 64, fit_inside=True), crop_face(rgb, inside, 1.3, 64))
+    assert np.array_equal(_cut(rgb, inside, 1.3, 64, fit_inside=True), _cut(rgb, inside, 1.3, 64))
 
 
 @pytest.mark.real_data
@@ -324,7 +325,7 @@ def test_pad_mode_crops_of_real_dfdc_faces_have_no_black_border(shared_data: Pat
     pairs = [(im, f) for im, f in zip(images, found, strict=True) if f is not None]
     assert len(pairs) >= 20
     for image, face in pairs:
-        crop = crop_face(image, face, 1.3, 128, fit_inside=True)
+        crop = _cut(image, face, 1.3, 128, fit_inside=True)
         assert (crop.sum(axis=2) == 0).mean() < 0.01
 
 
@@ -332,7 +333,7 @@ def test_already_cropped_pad_and_skip(face_image) -> None:
     rgb, _ = face_image
     full = FaceDetector(FacesConfig(already_cropped="pad", min_face_detect_px=20))
     box = full.detect([rgb])[0][0]
-    tight = crop_face(rgb, box, margin=1.0, size=128)  # the face fills the whole image
+    tight = _cut(rgb, box, margin=1.0, size=128)  # the face fills the whole image
     [found] = full.main_faces([tight], already_cropped=True)
     assert found is not None and found.prob >= 0.9
     x1, y1, x2, y2 = found.box
@@ -345,7 +346,7 @@ def test_already_cropped_pad_and_skip(face_image) -> None:
     assert whole is not None
     assert whole.prob == 1.0
     # the box widened by the crop margin is the whole image, so the crop is the image itself: no black border
-    assert np.array_equal(crop_face(tight, whole, skip.cfg.margin, 128), tight)
+    assert np.array_equal(_cut(tight, whole, skip.cfg.margin, 128), tight)
     # skip applies only to cropped datasets: a normal frame is still detected
     [normal] = skip.main_faces([rgb], already_cropped=False)
     assert normal is not None and iou(normal.box, box.box) > 0.9
@@ -357,12 +358,13 @@ def test_cut_margin_measures_the_margin_a_crop_was_cut_with(face_image, margin: 
     rgb, _ = face_image
     detector = FaceDetector(FacesConfig(already_cropped="pad", min_face_detect_px=20))
     box = detector.detect([rgb])[0][0]
-    crop = crop_face(rgb, box, margin=margin, size=160)
+    crop = _cut(rgb, box, margin=margin, size=160)
     assert cut_margin(crop, detector) == pytest.approx(margin, rel=0.12)
     blank = np.full((160, 160, 3), 128, np.uint8)
     assert cut_margin(blank, detector) is None
 
 
+@pytest.mark.real_data
 def test_cut_margin_of_real_dfdc_crops_is_tighter_than_the_default(shared_data: Path) -> None:
     """The real profile's faces.margin (0.83) is this measurement: DFDC crops are cut inside the MTCNN box."""
     paths = sorted((shared_data / "dfdc_faces_dev" / "faces_224").glob("*.jpg"))[:24]

@@ -130,6 +130,7 @@ def test_main_faces_as_before_on_demo_media(demo_items, reference: MTCNN) -> Non
     _assert_same_main_faces(demo_items, FaceDetector(cfg), reference, cfg)
 
 
+@pytest.mark.real_data
 def test_real_frames_detections_and_main_faces_as_before(shared_data: Path, reference: MTCNN, fast: FastMTCNN) -> None:
     videos = [
         "ffpp_c23_dev/original_sequences/youtube/c23/videos/004.mp4",  # 1280x720
@@ -181,6 +182,7 @@ def _assert_same_main_faces(items: list[list[np.ndarray]], detector: FaceDetecto
     assert compared >= sum(map(len, items)) * 3 // 4  # nearly every frame has a main face
 
 
+@pytest.mark.real_data
 def test_a_frame_gets_the_same_faces_alone_or_in_a_batch(shared_data: Path) -> None:
     """facenet-pytorch's batched MTCNN.detect let a frame's batch-mates move its boxes (frame 1 of this video:
     3.9 px between a batch of 4 and alone); FaceDetector gives every frame its single-frame result."""

@@ -31,12 +31,29 @@ def test_every_stage_writes_its_outputs(pipeline_run: Path):
     assert embed["counts"] == {"faces": 0, "skipped": "train.finetune.mode is full"}
 
 
-def test_metrics_cover_frame_and_video_level(pipeline_run: Path):
-    metrics = json.loads((pipeline_run / "artifacts/evaluate/metrics.json").read_text())
-    for level in ("frame", "video"):
-        for key in ("precision", "recall", "f1", "roc_auc", "average_precision", "accuracy"):
-            assert key in metrics[level]
-        assert metrics[level]["n_real"] > 0 and metrics[level]["n_fake"] > 0
+def test_metrics_are_those_of_the_scores_evaluate_wrote(pipeline_run: Path):
+    """The video metrics are binary_metrics of predictions.csv at the threshold model.json carries; the frame
+    level counts every found test face and its AUC is the area under the ROC points it wrote."""
+    from deepfake_detector.evaluate.metrics import binary_metrics, confusion_counts
+
+    out = pipeline_run / "artifacts/evaluate"
+    metrics = json.loads((out / "metrics.json").read_text())
+    threshold = json.loads((pipeline_run / "artifacts/train/model/model.json").read_text())["threshold"]
+    assert metrics["threshold"] == threshold
+    videos = pd.read_csv(out / "predictions.csv")
+    assert metrics["video"] == binary_metrics(videos["label"], videos["prob"], threshold)
+    assert metrics["confusion_video"] == confusion_counts(videos["label"], videos["prob"], threshold)
+    manifest = pd.read_csv(pipeline_run / "artifacts/manifest.csv")
+    test_items = manifest[manifest["split"] == "test"]
+    assert set(videos["item_id"]) <= set(test_items["item_id"]) and videos["item_id"].is_unique
+    assert metrics["test_items"] == len(test_items)
+    assert metrics["test_items_without_face"] == len(test_items) - len(videos)
+    faces = pd.read_csv(out.parent / "faces.csv").merge(test_items[["item_id", "label"]], on="item_id")
+    found = faces[faces["found"]]
+    frame = metrics["frame"]
+    assert (frame["n"], frame["n_fake"]) == (len(found), int(found["label"].sum()))
+    roc = pd.read_csv(out / "plots/roc_frame.csv")
+    assert frame["roc_auc"] == pytest.approx(np.trapezoid(roc["tpr"], roc["fpr"]), abs=1e-12)
     summary = json.loads((pipeline_run / "artifacts/summaries/crop_faces.json").read_text())
     assert summary["counts"]["detection_rate"] >= 0.95
 
@@ -67,14 +84,17 @@ def test_robustness_reports_every_axis_for_every_model(pipeline_run: Path):
     for model in ("current", "meso4"):
         for axis, expected in levels.items():
             assert set(metrics[model][axis]) == set(expected), (model, axis)  # JSON keys are sorted
-            assert all(v is None or 0 <= v <= 1 for v in metrics[model][axis].values())
         assert sum(b["n"] for b in metrics[model]["face_px"].values()) > 0
         assert set(metrics[model]["by_dataset"]) == {"demo"}
         assert set(metrics[model]["by_method"]) == {"faceswap", "reenact", "resynthesis", "selfblend"}
         for level in ("frame", "video"):
             assert metrics[model]["by_dataset"]["demo"][level]["eer"] is not None
-    # blur 0 and noise 0 leave the crops unchanged: the same AUC
+    # blur 0 and noise 0 leave the crops unchanged: the AUC and metrics the evaluate stage measured
+    evaluated = json.loads((pipeline_run / "artifacts/evaluate/metrics.json").read_text())
     assert metrics["current"]["blur_sigma"]["0"] == metrics["current"]["noise_std"]["0"]
+    assert metrics["current"]["blur_sigma"]["0"] == pytest.approx(evaluated["frame"]["roc_auc"], abs=1e-12)
+    demo = metrics["current"]["by_dataset"]["demo"]
+    assert demo["frame"] == pytest.approx(evaluated["frame"]) and demo["video"] == pytest.approx(evaluated["video"])
     assert metrics["current"]["jpeg_quality"] == metrics["meso4"]["jpeg_quality"]  # identical models
     crf = metrics["crf_videos"]
     assert crf["n"] == 4 and crf["23"]["mean_kb"] > crf["45"]["mean_kb"]

@@ -14,7 +14,7 @@ from deepfake_detector.demo.face import Expression, Pose, sample_identity, sampl
 from deepfake_detector.demo.render import render_face
 from deepfake_detector.evaluate import robustness as rb
 from deepfake_detector.inference import Predictor
-from deepfake_detector.media.frames import MediaError, sample_frames, video_info
+from deepfake_detector.media.frames import MediaError, sample_frames
 from deepfake_detector.models.spec import ModelSpec
 from deepfake_detector.scoring import video_scores
 
@@ -65,7 +65,6 @@ def test_scores_do_not_depend_on_batching(tiny_model_dir: Path, crop: np.ndarray
     np.testing.assert_allclose(rb.score_degraded(predictor, crops, rb.noise, 15, seed=1, batch_size=2), whole,
                                rtol=1e-5)
     assert not np.allclose(rb.score_degraded(predictor, crops, rb.noise, 15, seed=2, batch_size=8), whole)
-    np.testing.assert_allclose(rb.score_unchanged(predictor, crops, 3), predictor.score_crops(crops), rtol=1e-5)
 
 
 def test_face_size_buckets() -> None:
@@ -128,11 +127,12 @@ def demo_video(tiny_corpus: Path) -> Path:
 
 
 def test_h264_reencode_is_readable_and_higher_crf_is_smaller(demo_video: Path, tmp_path: Path) -> None:
-    frame_count, _ = video_info(demo_video)
+    every_frame = 10_000  # more than the video has: sample_frames returns them all
+    frame_count = len(sample_frames(demo_video, every_frame))
     sizes = {}
     for crf in (18, 30, 45):
         out = rb.reencode_h264(demo_video, tmp_path / f"crf{crf}.mp4", crf)
-        assert video_info(out)[0] == frame_count
+        assert len(sample_frames(out, every_frame)) == frame_count
         frames = sample_frames(out, 3)
         assert len(frames) == 3 and frames[0].rgb.shape == sample_frames(demo_video, 1)[0].rgb.shape
         sizes[crf] = out.stat().st_size

@@ -18,11 +18,11 @@ from deepfake_detector.data.splits import (
     hold_out_datasets,
     hold_out_methods,
     hold_out_shared_people,
-    leaked_groups,
     leave_one_dataset_out,
     training_sets,
 )
 from deepfake_detector.tables import MANIFEST
+from deepfake_detector.validation.facts import group_splits
 
 
 def _frame(sizes: list[int], split: str | list[str] = "") -> pd.DataFrame:
@@ -55,7 +55,7 @@ def test_random_group_sizes_never_leak_and_fill_every_split() -> None:
         sizes = rng.integers(1, 20, int(rng.integers(6, 40))).tolist()
         df = _frame(sizes)
         df["split"] = assign_splits(df, 0.15, 0.2, seed)
-        assert leaked_groups(df) == [], seed
+        assert group_splits(df)["n_splits"].eq(1).all(), seed
         counts = df["split"].value_counts()
         assert set(counts.index) == set(SPLITS), (seed, sizes, counts.to_dict())
 
@@ -99,7 +99,7 @@ def test_given_splits_are_kept_and_pull_their_group() -> None:
     assert out[df["group"] == "g000"].unique().tolist() == ["test"]
     assert out[df["group"] == "g001"].unique().tolist() == ["train"]
     assert out[df["group"] == "g002"].unique().tolist() == ["val"]
-    assert leaked_groups(df.assign(split=out)) == []
+    assert group_splits(df.assign(split=out))["n_splits"].eq(1).all()
 
 
 def test_given_splits_survive_whatever_the_fractions() -> None:
@@ -117,7 +117,7 @@ def test_trainval_is_never_test() -> None:
         out = assign_splits(df, 0.2, 0.3, seed)
         assert "test" not in set(out), seed
         assert set(out) == {"train", "val"}, seed
-        assert leaked_groups(df.assign(split=out)) == []
+        assert group_splits(df.assign(split=out))["n_splits"].eq(1).all()
 
 
 def test_mixed_pools_each_group_once() -> None:
@@ -127,12 +127,12 @@ def test_mixed_pools_each_group_once() -> None:
     out = assign_splits(df, 0.2, 0.25, seed=11)
     assert (out[60:] == "test").all()
     assert "test" not in set(out[30:60])
-    assert leaked_groups(df.assign(split=out)) == []
+    assert group_splits(df.assign(split=out))["n_splits"].eq(1).all()
 
 
 def test_leaked_groups_reports_a_leak() -> None:
     df = pd.DataFrame({"group": ["a", "a", "b"], "split": ["train", "test", "val"]})
-    assert leaked_groups(df) == ["a"]
+    assert group_splits(df).query("n_splits > 1")["group"].tolist() == ["a"]
 
 
 # -------------------------------------------------------------------------------------------- index_dataset
@@ -159,7 +159,7 @@ def test_index_tiny_corpus(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -
         assert not os.path.isabs(path) and path.startswith("demo/"), path
         assert (tiny_corpus.parent / path).is_file()
     assert set(df["split"]) <= set(SPLITS)
-    assert leaked_groups(df) == []
+    assert group_splits(df)["n_splits"].eq(1).all()
     assert "train" in set(df["split"])  # two groups: one for test, the other must stay in train
     assert not df["cropped"].any()
     again = index_dataset(tiny_corpus, _dataset(tiny_corpus), SplitConfig(val=0.2, test=0.25), seed=42)
@@ -277,11 +277,11 @@ def test_people_another_dataset_tests_go_to_test_in_both() -> None:
         ("c40", "c40/actor_01", "test"),
         ("demo", "demo/p1", "train"), ("demo", "demo/p1", "test"),  # its own held-out fake: stays
     ])
-    assert leaked_groups(manifest[manifest["dataset"] != "demo"]) == ["c23/p1", "c23/p183"]
+    assert group_splits(manifest[manifest["dataset"] != "demo"]).query("n_splits > 1")["group"].tolist() == ["c23/p1", "c23/p183"]
     held = hold_out_shared_people(manifest)
     assert held["split"].tolist() == ["test", "test", "test", "test", "train", *["test"] * 5, "train", "test"]
     pd.testing.assert_frame_equal(held.drop(columns="split"), manifest.drop(columns="split"))  # nothing dropped
-    assert leaked_groups(held[held["dataset"] != "demo"]) == []
+    assert group_splits(held[held["dataset"] != "demo"])["n_splits"].eq(1).all()
 
 
 # ------------------------------------------------------------------------------ leave-one-dataset-out

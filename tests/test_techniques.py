@@ -17,7 +17,7 @@ from deepfake_detector.config import FacesConfig, MultiscaleConfig, TemporalHead
 from deepfake_detector.inference import Predictor
 from deepfake_detector.models.backbones import WithEmbedding
 from deepfake_detector.models.export import check_onnx, export_model, export_onnx, export_temporal_onnx
-from deepfake_detector.models.frequency import BLOCK, BlockDCT, build_model
+from deepfake_detector.models.frequency import BLOCK, BlockDCT, FrequencyFusion, build_model
 from deepfake_detector.models.preprocess import eval_transform
 from deepfake_detector.models.spec import (
     IMAGENET_MEAN,
@@ -134,15 +134,26 @@ def _crop_table(tmp_path: Path, n: int = 24) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_training_steps_run_with_every_frame_switch(tmp_path: Path) -> None:
+def _fit_with_the_frequency_branch(crops: pd.DataFrame, multiscale: bool):
     settings = FitSettings(backbone="meso4", input_size=32, lr=1e-3, weight_decay=0.0, augment_strength=0.2,
-                           epochs=2, batch_size=8, multiscale=MultiscaleConfig(enabled=True, min_size=12, p=0.5),
+                           epochs=2, batch_size=8, multiscale=MultiscaleConfig(enabled=multiscale, min_size=12, p=0.5),
                            frequency_branch=True)
-    result = fit(_crop_table(tmp_path), settings, seed=0, progress=False)
-    assert result.epochs_run == 2 and 0.0 <= result.best_val_auc <= 1.0
-    assert hasattr(result.model, "frequency")
+    return fit(crops, settings, seed=0, progress=False)
+
+
+def test_training_with_every_frame_switch_learns_and_multiscale_changes_the_model(tmp_path: Path) -> None:
+    """With the frequency branch and multi-scale on, the fit still separates the toy set's blocking pattern on
+    validation; turning multi-scale off trains another model from the same seed (which gives the same model
+    twice, so the difference is the switch's)."""
+    crops = _crop_table(tmp_path)
+    on = _fit_with_the_frequency_branch(crops, multiscale=True)
+    assert on.epochs_run == 2 and on.best_val_auc == 1.0
+    assert isinstance(on.model, FrequencyFusion)
+    off, off_again = (_fit_with_the_frequency_branch(crops, multiscale=False) for _ in range(2))
+    probe = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        assert torch.isfinite(result.model(torch.zeros(2, 3, 32, 32))).all()
+        torch.testing.assert_close(off.model(probe), off_again.model(probe), rtol=0, atol=0)
+        assert not torch.equal(on.model(probe), off.model(probe))
 
 
 # ---------------------------------------------------------------------------------------- temporal head

@@ -63,11 +63,14 @@ def test_bias_fixes_a_leaning_model_where_temperature_cannot() -> None:
     assert cross_fitted_ece(logits[:8], labels[:8], groups[:8], "platt") is None  # one item: no folds
 
 
-def test_choose_threshold_separable() -> None:
+@pytest.mark.parametrize("metric", ["f1", "youden"])
+def test_choose_threshold_separates_separable_data(metric: str) -> None:
     probs = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
     labels = np.array([0, 0, 0, 1, 1, 1])
-    assert choose_threshold(probs, labels, "f1") == pytest.approx(0.7)
-    assert 0.3 < choose_threshold(probs, labels, "youden") <= 0.7
+    threshold = choose_threshold(probs, labels, metric)
+    assert threshold == pytest.approx(0.7)  # the lowest fake score: fakes at or above it, reals below
+    m = binary_metrics(labels, probs, threshold)
+    assert m["f1"] == 1.0 and m["accuracy"] == 1.0
 
 
 def test_choose_threshold_f1_by_hand() -> None:
@@ -79,9 +82,11 @@ def test_choose_threshold_f1_by_hand() -> None:
 
 
 def test_youden_threshold_is_a_probability() -> None:
-    probs = np.array([0.0, 0.0, 1.0, 1.0])
+    # roc_curve's thresholds start at inf: Youden's J picks a real one when any separates...
     labels = np.array([0, 0, 1, 1])
-    assert 0.0 <= choose_threshold(probs, labels, "youden") <= 1.0  # roc_curve's first threshold is inf
+    assert choose_threshold(np.array([0.0, 0.0, 0.6, 1.0]), labels, "youden") == 0.6
+    # ...and inf (J = 0 everywhere) when none does, clipped to the probability 1: nothing is called fake
+    assert choose_threshold(np.full(4, 0.5), labels, "youden") == 1.0
 
 
 def test_ece_of_calibrated_data_is_near_zero() -> None:
@@ -301,11 +306,11 @@ def test_aggregate_modes() -> None:
 def test_meso4_is_a_selectable_backbone_and_exports_to_onnx(tmp_path):
     import torch
 
-    from deepfake_detector.models.backbones import build_backbone, count_parameters
+    from deepfake_detector.models.backbones import build_backbone
     from deepfake_detector.models.export import check_onnx, export_onnx
 
     model = build_backbone("meso4", 96).eval()
-    assert count_parameters(model) < 50_000  # the point of MesoNet: tiny, learns from small data
+    assert sum(p.numel() for p in model.parameters()) < 50_000  # the point of MesoNet: tiny, learns from small data
     assert model(torch.zeros(3, 3, 96, 96)).shape == (3, 1)
     export_onnx(model, 96, tmp_path / "meso.onnx")
     batch = np.random.default_rng(0).standard_normal((4, 3, 96, 96)).astype(np.float32)

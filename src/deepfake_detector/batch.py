@@ -44,13 +44,6 @@ def scored_paths(out: Path) -> set[str]:
     return set(pd.concat([pd.read_parquet(p, columns=["path"]) for p in parts])["path"]) if parts else set()
 
 
-def read_scores(out: Path) -> pd.DataFrame:
-    """Every row scored into `out`, one per file, sorted by path."""
-    parts = sorted(out.glob(PART_GLOB))
-    table = pd.concat([pd.read_parquet(p) for p in parts]) if parts else pd.DataFrame(columns=list(COLUMNS))
-    return table.sort_values("path").reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class Chunk:
     name: str  # the part file's name

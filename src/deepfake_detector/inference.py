@@ -304,24 +304,33 @@ class Predictor:
                                 cropped: bool | None = None, explain: bool = False,
                                 evidence: FrameChoice = "none") -> tuple[Prediction, list[Frame]]:
         """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
-        path = Path(path)
         try:
-            media = media_kind(path)
-            started = time.perf_counter()
-            if media == "image":
-                frames = [Frame(0, 0.0, read_image(path, max_pixels))]
-            else:
-                frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
-            decoded = time.perf_counter()
-            prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain,
-                                             evidence=evidence)
-            scored = time.perf_counter()
-            prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
-            prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
-            prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
-            return prediction, frames
+            return self.predict_path_or_raise(path, max_pixels, frames_per_video, assess_crops, cropped, explain,
+                                              evidence)
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version), []
+
+    def predict_path_or_raise(self, path: str | Path, max_pixels: int | None = None,
+                              frames_per_video: int | None = None, assess_crops: CropAssessor | None = None,
+                              cropped: bool | None = None, explain: bool = False,
+                              evidence: FrameChoice = "none") -> tuple[Prediction, list[Frame]]:
+        """predict_path_and_frames, but a file that cannot be read raises its MediaError (MediaTooLarge when
+        over max_pixels): the service refuses it with the HTTP status of the error's type."""
+        path = Path(path)
+        media = media_kind(path)
+        started = time.perf_counter()
+        if media == "image":
+            frames = [Frame(0, 0.0, read_image(path, max_pixels))]
+        else:
+            frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
+        decoded = time.perf_counter()
+        prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain,
+                                         evidence=evidence)
+        scored = time.perf_counter()
+        prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
+        prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
+        prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
+        return prediction, frames
 
     def predict_frames(self, frames: list[Frame], media: str, name: str, assess_crops: CropAssessor | None = None,
                        faces: list[Face | None] | None = None, cropped: bool | None = False,

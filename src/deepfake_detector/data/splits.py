@@ -116,9 +116,3 @@ def leave_one_dataset_out(manifest: pd.DataFrame, training: list[str]) -> list[t
     test, as if unseen; the trained ones keep their splits."""
     return [(trained, hold_out_datasets(manifest, [t for t in training if t not in trained]))
             for trained in training_sets(training)]
-
-
-def leaked_groups(df: pd.DataFrame) -> list[str]:
-    """Groups found in more than one split (should always be empty)."""
-    per_group = df.groupby("group")["split"].nunique()
-    return sorted(per_group[per_group > 1].index.astype(str))

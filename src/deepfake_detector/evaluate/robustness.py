@@ -78,10 +78,6 @@ def score_degraded(predictor: Predictor, crops: list[np.ndarray], degrade: Degra
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def score_unchanged(predictor: Predictor, crops: list[np.ndarray], batch_size: int) -> np.ndarray:
-    return score_degraded(predictor, crops, lambda crop, level, rng: crop, 0, 0, batch_size)
-
-
 def level_key(level: float) -> str:
     return f"{level:g}"
 

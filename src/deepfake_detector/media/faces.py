@@ -229,12 +229,6 @@ def cut_square(rgb: np.ndarray, square: CropSquare, size: int) -> np.ndarray:
     return cv2.resize(crop, (size, size), interpolation=interpolation)
 
 
-def crop_face(rgb: np.ndarray, face: Face, margin: float, size: int, fit_inside: bool = False) -> np.ndarray:
-    """A size x size crop of the face's square (crop_square), as the crop stage and the Predictor cut it (they also
-    keep the square: faces.csv, FaceScore.crop_box)."""
-    return cut_square(rgb, crop_square(rgb.shape, face, margin, fit_inside), size)
-
-
 def cut_margin(rgb: np.ndarray, detector: FaceDetector) -> float | None:
     """The margin a face-crop image was cut with: its side over the MTCNN box side of its main face, found
     with the padding `pad` mode uses. A profile that trains on such crops sets faces.margin to the median of

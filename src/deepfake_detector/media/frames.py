@@ -18,6 +18,10 @@ class MediaError(ValueError):
     """A file cannot be used as media; the message names the file and what to do."""
 
 
+class MediaTooLarge(MediaError):
+    """A file over a size limit (its pixel count): usable once downscaled."""
+
+
 def media_kind(path: Path) -> str:
     """"image" or "video" from the suffix; anything else is a MediaError naming the file and what is supported."""
     suffix = path.suffix.lower()
@@ -97,20 +101,11 @@ def _check_pixel_count(data: bytes, name: str, max_pixels: int) -> None:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
     except Image.DecompressionBombError as err:  # PIL refuses very large headers itself: still a refusal
-        raise MediaError(f"{name}: over the limit of {max_pixels} pixels ({err}); downscale the image first") from None
+        raise MediaTooLarge(f"{name}: over the limit of {max_pixels} pixels ({err}); downscale the image first") from None
     except Exception:
         return  # not a format PIL knows; cv2 will decide
     if w * h > max_pixels:
-        raise MediaError(f"{name}: {w}x{h} pixels is over the limit of {max_pixels}; downscale the image first")
-
-
-def video_info(path: str | Path) -> tuple[int, float]:
-    """(frame count, fps) from the container header."""
-    cap = _open_video(Path(path))
-    try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
+        raise MediaTooLarge(f"{name}: {w}x{h} pixels is over the limit of {max_pixels}; downscale the image first")
 
 
 def uniform_indices(frame_count: int, n: int) -> list[int]:

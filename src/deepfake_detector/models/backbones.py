@@ -43,10 +43,6 @@ def build_backbone(name: str, input_size: int, weights: WeightSource | None = No
     return load_into(model, weights) if weights is not None else model
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()

@@ -54,7 +54,7 @@ class MicroBatcher:
         with self._stats_lock:
             counts = dict(sorted(self.batch_calls.items()))
         return {"max_size": self.max_size, "max_wait_ms": self.max_wait_s * 1000,
-                "batches": sum(counts.values()), "calls_per_batch": counts}
+                "batches": sum(counts.values()), "calls_per_batch": counts, "queued": self._queue.qsize()}
 
     # -- the model thread ----------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -34,10 +34,21 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from deepfake_detector.devices import torch_device
+from deepfake_detector.media.frames import MediaError
 from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV, serve_config
 from deepfake_detector.serving.memory import tune_malloc, tune_threads
-from deepfake_detector.serving.uploads import SNIFF_BYTES, UploadError, check_image, check_video, sniff
+from deepfake_detector.serving.uploads import (
+    SNIFF_BYTES,
+    LengthRequired,
+    TooLarge,
+    UnsupportedType,
+    UploadError,
+    check_image,
+    check_video,
+    media_refusal,
+    sniff,
+)
 from deepfake_detector.serving.web import STATIC_DIR, WEB_FILES, WEB_MODEL_URL
 
 if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in the worker only, see __init__
@@ -67,11 +78,11 @@ def check_length(request: Request, field: str, limit: int) -> None:
     """Refuse before reading the body: no Content-Length, an empty request, or over `limit` bytes."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
-        raise UploadError(411, "send a Content-Length header (chunked uploads are not accepted)")
+        raise LengthRequired("send a Content-Length header (chunked uploads are not accepted)")
     if int(length) == 0:
-        raise UploadError(400, f"empty request; send the file as multipart form field '{field}'")
+        raise UploadError(f"empty request; send the file as multipart form field '{field}'")
     if int(length) > limit + FORM_OVERHEAD:
-        raise UploadError(413, f"upload is over the limit of {limit / 2**20:g} MB")
+        raise TooLarge(f"upload is over the limit of {limit / 2**20:g} MB")
 
 
 def is_multipart(request: Request) -> bool:
@@ -90,9 +101,9 @@ async def receive_upload(request: Request, field: str, target: Path, limit: int)
                 f.write(chunk)
     size = target.stat().st_size
     if size == 0:
-        raise UploadError(400, f"{name}: the file is empty")
+        raise UploadError(f"{name}: the file is empty")
     if size > limit:
-        raise UploadError(413, f"{name}: file is over the limit of {limit / 2**20:g} MB")
+        raise TooLarge(f"{name}: file is over the limit of {limit / 2**20:g} MB")
     return name
 
 
@@ -101,32 +112,33 @@ async def _receive_form(request: Request, field: str, target: Path) -> str:
         async with request.form(max_files=1, max_fields=16) as form:
             upload = form.get(field)
             if not isinstance(upload, UploadFile):
-                raise UploadError(400, f"no file in multipart form field '{field}'")
+                raise UploadError(f"no file in multipart form field '{field}'")
             await anyio.to_thread.run_sync(_copy_to, upload, target)
             return safe_name(upload.filename)
     except HTTPException as err:  # Starlette's report of a malformed multipart body
-        raise UploadError(400, f"malformed multipart body: {err.detail}") from None
+        raise UploadError(f"malformed multipart body: {err.detail}") from None
 
 
 async def receive_batch(request: Request, folder: Path, limit: int, max_files: int) -> list[tuple[Path, str]]:
     """Write every file of the multipart field `files` into `folder`; return (path, name) in upload order."""
     check_length(request, BATCH_FIELD, limit)
     if not is_multipart(request):
-        raise UploadError(400, f"send the files as multipart form fields '{BATCH_FIELD}' (one per file)")
+        raise UploadError(f"send the files as multipart form fields '{BATCH_FIELD}' (one per file)")
     try:
         async with request.form(max_files=max_files, max_fields=16) as form:
             uploads = [u for u in form.getlist(BATCH_FIELD) if isinstance(u, UploadFile)]
             if not uploads:
-                raise UploadError(400, f"no files in multipart form field '{BATCH_FIELD}'")
+                raise UploadError(f"no files in multipart form field '{BATCH_FIELD}'")
             received = []
             for i, upload in enumerate(uploads):
                 await anyio.to_thread.run_sync(_copy_to, upload, folder / str(i))
                 received.append((folder / str(i), safe_name(upload.filename)))
             return received
     except HTTPException as err:
+        # Starlette reports every multipart limit as one exception type: only its message tells them apart
         if "Too many files" in str(err.detail):
-            raise UploadError(413, f"at most {max_files} files per request (serve.max_batch_files)") from None
-        raise UploadError(400, f"malformed multipart body: {err.detail}") from None
+            raise TooLarge(f"at most {max_files} files per request (serve.max_batch_files)") from None
+        raise UploadError(f"malformed multipart body: {err.detail}") from None
 
 
 def _copy_to(upload: UploadFile, target: Path) -> None:
@@ -174,7 +186,7 @@ def query_flag(request: Request, name: str, default: str, values: dict[str, Any]
     value = request.query_params.get(name, default).lower()
     if value not in values:
         choices = [key for key in values if not key.isdigit()]  # true, false (, auto)
-        raise UploadError(400, f"{name}={value!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
+        raise UploadError(f"{name}={value!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
     return values[value]
 
 
@@ -294,35 +306,34 @@ class DeepfakeDetector:
         with open(path, "rb") as f:
             sniffed = sniff(f.read(SNIFF_BYTES))
         if sniffed is None:
-            raise UploadError(415, f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)")
+            raise UnsupportedType(f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)")
         kind, suffix = sniffed
         if expected is not None and kind != expected:
-            raise UploadError(415, f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}")
+            raise UnsupportedType(f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}")
         typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
         (check_image if kind == "image" else check_video)(typed, name, self.config)
-        prediction = self.predictor.predict_path(
-            typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-            assess_crops=self.batcher, cropped=cropped, explain=explain, evidence=frames,
-        )
-        return self.response(prediction, str(typed), name)
+        try:
+            prediction, _ = self.predictor.predict_path_or_raise(
+                typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
+                assess_crops=self.batcher, cropped=cropped, explain=explain, evidence=frames,
+            )
+        except MediaError as err:  # the file cannot be decoded at all; its message names the upload, not the temp file
+            raise media_refusal(err, str(err).replace(str(typed), name)) from None
+        return self.response(prediction, name)
 
     def detect_or_error(self, path: Path, name: str, cropped: bool | None, explain: bool,
                         frames: str) -> dict[str, Any]:
         """One file of a batch: its result (status 200), or its error and the status a single upload would get."""
         try:
             if path.stat().st_size == 0:
-                raise UploadError(400, f"{name}: the file is empty")
+                raise UploadError(f"{name}: the file is empty")
             return {**self.detect(path, name, None, cropped, explain, frames), "status": 200}
         except UploadError as err:
             return {"path": name, "error": err.message, "status": err.status}
 
-    def response(self, prediction: Prediction, temp_path: str, name: str) -> dict[str, Any]:
-        error = prediction.error.replace(temp_path, name) if prediction.error else None
-        if error and prediction.media is None:  # the file could not be decoded at all
-            status = 413 if "over the limit" in error else 422
-            raise UploadError(status, error)
+    def response(self, prediction: Prediction, name: str) -> dict[str, Any]:
         result = prediction.to_dict()
-        result.update(path=name, error=error)
+        result["path"] = name
         if prediction.media == "video":
             result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "track": f.track,
                                    "fake_probability": f.fake_probability}

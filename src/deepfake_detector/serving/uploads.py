@@ -12,17 +12,45 @@ import cv2
 from PIL import Image
 
 from deepfake_detector.config import ServeConfig
+from deepfake_detector.media.frames import MediaError, MediaTooLarge
 
 SNIFF_BYTES = 32
 
 
 class UploadError(Exception):
-    """A request the service refuses; `status` is the HTTP status, the message tells the user what to do."""
+    """A request the service refuses: the message tells the user what to do, and the class is the kind of
+    refusal, whose `status` is the HTTP status (this base class: a bad request)."""
 
-    def __init__(self, status: int, message: str):
+    status = 400
+
+    def __init__(self, message: str):
         super().__init__(message)
-        self.status = status
         self.message = message
+
+
+class LengthRequired(UploadError):
+    status = 411
+
+
+class TooLarge(UploadError):
+    """Over a limit: bytes, pixels, seconds of video or files per request."""
+
+    status = 413
+
+
+class UnsupportedType(UploadError):
+    status = 415
+
+
+class Unreadable(UploadError):
+    """A supported type that cannot be decoded (corrupt, truncated, an unknown codec)."""
+
+    status = 422
+
+
+def media_refusal(error: MediaError, message: str) -> UploadError:
+    """The refusal of a file the Predictor could not read, by the type of its MediaError."""
+    return TooLarge(message) if isinstance(error, MediaTooLarge) else Unreadable(message)
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:
@@ -61,9 +89,7 @@ def image_pixels(path: Path) -> int | None:
 def check_image(path: Path, name: str, cfg: ServeConfig) -> None:
     pixels = image_pixels(path)
     if pixels is not None and pixels > cfg.max_image_pixels:
-        raise UploadError(
-            413, f"{name}: image has more than {cfg.max_image_pixels} pixels; downscale it and try again"
-        )
+        raise TooLarge(f"{name}: image has more than {cfg.max_image_pixels} pixels; downscale it and try again")
 
 
 def check_video(path: Path, name: str, cfg: ServeConfig) -> None:
@@ -78,10 +104,9 @@ def check_video(path: Path, name: str, cfg: ServeConfig) -> None:
     finally:
         cap.release()
     if w * h > cfg.max_image_pixels:
-        raise UploadError(413, f"{name}: {int(w)}x{int(h)} video frames are too large; downscale the video")
+        raise TooLarge(f"{name}: {int(w)}x{int(h)} video frames are too large; downscale the video")
     if fps > 0 and count / fps > cfg.max_video_seconds:
-        raise UploadError(
-            413,
+        raise TooLarge(
             f"{name}: video is {count / fps:.1f} s long, over the limit of {cfg.max_video_seconds:g} s; "
             "cut it shorter and try again",
         )
