@@ -12,11 +12,8 @@ import numpy as np
 import pytest
 from test_service import media  # noqa: F401  (fixture: the demo media)
 
+from deepfake_detector.models.spec import ModelSpec
 from deepfake_detector.serving.web import WEB_FACTS, WEB_FILES, export_detector, write_site
-
-# 8 of the demo clip's 24 frames: the frames the page seeks to by time are the ones the Predictor picks by number
-# (docs/private_check.md says when they can differ by one)
-FRAMES_PER_VIDEO = 8
 
 
 @pytest.fixture(scope="session")
@@ -24,12 +21,12 @@ def web_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model with the web model files, as the package stage writes them (its own function). Temperature
     0.02: the untrained model's logits (a few hundredths) then spread its probabilities over (0, 1) instead of
     leaving them all near 0.5, so comparing probabilities within 0.01 also compares the logits closely. The
-    page samples FRAMES_PER_VIDEO frames of a video (web.json; the package stage writes serve.frames_per_video)."""
-    from deepfake_detector.models.spec import ModelSpec
+    page samples as many frames of a video as web.json says: here the model's own frames_per_video (the package
+    stage writes serve.frames_per_video), frames whose pixels the video test has checked against the Predictor's."""
 
     dest = tmp_path_factory.mktemp("web_model") / "model"
     shutil.copytree(tiny_model_dir, dest)
-    export_detector(dest, opset=18, atol=1e-4, frames_per_video=FRAMES_PER_VIDEO)
+    export_detector(dest, opset=18, atol=1e-4, frames_per_video=ModelSpec.load(tiny_model_dir).frames_per_video)
     ModelSpec.load(dest).model_copy(update={"temperature": 0.02}).save(dest)
     return dest
 
@@ -66,7 +63,7 @@ def test_web_facts_are_mtcnns_and_the_scorings_constants(web_model_dir):
     assert facts["detector"]["nets"]["onet"] == {"file": "onet.onnx", "outputs": ["reg", "points", "prob"],
                                                  "input_size": 48}
     assert facts["confident"] == {"level": 0.8, "min_share": 0.25}
-    assert facts["frames_per_video"] == FRAMES_PER_VIDEO  # the page samples what the service does
+    assert facts["frames_per_video"] == ModelSpec.load(web_model_dir).frames_per_video  # what export_detector got
 
 
 def test_the_web_site_holds_the_page_and_the_web_model(web_model_dir, tmp_path):
