@@ -134,6 +134,18 @@ def demo_commit(root: Path, stated: str) -> str | None:
     return found[1] if found else None
 
 
+def demo_made_by(root: Path, stated: str) -> str:
+    """Who made a demo output: `make demo`, and the commit of the model it evaluated."""
+    commit = demo_commit(root, stated)
+    where = "from" if commit else "it is in"
+    return f"made by `make demo`, {commit_text(commit)} ({where} the evaluated model's `model.json`, a DVC output)"
+
+
+def run_made_by(made: dict) -> str:
+    """Who made a profile run (its made.json, scripts/keep_profile_run.py)."""
+    return f"made by `{made['command']}`, {commit_text(made['git_commit'])} (the trained model's code)"
+
+
 def demo_block(source: str, root: Path, stated: str) -> str:
     metrics = json.loads((root / source).read_text())
     rows = [
@@ -146,11 +158,9 @@ def demo_block(source: str, root: Path, stated: str) -> str:
         }
         for level, label in LEVELS.items()
     ]
-    commit = demo_commit(root, stated)
-    where = "from" if commit else "it is in"
     return (
-        f"From `{source}` (the evaluate stage on the test split), made by `make demo`, {commit_text(commit)} "
-        f"({where} the evaluated model's `model.json`, a DVC output).\n\n{markdown(pd.DataFrame(rows))}\n"
+        f"From `{source}` (the evaluate stage on the test split), {demo_made_by(root, stated)}.\n\n"
+        f"{markdown(pd.DataFrame(rows))}\n"
     )
 
 
@@ -176,20 +186,14 @@ def profile_block(source: str, root: Path) -> str:
     return (
         f"From `{source}/evaluate.json` (the evaluate stage of the profile's run, a verdict per video or crop, "
         f"frames aggregated by `{metrics['video_aggregation']}`; validation frame AUC {val_auc:.3f}, threshold "
-        f"{metrics['threshold']:.3f}), made by `{made['command']}`, {commit_text(made['git_commit'])} (the "
-        f"trained model's code){stopped}.\n\n{markdown(pd.DataFrame(rows))}\n"
+        f"{metrics['threshold']:.3f}), {run_made_by(made)}{stopped}.\n\n{markdown(pd.DataFrame(rows))}\n"
     )
 
 
 def robustness_made_by(source: str, root: Path, stated: str) -> str:
     """A profile run's made.json beside the file; else the demo's robustness stage and its model's commit."""
     made = root / Path(source).parent / "made.json"
-    if made.exists():
-        run = json.loads(made.read_text())
-        return f"made by `{run['command']}`, {commit_text(run['git_commit'])} (the trained model's code)"
-    commit = demo_commit(root, stated)
-    where = "from" if commit else "it is in"
-    return f"made by `make demo`, {commit_text(commit)} ({where} the evaluated model's `model.json`, a DVC output)"
+    return run_made_by(json.loads(made.read_text())) if made.exists() else demo_made_by(root, stated)
 
 
 def level_order(level: str) -> tuple[int, float]:
