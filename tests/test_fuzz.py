@@ -131,7 +131,7 @@ def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(predicto
         suffix = ".png"
     array = pixels(side, int(side * aspect), channels, bits, pattern, 0, face, face_share)
     result = predictor.predict_path(write_image(array, tmp_path / f"face{suffix}"))
-    assert result.error is None and result.label in ("fake", "real") and len(result.faces) == 1, result
+    assert result.error is None and result.verdict in ("fake", "real") and len(result.faces) == 1, result
 
 
 # any video (the kinds write_video makes); each test adds the containers it tries
@@ -183,7 +183,7 @@ def test_the_cli_says_a_12x12_image_cannot_be_judged_not_a_traceback(tiny_model_
     path = write_image(pixels(12, 12, 3, 8, "noise", 0), tmp_path / "tiny.png")
     done = run(["deepfake", "predict", "--model", str(tiny_model_dir), str(path)], tmp_path, check=False)
     assert "Traceback" not in done.stderr, done.stderr
-    assert done.stdout.strip() == (f"{path}: CANNOT JUDGE (no_face) no face found in 1 frame(s); use a file where "
+    assert done.stdout.strip() == (f"{path}: CANNOT_JUDGE (no_face) no face found in 1 frame(s); use a file where "
                                    "a face is clearly visible")
 
 

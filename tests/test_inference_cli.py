@@ -18,7 +18,7 @@ from deepfake_detector.inference import Predictor
 from deepfake_detector.media.faces import CropSquare, cut_square
 from deepfake_detector.media.frames import MediaError, MediaTooLarge, read_image, uniform_indices
 
-KEYS = {"path", "media", "fake_probability", "label", "verdict", "reason", "faces", "error"}
+KEYS = {"path", "media", "fake_probability", "verdict", "reason", "faces", "error"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_predict_image(predictor: Predictor, media: dict[str, Path]) -> None:
     result = predictor.predict_path(media["face"])
     assert result.error is None
     assert result.media == "image" and result.frames == 1
-    assert result.label == ("fake" if result.fake_probability >= result.threshold else "real")
+    assert result.verdict == ("fake" if result.fake_probability >= result.threshold else "real")
     assert len(result.faces) == 1
     face = result.faces[0]
     # the model's calibrated score of the square the result says it saw, cut as crop_faces cuts training crops
@@ -113,7 +113,7 @@ def test_predict_bad_inputs_report_errors(predictor: Predictor, media: dict[str,
     result = predictor.predict_path(media[name])  # never raises
     assert result.error is not None and message in result.error
     assert str(media[name]) in result.error
-    assert result.fake_probability is None and result.label is None and result.faces == []
+    assert result.fake_probability is None and result.verdict is None and result.faces == []
     assert result.path == str(media[name])
 
 
@@ -124,7 +124,7 @@ def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Pat
     assert result.reason == {"code": "no_face",
                              "message": "no face found in 1 frame(s); use a file where a face is clearly visible"}
     assert result.media == "image" and result.frames == 1
-    assert result.fake_probability is None and result.label is None and result.faces == []
+    assert result.fake_probability is None and result.faces == []
 
 
 def test_predict_respects_max_pixels(predictor: Predictor, media: dict[str, Path]) -> None:
@@ -155,15 +155,15 @@ def test_cli_predict_json(tiny_model_dir: Path, media: dict[str, Path]) -> None:
     for row in rows:
         assert KEYS <= set(row)
     face, video, corrupt, text, gradient = rows
-    assert face["media"] == "image" and face["error"] is None and face["label"] in ("real", "fake")
+    assert face["media"] == "image" and face["error"] is None and face["verdict"] in ("real", "fake")
     assert len(face["faces"]) == 1  # the CLI prints what the Predictor gives
     assert face["fake_probability"] == Predictor(tiny_model_dir).predict_path(media["face"]).fake_probability
     assert video["media"] == "video" and video["error"] is None and len(video["faces"]) == 4
     assert "not a readable image" in corrupt["error"] and corrupt["fake_probability"] is None
     assert "unsupported file type" in text["error"]
     assert gradient["verdict"] == "cannot_judge" and gradient["reason"]["code"] == "no_face"
-    assert gradient["error"] is None and gradient["label"] is None and gradient["fake_probability"] is None
-    assert face["verdict"] == face["label"] and face["reason"] is None
+    assert gradient["error"] is None and gradient["fake_probability"] is None
+    assert face["reason"] is None
 
 
 def test_cli_predict_text_output(tiny_model_dir: Path, media: dict[str, Path]) -> None:
@@ -172,7 +172,9 @@ def test_cli_predict_text_output(tiny_model_dir: Path, media: dict[str, Path]) -
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(f"{media['face']}: ") and "fake probability" in lines[0]
+    expected = Predictor(tiny_model_dir).predict_path(media["face"])  # the CLI prints the verdict by its name
+    assert lines[0].startswith(f"{media['face']}: {expected.verdict.upper()} (fake probability "
+                               f"{expected.fake_probability:.3f}, ")
     assert lines[1].startswith(f"{media['missing']}: ERROR ") and "file not found" in lines[1]
 
 

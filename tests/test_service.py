@@ -93,7 +93,7 @@ BAD_UPLOADS = [
 
 def check_prediction(body: dict, kind: str) -> None:
     assert body["media"] == kind and body["error"] is None
-    assert body["threshold"] == 0.5 and body["label"] == body["verdict"]
+    assert body["threshold"] == 0.5
     assert body["verdict"] == ("fake" if body["fake_probability"] >= body["threshold"] else "real")
     assert body["faces"], "the demo face must be found"
     face = body["faces"][0]

@@ -109,12 +109,12 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
         elif r.error:
             typer.echo(f"{r.path}: ERROR {r.error}")
         elif r.reason:
-            typer.echo(f"{r.path}: CANNOT JUDGE ({r.reason['code']}) {r.reason['message']}")
+            typer.echo(f"{r.path}: {r.verdict.upper()} ({r.reason['code']}) {r.reason['message']}")
         else:
             people = f", {len(r.tracks)} people, decided by person {r.decided_by_track}" if len(r.tracks) > 1 else ""
-            typer.echo(f"{r.path}: {r.label.upper()} (fake probability {r.fake_probability:.3f}, "
+            typer.echo(f"{r.path}: {r.verdict.upper()} (fake probability {r.fake_probability:.3f}, "
                        f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s){people})")
-            if r.label == "fake" and r.manipulation:
+            if r.verdict == "fake" and r.manipulation:
                 typer.echo(f"{r.path}: most likely method {r.manipulation['method']} "
                            f"({r.manipulation['probability']:.0%}, if it is fake)")
         if not r.error and r.credentials.status != "none":  # beside the verdict, never part of it

@@ -73,7 +73,6 @@ class Prediction:
     path: str
     media: str | None = None
     fake_probability: float | None = None
-    label: str | None = None  # "fake" | "real" | None when no verdict
     verdict: str | None = None  # "fake" | "real" | "cannot_judge" (see reason) | None when the file is unreadable
     reason: dict[str, str] | None = None  # why it cannot be judged: {code, message} (judge.py)
     # "face_crop" (cut as training cut crop datasets, faces.already_cropped) or "scene", and why
@@ -381,7 +380,7 @@ class Predictor:
             decider = max((t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability)
             result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
             result.manipulation = decider.manipulation
-            result.label = result.verdict = decider.verdict
+            result.verdict = decider.verdict
         if media == "video" and evidence != "none":  # after scoring: the pictures cannot touch a score
             drawn = time.perf_counter()
             result.evidence_frames = self.evidence(frames, result, evidence)

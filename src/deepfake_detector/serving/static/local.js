@@ -238,7 +238,7 @@ async function predictFrames(m, frames, media, name) {
   const detected = performance.now();
   const kept = [];
   tracks.forEach((track, n) => track.forEach((face, i) => { if (face) kept.push({ frame: frames[i], face, n }); }));
-  const result = { path: name, media, fake_probability: null, label: null, verdict: null, reason: null,
+  const result = { path: name, media, fake_probability: null, verdict: null, reason: null,
                    treated_as: treated[0], treated_as_because: treated[1], threshold: spec.threshold, faces: [],
                    tracks: [], decided_by_track: null, manipulation: null, credentials: null, frames: frames.length,
                    error: null, model_version: spec.version, timings_ms: {}, checked_on: "this device",
@@ -266,7 +266,7 @@ async function predictFrames(m, frames, media, name) {
     const decider = result.tracks.filter((t) => t.fake_probability != null)
       .reduce((a, b) => (b.fake_probability > a.fake_probability ? b : a));
     Object.assign(result, { fake_probability: decider.fake_probability, decided_by_track: decider.track,
-                            manipulation: decider.manipulation, label: decider.verdict, verdict: decider.verdict });
+                            manipulation: decider.manipulation, verdict: decider.verdict });
   }
   if (media === "video") result.timeline = result.faces.map((f) => ({ frame_idx: f.frame_idx, t: f.t, track: f.track, fake_probability: f.fake_probability }));
   result.timings_ms.detect = round(detected - started, 1);
