@@ -309,6 +309,7 @@ function init() {
     if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]);
   });
   $("explain").addEventListener("change", drawBoxes); // shows or hides the heatmaps of the last result
+  $("local").addEventListener("change", sayWhereFilesGo);
   $("download-json").addEventListener("click", () => downloadReport(false));
   $("download-report").addEventListener("click", () => downloadReport(true));
   $("evidence-prev").addEventListener("click", () => stepEvidence(-1));
@@ -323,7 +324,14 @@ function init() {
   }).catch(() => { // no service (a static copy of the page, `deepfake web-site`): only the on-device check works
     $("local").checked = $("local").disabled = true;
     $("model-info").textContent = "No server here: files are checked on this device only.";
+    sayWhereFilesGo();
   });
+}
+
+function sayWhereFilesGo() { // the header's promise follows the mode: a file checked on this device is never sent
+  $("privacy").textContent = $("local").checked
+    ? "Choose a photo or a short video of a face. It is checked in this page and never leaves this device."
+    : "Upload a photo or a short video of a face. The file is scored and then deleted from the server.";
 }
 
 init();
