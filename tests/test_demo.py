@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -93,6 +94,16 @@ def test_videos_decode_with_expected_frames(tiny: tuple[Path, dict]) -> None:
         assert frames[0].shape == (256, 256, 3)
         # The head moves: consecutive frames are not identical.
         assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.5
+
+
+def test_videos_are_h264_yuv420p_which_browsers_play(tiny: tuple[Path, dict]) -> None:
+    root, _ = tiny
+    for rel in (r["path"] for r in _labels(root) if r["path"].endswith(".mp4")):
+        reader = imageio_ffmpeg.read_frames(str(root / rel))
+        meta = next(reader)
+        reader.close()
+        assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p"), (rel, meta)
+        assert meta["fps"] == 12 and meta["size"] == (256, 256)
 
 
 def _face(seed: int, expr: Expression = OPEN) -> tuple[np.ndarray, np.ndarray]:
