@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from deepfake_detector.inference import Prediction
 from deepfake_detector.serving.env import BENTO_NAME
+from deepfake_detector.serving.web import WEB_FILES, WEB_MODEL_URL
 
 ERROR = {"type": "object", "required": ["error", "status"],
          "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
@@ -58,6 +59,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                                                 raw_body=False)}
     paths["/model"] = {"get": {"summary": "The model card: model.json, backend, devices, serve limits",
                                "responses": {"200": _json("the card", {"type": "object"})}}}
+    paths[f"/{WEB_MODEL_URL}/{{name}}"] = {"get": _web_model_file()}
     return {"openapi": "3.1.0", "info": {"title": f"{BENTO_NAME} API", "version": version},
             "paths": paths, "components": {"schemas": schemas}}
 
@@ -74,6 +76,18 @@ def _predict(summary: str, form: dict, field: str, result: str, raw_body: bool =
         "responses": {"200": _json("the verdict", {"$ref": f"#/components/schemas/{result}"}),
                       **{code: _json(text, {"$ref": "#/components/schemas/Error"}) for code, text in REFUSALS.items()}},
     }
+
+
+def _web_model_file() -> dict[str, Any]:
+    """A file of the web model the page's on-device check loads (serving/web.py), e.g. for a static copy."""
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": list(WEB_FILES)}}
+    return {"summary": "A file of the on-device check's web model: model.json, web.json or an ONNX net",
+            "parameters": [name],
+            "responses": {"200": {"description": "the file",
+                                  "content": {"application/json": {"schema": {"type": "object"}},
+                                              "application/octet-stream": {"schema": BINARY}}},
+                          "404": _json("not a web model file, or this model folder has none (the package stage "
+                                       "writes them)", {"$ref": "#/components/schemas/Error"})}}
 
 
 def _json(description: str, schema: dict) -> dict[str, Any]:
