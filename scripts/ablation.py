@@ -1,8 +1,9 @@
 """Ablation: what each training technique does, in the same harness, on the data the pipeline prepared.
 
 For every variant in an ablation file (ablations/techniques.yaml: overlays of params.yaml, a shared `base` and
-each variant's own, merged and validated as params profiles are: deepfake_detector.profiles) and every seed: train and calibrate with the train stage's own code, score the test split
-through the Predictor (as the evaluate stage does), and record
+each variant's own, merged and validated as params profiles are: deepfake_detector.profiles) and every seed:
+train and calibrate with the train stage's own code, score the test split through the Predictor (as the
+evaluate stage does), and record
   - in-domain frame and item ROC-AUC (test items of datasets with `role: train`),
   - item ROC-AUC per unseen dataset (`role: unseen`), over all unseen items pooled (with a 95% bootstrap
     interval: on a few dozen videos it is wide, and differences inside it are noise), and per held-out
