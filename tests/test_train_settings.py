@@ -101,3 +101,40 @@ def test_a_linear_probe_fits_the_same_head_as_before(toy_faces, tmp_path, one_th
     result = fit(toy_faces, train, seed=42, max_train_items=24, progress=False)
     assert digest(result.model.state_dict()) == PROBE_WEIGHTS
     assert (result.best_val_auc, result.probe_c) == (PROBE_AUC, PROBE_C)
+
+
+def test_the_tunables_are_one_list_that_search_train_and_promotion_share(tmp_path) -> None:
+    """config.TUNABLE names what tune draws, what train.use_tuned takes from the best trial, and what
+    scripts/promote_best_trial.py pins: a trial's draws, the train section's values and the tuned file all
+    land in the train section's own keys, validated as params.yaml is, the rest of the section unchanged."""
+    import json
+
+    import optuna
+    import yaml
+
+    from deepfake_detector.config import TUNABLE, Params, tunable_values
+    from deepfake_detector.train.run import train_section
+    from deepfake_detector.train.search import suggest_train
+
+    raw = yaml.safe_load(open("params.yaml"))
+    raw["train"]["use_tuned"] = True
+    raw["tune"]["space"].update(backbones=["tf_efficientnet_lite0", "meso4"], input_sizes=[96, 128])  # draws differ
+    params = Params.model_validate(raw)
+    drawn = {"backbone": "meso4", "input_size": 96, "lr": 3e-4, "weight_decay": 3e-6, "augment_strength": 0.3}
+    assert set(drawn) == set(TUNABLE)
+    trial = suggest_train(optuna.trial.FixedTrial(drawn), params)
+    assert tunable_values(trial) == drawn and trial.epochs == params.tune.epochs
+    assert trial.augment.crop_scale_min == params.train.augment.crop_scale_min  # a drawn key's sibling stays
+    untouched = {"epochs": params.train.epochs, "augment": params.train.augment}
+    assert trial.model_copy(update=untouched) == params.train.model_copy(
+        update={k: v for k, v in drawn.items() if k != "augment_strength"})
+
+    assert train_section(params) == params.train  # no tuned file: the section as it is
+    assert tunable_values(params.train)["augment_strength"] == raw["train"]["augment"]["strength"]
+    tuned_file = tmp_path / "best_params.json"
+    tuned_file.write_text(json.dumps({"params": drawn}))
+    tuned = train_section(params, tuned_file)
+    assert tunable_values(tuned) == drawn and tuned.epochs == params.train.epochs
+    tuned_file.write_text(json.dumps({"params": {**drawn, "input_size": 4}}))
+    with pytest.raises(ValueError, match="input_size"):  # a tuned value is checked as params.yaml's would be
+        train_section(params, tuned_file)
