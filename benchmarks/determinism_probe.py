@@ -19,7 +19,6 @@ both sides then also run without numpy's AVX2 kernels, in which QEMU 7.2 crashes
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import os
 import shutil
@@ -57,11 +56,10 @@ def probe(what: str) -> str:
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
     from deepfake_detector.tables import load_face_table
     from deepfake_detector.train.fit import fit
-    from deepfake_detector.train.run import settings_from
 
-    settings = dataclasses.replace(settings_from(params), epochs=1 if quick else 2,
-                                   max_train_items=EMULATED_TRAIN_ITEMS if quick else None)
-    model = fit(load_face_table(MANIFEST_CSV, FACES_CSV), settings, seed=params.seed, progress=False).model
+    train = params.train.overridden({"epochs": 1 if quick else 2})
+    model = fit(load_face_table(MANIFEST_CSV, FACES_CSV), train, params.seed, params.compute,
+                max_train_items=EMULATED_TRAIN_ITEMS if quick else None, progress=False).model
     return hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.state_dict().values())).hexdigest()[:16]
 
 

@@ -1,8 +1,9 @@
 """Ablation: what each training technique does, in the same harness, on the data the pipeline prepared.
 
-For every variant in an ablation file (profiles/ablation.yaml: overrides of the `train` section on top of a
-shared `base`) and every seed: train and calibrate with the train stage's own code, score the test split
-through the Predictor (as the evaluate stage does), and record
+For every variant in an ablation file (ablations/techniques.yaml: overlays of params.yaml, a shared `base` and
+each variant's own, merged and validated as params profiles are: deepfake_detector.profiles) and every seed:
+train and calibrate with the train stage's own code, score the test split through the Predictor (as the
+evaluate stage does), and record
   - in-domain frame and item ROC-AUC (test items of datasets with `role: train`),
   - item ROC-AUC per unseen dataset (`role: unseen`), over all unseen items pooled (with a 95% bootstrap
     interval: on a few dozen videos it is wide, and differences inside it are noise), and per held-out
@@ -43,27 +44,20 @@ import yaml
 from ablation_tables import lodo_table, runs_table
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import Params, load_params, merged, validate_params
+from deepfake_detector.config import ConfigError, Params, load_params
 from deepfake_detector.data.splits import hold_out_methods, leave_one_dataset_out
 from deepfake_detector.evaluate.metrics import auc_confidence_interval, roc_auc_or_none
 from deepfake_detector.evaluate.plots import save_curves
 from deepfake_detector.evaluate.split_scores import score_frames_and_items
 from deepfake_detector.inference import Predictor
 from deepfake_detector.io import read_json, write_json
+from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, MANIFEST_CSV
+from deepfake_detector.profiles import ABLATIONS_DIR, Ablation, read_ablation
 from deepfake_detector.tables import load_face_table
 from deepfake_detector.train.run import train_and_calibrate
 
 log = logging.getLogger("ablation")
-
-
-def variant_params(params: Params, base: dict, overrides: dict, seed: int, data: dict) -> Params:
-    """params.yaml with the train section overridden (and the run's data keys), validated like params.yaml."""
-    raw = params.model_dump(by_alias=True)
-    raw["train"] = merged(merged(raw["train"], base), overrides)
-    raw["seed"] = seed
-    raw["data"] = merged(raw["data"], data)
-    return validate_params(raw, "the variant's params")
 
 
 def auc_of(scored: pd.DataFrame) -> float | None:
@@ -172,13 +166,13 @@ def code_commit() -> str:
     """HEAD, with "-dirty" when the code differs from it: the commit a run records.
 
     Not provenance.git_commit() (the last commit that changed src/ or stages/, what the pipeline's models
-    record): the code that runs here is also this script and the variants files, in scripts/ and profiles/.
+    record): the code that runs here is also this script and the variants files, in scripts/ and ablations/.
     params.yaml is left out of "-dirty": a profile run always rewrites it (scripts/use_profile.sh)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
 
     try:
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "stages", "scripts", "profiles")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "stages", "scripts", "ablations")
         return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -210,9 +204,18 @@ def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
     return table
 
 
+def check_variants(ablation: Ablation, names: list[str], params_yaml: dict) -> None:
+    """Every variant asked for exists and is valid on params.yaml; ConfigError naming the file otherwise."""
+    unknown = [name for name in names if name not in ablation.variants]
+    if unknown:
+        raise ConfigError(f"{ablation.path}: no variant {unknown}; variants: {', '.join(ablation.variants)}")
+    for name in names:
+        ablation.params(name, params_yaml)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants-file", type=Path, default=Path("profiles/ablation.yaml"))
+    parser.add_argument("--variants-file", type=Path, default=ABLATIONS_DIR / "techniques.yaml")
     parser.add_argument("--only", help="comma-separated variant names (default: all in the file)")
     parser.add_argument("--seeds", default="42", help="comma-separated seeds; each variant runs once per seed")
     parser.add_argument("--out", type=Path, required=True)
@@ -223,15 +226,16 @@ def main() -> None:
                            help="train each variant on all training datasets, all but each one, and each alone")
     parser.add_argument("--report-only", action="store_true", help="rewrite table.md and the plot from results.json")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    spec = yaml.safe_load(args.variants_file.read_text())
-    names = args.only.split(",") if args.only else list(spec["variants"])
+    ablation = read_ablation(args.variants_file)
+    names = args.only.split(",") if args.only else list(ablation.variants)
     seeds = [int(s) for s in args.seeds.split(",")]
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
     if args.report_only:
         print(write_reports(results, args.out).to_markdown(index=False))
         return
+    params_yaml = yaml.safe_load(Path("params.yaml").read_text())
+    check_variants(ablation, names, params_yaml)  # in seconds, not after the first variant's training
     params = load_params()
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
     made_by = {"git_commit": code_commit(), "command": command_line(sys.argv)}  # for the results page
@@ -240,7 +244,7 @@ def main() -> None:
             results[run.row] = [done for done in results.get(run.row, []) if done["seed"] not in seeds]
             for seed in seeds:
                 log.info("variant %s, seed %d", run.row, seed)
-                variant = variant_params(params, spec.get("base", {}), spec["variants"][name] or {}, seed, run.data)
+                variant = ablation.params(name, params_yaml, {"seed": seed, "data": run.data})
                 with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
                     results[run.row].append({"variant": run.row, "seed": seed, **run.tags, **made_by,
                                              **run_variant(variant, run.faces, Path(workdir))})
@@ -251,4 +255,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)  # a bad variants file: its message, not a traceback

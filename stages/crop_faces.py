@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 
 from deepfake_detector.config import load_params
-from deepfake_detector.engines import UnitFiles, run_units
+from deepfake_detector.engines import Progress, UnitFiles, run_units
 from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FACES_CSV, FACES_DIR, FRAMES_CSV, MANIFEST_CSV
@@ -26,9 +26,9 @@ def main() -> None:
     key = run_key(batches, params.faces, compute.detect_device, compute.detect_threads)
     with resumable_dir(FACES_DIR, key) as (out, finished):
         cropper = partial(FaceCropper, params.faces, compute.detect_device, compute.detect_threads, FACES_DIR)
-        done = run_units(batches, cropper, compute, "crop_faces",
-                         size=lambda batch: sum(len(item.frames) for item in batch), unit_name="frame",
-                         resume_dir=finished, files=UnitFiles(out, inputs=batch_frames))
+        frames_in = Progress("crop_faces", "frame", size=lambda batch: sum(len(item.frames) for item in batch))
+        done = run_units(batches, cropper, compute, frames_in, resume_dir=finished,
+                         files=UnitFiles(out, inputs=batch_frames))
     rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()
     write_table(faces_table, FACES_CSV, FACES)

@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 
 from deepfake_detector.config import load_params
-from deepfake_detector.engines import UnitFiles, run_units
+from deepfake_detector.engines import Progress, UnitFiles, run_units
 from deepfake_detector.io import resumable_dir, run_key
 from deepfake_detector.logs import run_stage
 from deepfake_detector.paths import FRAMES_CSV, FRAMES_DIR, MANIFEST_CSV
@@ -23,7 +23,7 @@ def main() -> None:
     # a failed run keeps the videos it finished; the next run with the same items, params and code resumes
     with resumable_dir(FRAMES_DIR, run_key(items, params.frames, params.data.max_file_mb)) as (out, finished):
         extractor = partial(FrameExtractor, params.frames, params.data.max_file_mb, FRAMES_DIR)
-        done = run_units(items, extractor, params.compute, "extract_frames", resume_dir=finished,
+        done = run_units(items, extractor, params.compute, Progress("extract_frames"), resume_dir=finished,
                          files=UnitFiles(out, inputs=lambda item: [item.path]))
     rows = gather(done, summary.skip)
     frames = pd.DataFrame(rows) if rows else FRAMES.empty()

@@ -60,7 +60,7 @@ def test_lodo_table_sets_each_left_out_dataset_beside_the_single_source_models(t
         str(tmp_path),
         "--report-only",
         "--variants-file",
-        str(PROJECT_ROOT / "profiles/ablation.yaml"),
+        str(PROJECT_ROOT / "ablations/techniques.yaml"),
     ]
     subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     header, _, *rows = [

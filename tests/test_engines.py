@@ -19,7 +19,7 @@ import yaml
 from pipeline_helpers import run
 
 from deepfake_detector.config import ComputeConfig
-from deepfake_detector.engines import run_units
+from deepfake_detector.engines import Progress, run_units
 from deepfake_detector.io import resumable_dir
 from deepfake_detector.logs import UserError
 
@@ -84,14 +84,14 @@ class DiesOnce:
 def test_a_worker_that_dies_is_restarted_and_no_unit_is_lost(tmp_path):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import tests/
     marker = tmp_path / "died"
-    results = run_units(list(range(8)), partial(DiesOnce, str(marker)), RAY, "dies once")
+    results = run_units(list(range(8)), partial(DiesOnce, str(marker)), RAY, Progress("dies once"))
     assert [value for value, _ in results] == [unit * 10 for unit in range(8)]  # every unit, in unit order
     dead = int(marker.read_text())
     assert results[3][1] != dead != os.getpid()  # unit 3 was done again by another Ray worker process
 
 
 def test_the_local_engine_runs_the_same_worker_here():
-    results = run_units([0, 1, 2], partial(DiesOnce, "/nonexistent/marker"), ComputeConfig(), "local")
+    results = run_units([0, 1, 2], partial(DiesOnce, "/nonexistent/marker"), ComputeConfig(), Progress("local"))
     assert [value for value, _ in results] == [0, 10, 20] and {pid for _, pid in results} == {os.getpid()}
 
 
@@ -103,7 +103,8 @@ def test_a_cluster_address_that_is_not_local_auto_or_ray_url_is_refused():
 
 def test_auto_without_a_running_cluster_says_how_to_start_one():
     with pytest.raises(UserError, match=r"no Ray cluster answered.*ray start --head"):
-        run_units([1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}), "x")
+        run_units([1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}),
+                  Progress("x"))
 
 
 def test_no_units_build_no_worker_and_reach_no_cluster():
@@ -111,8 +112,8 @@ def test_no_units_build_no_worker_and_reach_no_cluster():
     def no_worker():
         raise AssertionError("no unit needs a worker")
 
-    assert run_units([], no_worker, RAY.model_copy(update={"ray_address": "auto"}), "x") == []
-    assert run_units([], no_worker, ComputeConfig(), "x") == []
+    assert run_units([], no_worker, RAY.model_copy(update={"ray_address": "auto"}), Progress("x")) == []
+    assert run_units([], no_worker, ComputeConfig(), Progress("x")) == []
 
 
 class FailsAt:
@@ -139,14 +140,15 @@ def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, 
     finished, first, second = tmp_path / "finished", tmp_path / "first", tmp_path / "second"
     finished.mkdir()
     with pytest.raises(Exception, match="unit 5 failed"):
-        run_units(list(range(8)), partial(FailsAt, str(first), 5), compute, "x", resume_dir=finished)
+        run_units(list(range(8)), partial(FailsAt, str(first), 5), compute, Progress("x"), resume_dir=finished)
     recorded = {int(p.stem) for p in finished.glob("*.pkl")}
     assert 5 not in recorded and recorded <= set(ran(first))
     if compute.engine == "local":
         assert recorded == {0, 1, 2, 3, 4}  # in order, up to the failure
     caplog.clear()
     with caplog.at_level("INFO", logger="engines"):
-        results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, "x", resume_dir=finished)
+        results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, Progress("x"),
+                            resume_dir=finished)
     assert results == [unit * 10 for unit in range(8)]  # every unit, in unit order
     assert sorted(ran(second)) == sorted(set(range(8)) - recorded)  # only what was not finished ran again
     # the throughput counts this run's units only, not the ones resumed from the record

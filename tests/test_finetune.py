@@ -12,9 +12,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import FinetuneConfig
+from deepfake_detector.config import AugmentConfig, FinetuneConfig, TrainConfig
 from deepfake_detector.models.pretrained import find_weights
-from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.train.fit import fit
 from deepfake_detector.train.module import warmup_cosine
 
 LITE0 = "tf_efficientnet_lite0"
@@ -54,10 +54,11 @@ class LearningRates(Callback):
 PLAIN = {"backbone_lr_scale": 1.0, "warmup_epochs": 0.0, "freeze_bn": False, "channels_last": False}
 
 
-def _settings(**finetune) -> FitSettings:
+def _settings(**finetune) -> TrainConfig:
     """Plain fine-tuning (one rate, no warm-up, batch-norm statistics updated) but for the keys given."""
-    return FitSettings(backbone=LITE0, input_size=64, lr=1e-3, weight_decay=0.0, augment_strength=0.0, epochs=3,
-                       batch_size=8, pretrained=True, finetune=FinetuneConfig(**{**PLAIN, **finetune}))
+    return TrainConfig(backbone=LITE0, input_size=64, lr=1e-3, weight_decay=0.0, augment=AugmentConfig(strength=0.0),
+                       epochs=3, batch_size=8, pretrained=True, frequency_branch=False,
+                       finetune=FinetuneConfig(**{**PLAIN, **finetune}))
 
 
 def test_pretrained_lite0_fine_tunes_on_a_separable_toy_set(tmp_path):
@@ -91,8 +92,9 @@ def test_frozen_backbone_keeps_its_pretrained_weights_and_statistics(tmp_path):
 def test_frozen_statistics_need_pretrained_weights(tmp_path):
     """freeze_bn keeps pretrained statistics; a from-scratch model (a profile's baseline, merged onto a freeze_bn
     recipe) has none to keep, so its batch-norm layers still learn theirs instead of staying at mean 0, var 1."""
-    scratch = FitSettings(backbone="resnet10t", input_size=48, lr=1e-3, weight_decay=0.0, augment_strength=0.0,
-                          epochs=1, batch_size=8, pretrained=False, finetune=FinetuneConfig(freeze_bn=True))
+    scratch = TrainConfig(backbone="resnet10t", input_size=48, lr=1e-3, weight_decay=0.0,
+                          augment=AugmentConfig(strength=0.0), epochs=1, batch_size=8, pretrained=False,
+                          frequency_branch=False, finetune=FinetuneConfig(freeze_bn=True))
     stem_bn = fit(blocky_or_smooth(tmp_path, n=24), scratch, seed=0, progress=False).model.bn1
     assert stem_bn.running_mean.abs().max() > 1e-3  # moved from its initial zeros
     assert not torch.allclose(stem_bn.running_var, torch.ones_like(stem_bn.running_var))

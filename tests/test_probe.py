@@ -18,7 +18,7 @@ import yaml
 from test_finetune import blocky_or_smooth
 from test_pretrained import fill_hub_cache
 
-from deepfake_detector.config import FinetuneConfig, Params, load_params, merged
+from deepfake_detector.config import AugmentConfig, FinetuneConfig, Params, TrainConfig, load_params, merged
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import read_crop
 from deepfake_detector.model_card import weights_line
@@ -31,7 +31,7 @@ from deepfake_detector.models.probe import ProbeError, ProbeModel, block_feature
 from deepfake_detector.models.spec import TORCH_WEIGHTS
 from deepfake_detector.scoring import calibrated_probability
 from deepfake_detector.tables import FACES, MANIFEST, write_table
-from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.train.fit import fit
 from deepfake_detector.train.probe import FEATURES_FILE, INDEX_FILE, FeaturesError, embed_faces, fit_probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,13 +62,14 @@ def vit_weights(tmp_path_factory) -> str:
     return str(path)
 
 
-def settings(mode: str, weights: str | None, epochs: int = 2, **finetune) -> FitSettings:
-    return FitSettings(
+def settings(mode: str, weights: str | None, epochs: int = 2, **finetune) -> TrainConfig:
+    return TrainConfig(
         backbone=VIT,
         input_size=SIZE,
         lr=1e-3,
         weight_decay=0.0,
-        augment_strength=0.0,
+        augment=AugmentConfig(strength=0.0),
+        frequency_branch=False,
         epochs=epochs,
         batch_size=8,
         pretrained=True,
@@ -125,12 +126,13 @@ def test_layernorm_mode_on_a_cnn_trains_batch_norm_scales_and_keeps_their_statis
     cnn = build_backbone("resnet10t", SIZE)
     torch.save(cnn.state_dict(), tmp_path / "resnet10t.pth")
     before = cnn.state_dict()
-    cnn_settings = FitSettings(
+    cnn_settings = TrainConfig(
         backbone="resnet10t",
         input_size=SIZE,
         lr=1e-3,
         weight_decay=0.0,
-        augment_strength=0.0,
+        augment=AugmentConfig(strength=0.0),
+        frequency_branch=False,
         epochs=1,
         batch_size=8,
         pretrained=True,
@@ -210,8 +212,8 @@ def test_train_uses_the_cache_and_refuses_a_missing_or_stale_one(toy_faces, vit_
     weights = find_weights(VIT, vit_weights)
 
     def fit_from(folder: Path | None, layers: int = 2):
-        finetune = FinetuneConfig(mode="linear_probe", probe_layers=layers)
-        return fit_probe(toy_faces, VIT, SIZE, weights, finetune, True, 0, features_dir=folder)
+        return fit_probe(toy_faces, settings("linear_probe", vit_weights, probe_layers=layers), weights, 0,
+                         features_dir=folder)
 
     with pytest.raises(FeaturesError, match="no cached features .* re-run the embed stage"):
         fit_from(cache)

@@ -14,7 +14,7 @@ import pytest
 from deepfake_detector.config import TrainConfig
 from deepfake_detector.models.preprocess import eval_transform
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
-from deepfake_detector.train.data import CropDataset, SelfBlendSettings, make_loaders
+from deepfake_detector.train.data import CropDataset, make_loaders
 from deepfake_detector.train.self_blend import crop_landmarks, hull_mask, self_blend
 
 LANDMARKS = np.array([[45.0, 52.0], [83.0, 52.0], [64.0, 70.0], [50.0, 88.0], [78.0, 88.0]])
@@ -127,11 +127,10 @@ def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):
         cv2.imwrite(str(path), _face_like(seed=i))
         rows.append({"crop_path": str(path), "label": 0, "crop_x": 0, "crop_y": 0, "crop_side": 256,
                      "landmarks": json.dumps((LANDMARKS * 2).tolist())})
-    settings = SelfBlendSettings(rate=0.3)
-    dataset = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), settings, seed=1)
+    dataset = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), 0.3, seed=1)
     labels = np.array([float(dataset[i][1]) for i in range(len(dataset))])
     assert 0.2 < labels.mean() < 0.4
-    off = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), SelfBlendSettings(0.0), seed=1)
+    off = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), 0.0, seed=1)
     assert all(float(off[i][1]) == 0.0 for i in range(20))
 
 
@@ -150,14 +149,15 @@ def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
     """train.self_blend_only: the dataset's training fakes are dropped; fakes come only from self-blending
     (at the rate), and validation keeps the dataset's own fakes for picking the epoch and calibrating."""
     faces = _table(tmp_path)
-    only = SelfBlendSettings(rate=0.5, only=True)
-    train, val = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance="label", seed=0, self_blend=only)
+    toy = {"input_size": 32, "augment": {"strength": 0.0}, "batch_size": 8, "balance": "label"}
+    only = TrainConfig().overridden({**toy, "self_blend_rate": 0.5, "self_blend_only": True})
+    train, val = make_loaders(faces, only, IMAGENET_MEAN, IMAGENET_STD, seed=0)
     assert len(train.dataset) == 12 and set(train.dataset.labels) == {0.0}  # the 12 real train crops
     drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
     assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
     assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
-    mixed, _ = make_loaders(faces, 32, IMAGENET_MEAN, IMAGENET_STD, 0.0, 8, balance="label", seed=0,
-                            self_blend=SelfBlendSettings(rate=0.5))
+    mixed, _ = make_loaders(faces, TrainConfig().overridden({**toy, "self_blend_rate": 0.5}), IMAGENET_MEAN,
+                            IMAGENET_STD, seed=0)
     assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
 
 

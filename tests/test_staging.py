@@ -12,7 +12,7 @@ import pytest
 import ray.cloudpickle
 
 from deepfake_detector.config import ComputeConfig
-from deepfake_detector.engines import UnitFiles, run_units
+from deepfake_detector.engines import Progress, UnitFiles, run_units
 from deepfake_detector.logs import UserError
 from deepfake_detector.staging import Staging
 
@@ -100,7 +100,7 @@ def test_ray_workers_read_and_write_only_through_the_storage(protocol, tmp_path,
     compute = RAY.model_copy(update={"ray_storage": storage})
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import tests/
 
-    read = run_units(units, Shouts, compute, "shout", files=UnitFiles(out, inputs=lambda path: [path]))
+    read = run_units(units, Shouts, compute, Progress("shout"), files=UnitFiles(out, inputs=lambda path: [path]))
 
     assert tree(out) == {f"shouted/{p.name}": f"FILE {p.stem.upper()}".encode() for p in inputs}
     assert all(r != u and "deepfake-unit-" in r for r, u in zip(read[:3], units, strict=False))  # worker copies
@@ -113,7 +113,7 @@ def test_ray_workers_read_and_write_only_through_the_storage(protocol, tmp_path,
 def test_the_local_engine_reads_and_writes_in_place(tmp_path):
     source = tmp_path / "a.txt"
     source.write_text("here")
-    read = run_units([str(source)], Shouts, ComputeConfig(ray_storage="s3://unused/work"), "shout",
+    read = run_units([str(source)], Shouts, ComputeConfig(ray_storage="s3://unused/work"), Progress("shout"),
                      files=UnitFiles(tmp_path, inputs=lambda path: [path]))
     assert read == [str(source)] and (tmp_path / "shouted" / "a.txt").read_text() == "HERE"
 

@@ -13,7 +13,13 @@ from scipy.fft import dctn
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
-from deepfake_detector.config import FacesConfig, MultiscaleConfig, TemporalHeadConfig, TrainConfig
+from deepfake_detector.config import (
+    AugmentConfig,
+    FacesConfig,
+    MultiscaleConfig,
+    TemporalHeadConfig,
+    TrainConfig,
+)
 from deepfake_detector.inference import Predictor
 from deepfake_detector.models.backbones import WithEmbedding
 from deepfake_detector.models.export import check_onnx, export_model, export_onnx, export_temporal_onnx
@@ -31,7 +37,7 @@ from deepfake_detector.models.temporal import TemporalHead
 from deepfake_detector.scoring import video_scores
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.calibrate import calibrate_on_validation
-from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.train.fit import fit
 from deepfake_detector.train.fit_temporal import pad, train_temporal_head, video_sequences
 
 # ------------------------------------------------------------------------------------------ multi-scale
@@ -135,9 +141,9 @@ def _crop_table(tmp_path: Path, n: int = 24) -> pd.DataFrame:
 
 
 def _fit_with_the_frequency_branch(crops: pd.DataFrame, multiscale: bool):
-    settings = FitSettings(backbone="meso4", input_size=32, lr=1e-3, weight_decay=0.0, augment_strength=0.2,
-                           epochs=2, batch_size=8, multiscale=MultiscaleConfig(enabled=multiscale, min_size=12, p=0.5),
-                           frequency_branch=True)
+    settings = TrainConfig(backbone="meso4", pretrained=False, input_size=32, lr=1e-3, weight_decay=0.0,
+                           augment=AugmentConfig(strength=0.2), epochs=2, batch_size=8,
+                           multiscale=MultiscaleConfig(enabled=multiscale, min_size=12, p=0.5), frequency_branch=True)
     return fit(crops, settings, seed=0, progress=False)
 
 

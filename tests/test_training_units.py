@@ -378,35 +378,3 @@ def test_random_resized_crop_zooms_into_the_face() -> None:
     plain = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=0)
     assert all(np.allclose(o, whole, atol=1e-5) or np.allclose(o, whole[:, ::-1], atol=1e-5)
                for o in (plain(image=image)["image"] for _ in range(8)))
-
-
-def test_the_tunables_are_one_list_that_search_train_and_promotion_share(tmp_path) -> None:
-    """config.TUNABLE names what tune draws, what train.use_tuned takes from the best trial, and what
-    scripts/promote_best_trial.py pins: a trial's draws, the train section's values and the tuned file all
-    land in the same FitSettings fields."""
-    import json
-
-    import optuna
-    import yaml
-
-    from deepfake_detector.config import TUNABLE, Params, tunable_values
-    from deepfake_detector.train.run import settings_from
-    from deepfake_detector.train.search import suggest_settings
-
-    raw = yaml.safe_load(open("params.yaml"))
-    raw["train"]["use_tuned"] = True
-    raw["tune"]["space"].update(backbones=["tf_efficientnet_lite0", "meso4"], input_sizes=[96, 128])  # draws differ
-    params = Params.model_validate(raw)
-    drawn = {"backbone": "meso4", "input_size": 96, "lr": 3e-4, "weight_decay": 3e-6, "augment_strength": 0.3}
-    assert set(drawn) == set(TUNABLE)
-    trial = suggest_settings(optuna.trial.FixedTrial(drawn), params)
-    assert {k: getattr(trial, k) for k in TUNABLE} == drawn
-    assert trial.epochs == params.tune.epochs and trial.max_train_items == params.tune.max_train_items
-
-    untuned = settings_from(params)
-    assert {k: getattr(untuned, k) for k in TUNABLE} == tunable_values(params.train)
-    assert tunable_values(params.train)["augment_strength"] == raw["train"]["augment"]["strength"]
-    tuned_file = tmp_path / "best_params.json"
-    tuned_file.write_text(json.dumps({"params": drawn}))
-    tuned = settings_from(params, tuned_file)
-    assert {k: getattr(tuned, k) for k in TUNABLE} == drawn and tuned.epochs == params.train.epochs

@@ -300,8 +300,9 @@ def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, 
     project = copy_of(base, tmp_path / "ablation")
     params = yaml.safe_load((project / "params.yaml").read_text())
     baseline = params["baselines"]["meso4"]
-    variants = {"base": {}, "variants": {"meso4": baseline, "frequency": {**baseline, "frequency_branch": True},
-                                         "quick": {**baseline, "epochs": 1}}}
+    variants = {"base": {}, "variants": {"meso4": {"train": baseline},
+                                         "frequency": {"train": {**baseline, "frequency_branch": True}},
+                                         "quick": {"train": {**baseline, "epochs": 1}}}}
     (project / "variants.yaml").write_text(yaml.safe_dump(variants))
     # the stages' torch threads (compute.threads; ablation.py leaves torch's default): the same float sums
     threads = {"OMP_NUM_THREADS": str(params["compute"]["threads"])}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepfake_detector.config import ComputeConfig
-from deepfake_detector.engines import run_units
+from deepfake_detector.engines import Progress, run_units
 from deepfake_detector.inference import Prediction, Predictor
 from deepfake_detector.io import atomic_path
 from deepfake_detector.models.spec import ModelSpec
@@ -82,6 +82,6 @@ def score_to_parquet(paths: list[Path], model_dir: Path, out: Path, compute: Com
     out.mkdir(parents=True, exist_ok=True)
     chunks, skipped = chunks_to_score(paths, out, chunk_files)
     scorer = partial(ChunkScorer, model_dir.resolve(), out.resolve(), cropped, compute.detect_device)
-    done = run_units(chunks, scorer, compute, "predict", size=lambda chunk: len(chunk.paths), unit_name="file")
+    done = run_units(chunks, scorer, compute, Progress("predict", "file", size=lambda chunk: len(chunk.paths)))
     return {"scored": sum(d["files"] for d in done), "failed": sum(d["failed"] for d in done),
             "already_scored": skipped}

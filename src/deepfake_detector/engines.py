@@ -43,60 +43,105 @@ class UnitFiles:
     inputs: Callable[[Any], Iterable[str]]
 
 
-def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute: ComputeConfig, desc: str,
-              size: Callable[[Any], int] = lambda unit: 1, unit_name: str = "item",
-              resume_dir: Path | None = None, files: UnitFiles | None = None) -> list[Any]:
-    """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA) in `unit_name`s;
-    `size(unit)` is how many of them a unit holds. `make_worker` must be picklable for Ray (a class or a
-    functools.partial of one), and the worker's outputs must be picklable. With `files` (see UnitFiles) it is
-    called as make_worker(out=..., fetch=...), else with no arguments.
+@dataclass(frozen=True)
+class Progress:
+    """What the progress bar and the throughput log say: `desc`, counting `size(unit)` `unit_name`s per unit."""
+
+    desc: str
+    unit_name: str = "item"
+    size: Callable[[Any], int] = lambda unit: 1
+
+
+def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute: ComputeConfig,
+              progress: Progress, resume_dir: Path | None = None, files: UnitFiles | None = None) -> list[Any]:
+    """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA). `make_worker` must be
+    picklable for Ray (a class or a functools.partial of one), and the worker's outputs must be picklable. With
+    `files` (see UnitFiles) it is called as make_worker(out=..., fetch=...), else with no arguments.
 
     `resume_dir` (io.resumable_dir's `finished`): each unit's result is recorded there as it arrives, and the
     units a previous, failed run recorded are not run again."""
-    results: dict[int, Any] = _recorded(resume_dir, len(units)) if resume_dir else {}
-    pending = [i for i in range(len(units)) if i not in results]
-    if results:
-        log.info("%s: resuming, %d of %d units were done by the previous run", desc, len(results), len(units))
+    ledger = Ledger(resume_dir, len(units), progress.desc)
+    pending = {i: units[i] for i in ledger.pending()}
     if not pending:
-        return [results[i] for i in range(len(units))]  # no worker to build, no cluster to start (~15 s for Ray)
-    staging = _staging(compute, desc, units, files)
+        return ledger.in_order()  # no worker to build, no cluster to start (~15 s for Ray)
+    staging = _staging(compute, progress.desc, units, files)
     if staging:
-        _upload_inputs(staging, [path for i in pending for path in files.inputs(units[i])], desc)
-    work = sum(size(units[i]) for i in pending)
-    progress = tqdm(total=work, desc=f"{desc} ({compute.engine})", unit=unit_name)
-    started = time.perf_counter()
+        _upload_inputs(staging, [path for unit in pending.values() for path in files.inputs(unit)], progress.desc)
+    with Meter(progress, compute.engine, pending.values()) as meter:
 
-    def finished(i: int, result: Any) -> None:
-        if staging:
-            staging.get_outputs(i, files.out)  # before the unit counts as done: a resumed run finds its files
-        results[i] = result
-        if resume_dir:
-            with atomic_path(resume_dir / f"{i}.pkl") as tmp:
-                tmp.write_bytes(pickle.dumps(result))
-        progress.update(size(units[i]))
+        def finished(i: int, result: Any) -> None:
+            if staging:
+                staging.get_outputs(i, files.out)  # before the unit counts as done: a resumed run finds its files
+            ledger.record(i, result)
+            meter.advance(units[i])
 
-    try:
+        out = files.out if files else None
         if compute.engine == "local":
-            worker = _build(make_worker, files.out if files else None)
-            for i in pending:
-                finished(i, worker(units[i]))
+            _run_here(pending, make_worker, out, finished)
         else:
-            _run_on_ray({i: units[i] for i in pending}, make_worker, files.out if files else None, staging, compute,
-                        finished)
+            _run_on_ray(pending, make_worker, out, staging, compute, finished)
         if staging:
             staging.remove()
-        _log_throughput(desc, work, unit_name, time.perf_counter() - started)
-        return [results[i] for i in range(len(units))]
-    finally:
-        progress.close()
+    return ledger.in_order()
 
 
-def _log_throughput(desc: str, work: int, unit_name: str, seconds: float) -> None:
-    """Of this run's own units only: a resumed run's recorded units took no time here. The log, not a summary,
-    holds it: a clock reading in a committed metrics file would change with every run (benchmarks parse it)."""
-    rate = work / seconds if seconds else 0.0
-    log.info("%s: %.2f %ss/s (with the workers' start-up): %d %ss in %.1f s", desc, rate, unit_name, work, unit_name,
-             seconds)
+class Ledger:
+    """The units' results by index; with `resume_dir`, each also recorded there as it arrives, and the ones a
+    previous, failed run recorded read back instead of run again."""
+
+    def __init__(self, resume_dir: Path | None, count: int, desc: str):
+        self.resume_dir, self.count = resume_dir, count
+        self.results: dict[int, Any] = _recorded(resume_dir, count) if resume_dir else {}
+        if self.results:
+            log.info("%s: resuming, %d of %d units were done by the previous run", desc, len(self.results), count)
+
+    def pending(self) -> list[int]:
+        return [i for i in range(self.count) if i not in self.results]
+
+    def record(self, i: int, result: Any) -> None:
+        self.results[i] = result
+        if self.resume_dir:
+            with atomic_path(self.resume_dir / f"{i}.pkl") as tmp:
+                tmp.write_bytes(pickle.dumps(result))
+
+    def in_order(self) -> list[Any]:
+        return [self.results[i] for i in range(self.count)]
+
+
+class Meter:
+    """The progress bar of this run's own units; on success, their throughput in the log."""
+
+    def __init__(self, progress: Progress, engine: str, units: Iterable[Any]):
+        self.progress, self.work = progress, sum(progress.size(unit) for unit in units)
+        self.bar = tqdm(total=self.work, desc=f"{progress.desc} ({engine})", unit=progress.unit_name)
+        self.started = time.perf_counter()
+
+    def advance(self, unit: Any) -> None:
+        self.bar.update(self.progress.size(unit))
+
+    def __enter__(self) -> Meter:
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self.bar.close()
+        if error_type is None:
+            self.log_throughput(time.perf_counter() - self.started)
+
+    def log_throughput(self, seconds: float) -> None:
+        """Of this run's own units only: a resumed run's recorded units took no time here. The log, not a summary,
+        holds it: a clock reading in a committed metrics file would change with every run (benchmarks parse it)."""
+        desc, unit_name = self.progress.desc, self.progress.unit_name
+        rate = self.work / seconds if seconds else 0.0
+        log.info("%s: %.2f %ss/s (with the workers' start-up): %d %ss in %.1f s", desc, rate, unit_name, self.work,
+                 unit_name, seconds)
+
+
+def _run_here(units: dict[int, Any], make_worker: Callable[..., Worker], out: Path | None,
+              finished: Callable[[int, Any], None]) -> None:
+    """Each of `units` (by index) through one worker in this process, in order."""
+    worker = _build(make_worker, out)
+    for i, unit in units.items():
+        finished(i, worker(unit))
 
 
 def _staging(compute: ComputeConfig, desc: str, units: Sequence[Any], files: UnitFiles | None) -> Staging | None:

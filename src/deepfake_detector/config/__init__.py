@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, model_validator
 
-from deepfake_detector.config.base import Strict
+from deepfake_detector.config.base import Strict, merged
 from deepfake_detector.config.compute import ComputeConfig
 from deepfake_detector.config.data import (
     DataConfig,
@@ -44,10 +44,11 @@ from deepfake_detector.config.training import (
     TrainConfig,
     TuneConfig,
     TuneSpace,
+    tunable_overrides,
     tunable_values,
 )
 
-__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'EvidenceConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params', 'validate_params']
+__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_overrides', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'EvidenceConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params', 'validate_params']
 
 
 class Params(Strict):
@@ -85,8 +86,7 @@ class Params(Strict):
 
     def baseline(self, name: str) -> Params:
         """These params with baselines[name] merged into the train section (the baseline's own params)."""
-        train = merged(self.train.model_dump(), self.baselines[name])
-        return self.model_copy(update={"train": TrainConfig.model_validate(train)})
+        return self.model_copy(update={"train": self.train.overridden(self.baselines[name])})
 
     def section_hash(self, *sections: str) -> str:
         """Stable short hash of some sections, e.g. to name an Optuna study after the params it searches."""
@@ -96,15 +96,6 @@ class Params(Strict):
 
 
 CURRENT_MODEL = "current"  # robustness.models name of the train stage's model
-
-
-def merged(base: dict, overrides: dict) -> dict:
-    """`overrides` on top of `base`, nested dicts (e.g. augment) merged key by key; lists and values replace.
-    The one merge of baselines, ablation variants and params profiles."""
-    out = dict(base)
-    for key, value in overrides.items():
-        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return out
 
 
 class ConfigError(ValueError):

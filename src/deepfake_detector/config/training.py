@@ -6,7 +6,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from deepfake_detector.config.base import Strict
+from deepfake_detector.config.base import Strict, merged
 
 
 class AugmentConfig(Strict):
@@ -134,6 +134,11 @@ class TrainConfig(Strict):
                              "or train.finetune.mode: full")
         return self
 
+    def overridden(self, overrides: dict[str, Any]) -> TrainConfig:
+        """This section with `overrides` (nested keys, as in params.yaml) merged on top, validated as params.yaml
+        is: how a baseline, a tuned trial and the tuned best get their own train section."""
+        return TrainConfig.model_validate(merged(self.model_dump(), overrides))
+
 
 # The hyperparameters the tune stage searches: Optuna's name -> the params.yaml key it stands for. The one list:
 # the search (train/search.py), train.use_tuned (train/run.py) and scripts/promote_best_trial.py read it.
@@ -155,6 +160,18 @@ def tunable_values(train: TrainConfig) -> dict[str, Any]:
             value = getattr(value, part)
         values[name] = value
     return values
+
+
+def tunable_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """Tunable values by Optuna name as nested train-section overrides ({"augment": {"strength": ...}})."""
+    overrides: dict[str, Any] = {}
+    for name, value in values.items():
+        *parents, leaf = TUNABLE[name].split(".")[1:]
+        node = overrides
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return overrides
 
 
 class TuneSpace(Strict):

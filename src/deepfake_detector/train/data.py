@@ -3,33 +3,26 @@ one row per usable crop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from deepfake_detector.config import MultiscaleConfig
+from deepfake_detector.config import TrainConfig
 from deepfake_detector.media.frames import read_crop
 from deepfake_detector.models.preprocess import eval_transform
 from deepfake_detector.train.augment import train_transform
 from deepfake_detector.train.self_blend import crop_landmarks, self_blend
 
 
-@dataclass(frozen=True)
-class SelfBlendSettings:
-    rate: float  # share of real crops turned into self-blended fakes, each time they are drawn
-    only: bool = False  # train on real crops only: every training fake is self-blended (train.self_blend_only)
-
-
 class CropDataset(Dataset):
-    def __init__(self, rows: pd.DataFrame, transform, self_blend: SelfBlendSettings | None = None, seed: int = 0):
+    def __init__(self, rows: pd.DataFrame, transform, self_blend_rate: float = 0.0, seed: int = 0):
+        """`self_blend_rate`: share of real crops turned into self-blended fakes, each time they are drawn."""
         self.paths = rows["crop_path"].tolist()
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.transform = transform
-        self.self_blend = self_blend if self_blend and self_blend.rate > 0 else None
-        if self.self_blend:  # as fractions of the crop side (the crop square recorded in faces.csv)
+        self.self_blend_rate = self_blend_rate
+        if self_blend_rate > 0:  # as fractions of the crop side (the crop square recorded in faces.csv)
             self.landmarks = [crop_landmarks(r) for r in rows.itertuples(index=False)]
         self.rng = np.random.default_rng(seed)
 
@@ -38,7 +31,7 @@ class CropDataset(Dataset):
 
     def __getitem__(self, i: int):
         image, label = read_crop(self.paths[i]), self.labels[i]
-        if self.self_blend and label == 0 and self.rng.random() < self.self_blend.rate:
+        if self.self_blend_rate > 0 and label == 0 and self.rng.random() < self.self_blend_rate:
             landmarks = None if self.landmarks[i] is None else self.landmarks[i] * image.shape[0]
             image, label = self_blend(image, landmarks, self.rng).image, np.float32(1.0)
         image = self.transform(image=image)["image"]
@@ -83,36 +76,34 @@ def check_splits(train_rows: pd.DataFrame, val_rows: pd.DataFrame, blend_only: b
 
 def make_loaders(
     faces: pd.DataFrame,
-    input_size: int,
+    train: TrainConfig,
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
-    strength: float,
-    batch_size: int,
-    balance: str,
     seed: int,
-    num_workers: int = 0,
     max_train_items: int | None = None,
-    self_blend: SelfBlendSettings | None = None,
-    multiscale: MultiscaleConfig | None = None,
-    crop_scale_min: float = 1.0,
 ) -> tuple[DataLoader, DataLoader]:
+    """The train loader (augmented, balanced as train.balance says, with self-blended fakes) and the val one;
+    `max_train_items`: a sample of the train split (the tune stage's trials)."""
     train_rows = faces[faces["split"] == "train"]
-    blend_only = bool(self_blend and self_blend.only and self_blend.rate > 0)
+    blend_only = train.self_blend_only and train.self_blend_rate > 0
     if blend_only:
         train_rows = train_rows[train_rows["label"] == 0]
     if max_train_items and len(train_rows) > max_train_items:
         train_rows = train_rows.sample(max_train_items, random_state=seed)
     val_rows = faces[faces["split"] == "val"]
     check_splits(train_rows, val_rows, blend_only)
-    train_set = CropDataset(train_rows, train_transform(input_size, strength, mean, std, seed, multiscale, crop_scale_min), self_blend, seed)
-    val_set = CropDataset(val_rows, eval_transform(input_size, mean, std))
+    transform = train_transform(train.input_size, train.augment.strength, mean, std, seed, train.multiscale,
+                                train.augment.crop_scale_min)
+    train_set = CropDataset(train_rows, transform, train.self_blend_rate, seed)
+    val_set = CropDataset(val_rows, eval_transform(train.input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
     # real-only rows: the self-blend rate sets the class mix, nothing to balance
-    balanced = balance != "none" and not blend_only
-    sampler = balanced_sampler(sampling_cells(train_rows, balance), seed) if balanced else None
+    balanced = train.balance != "none" and not blend_only
+    sampler = balanced_sampler(sampling_cells(train_rows, train.balance), seed) if balanced else None
+    batch_size, workers = train.batch_size, train.num_workers
     train_loader = DataLoader(
         train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
-        num_workers=num_workers, drop_last=len(train_set) > batch_size,
+        num_workers=workers, drop_last=len(train_set) > batch_size,
     )
-    val_loader = DataLoader(val_set, batch_size=batch_size * 2, shuffle=False, num_workers=num_workers)
+    val_loader = DataLoader(val_set, batch_size=batch_size * 2, shuffle=False, num_workers=workers)
     return train_loader, val_loader

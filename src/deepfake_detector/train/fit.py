@@ -12,51 +12,15 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import ComputeConfig, FinetuneConfig, MultiscaleConfig, Params
+from deepfake_detector.config import ComputeConfig, TrainConfig
 from deepfake_detector.devices import torch_device
 from deepfake_detector.models.pretrained import WeightSource, find_weights
 from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
-from deepfake_detector.train.data import SelfBlendSettings, make_loaders
+from deepfake_detector.train.data import make_loaders
 from deepfake_detector.train.module import FrameClassifier
 from deepfake_detector.train.probe import fit_probe
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    backbone: str
-    input_size: int
-    lr: float
-    weight_decay: float
-    augment_strength: float
-    epochs: int
-    batch_size: int
-    pretrained: bool = False
-    weights: str | None = None  # train.weights: a state-dict file, before the installed packages and the hub
-    finetune: FinetuneConfig = FinetuneConfig()
-    balance: str = "label"  # train.balance: none, label or dataset_label
-    num_workers: int = 0
-    max_train_items: int | None = None
-    self_blend: SelfBlendSettings | None = None  # on-the-fly self-blended fakes from real crops
-    multiscale: MultiscaleConfig | None = None  # faces resampled to a random lower resolution and back
-    crop_scale_min: float = 1.0  # train.augment.crop_scale_min: random resized crops below 1
-    frequency_branch: bool = False  # DCT features fused with the backbone's (models/frequency.py)
-    compute: ComputeConfig = ComputeConfig()  # accelerator, devices, precision, strategy (params.compute)
-
-    @classmethod
-    def from_params(cls, params: Params, tunables: dict, epochs: int, max_train_items: int | None = None) -> FitSettings:
-        """The settings of one fit: `tunables` (config.TUNABLE's names: from train, a trial, or the tuned best)
-        and everything else from the train section."""
-        train = params.train
-        return cls(
-            **tunables, epochs=epochs, batch_size=train.batch_size, pretrained=train.pretrained,
-            weights=train.weights, finetune=train.finetune, balance=train.balance,
-            num_workers=train.num_workers, max_train_items=max_train_items,
-            self_blend=SelfBlendSettings(train.self_blend_rate, train.self_blend_only),
-            multiscale=train.multiscale, crop_scale_min=train.augment.crop_scale_min,
-            frequency_branch=train.frequency_branch, compute=params.compute,
-        )
 
 
 @dataclass
@@ -73,38 +37,37 @@ class FitResult:
 
 def fit(
     faces: pd.DataFrame,
-    settings: FitSettings,
+    train: TrainConfig,
     seed: int,
+    compute: ComputeConfig | None = None,
+    max_train_items: int | None = None,
     logger=None,
     callbacks: list[Callback] | None = None,
     progress: bool = True,
     features_dir: Path | None = None,
 ) -> FitResult:
-    """`features_dir`: mode linear_probe's cached features (the embed stage's output); None computes them."""
+    """One fit of the train section `train` (params.train, a baseline's, a trial's: TrainConfig.overridden) on
+    `compute`'s hardware (None: ComputeConfig's defaults). `max_train_items`: a sample of the train split (the
+    tune stage's trials); `features_dir`: mode linear_probe's cached features (the embed stage's output), None
+    computes them."""
+    compute = compute or ComputeConfig()
     # first, so missing weights fail in seconds, before any data is read
-    weights = find_weights(settings.backbone, settings.weights) if settings.pretrained else None
-    if settings.finetune.mode == "linear_probe":
-        return fit_linear_probe(faces, settings, weights, seed, features_dir)
+    weights = find_weights(train.backbone, train.weights) if train.pretrained else None
+    if train.finetune.mode == "linear_probe":
+        return fit_linear_probe(faces, train, weights, seed, compute, max_train_items, features_dir)
     mean, std = (weights.mean, weights.std) if weights else (IMAGENET_MEAN, IMAGENET_STD)
     L.seed_everything(seed, workers=True, verbose=False)
-    train_loader, val_loader = make_loaders(
-        faces, settings.input_size, mean, std, settings.augment_strength, settings.batch_size,
-        settings.balance, seed, settings.num_workers, settings.max_train_items, settings.self_blend,
-        settings.multiscale, settings.crop_scale_min,
-    )
-    module = FrameClassifier(
-        settings.backbone, settings.input_size, settings.lr, settings.weight_decay, settings.epochs, mean, std,
-        weights, settings.frequency_branch, settings.finetune,
-    )
+    train_loader, val_loader = make_loaders(faces, train, mean, std, seed, max_train_items)
+    module = FrameClassifier(train, mean, std, weights)
     if weights:
         log.info("pretrained weights: %s %s (mean %s, std %s)", weights.kind, weights.name, mean, std)
     keep_best = KeepBest()
     trainer = L.Trainer(
-        max_epochs=settings.epochs,
-        accelerator=settings.compute.accelerator,
-        devices=settings.compute.devices,
-        strategy=settings.compute.strategy,
-        precision=settings.compute.precision,
+        max_epochs=train.epochs,
+        accelerator=compute.accelerator,
+        devices=compute.devices,
+        strategy=compute.strategy,
+        precision=compute.precision,
         deterministic=True,
         logger=logger if logger is not None else False,
         callbacks=[keep_best, *(callbacks or [])],
@@ -126,19 +89,17 @@ def fit(
                      trained_on(trainer))
 
 
-def fit_linear_probe(faces: pd.DataFrame, settings: FitSettings, weights: WeightSource, seed: int,
-                     features_dir: Path | None) -> FitResult:
+def fit_linear_probe(faces: pd.DataFrame, train: TrainConfig, weights: WeightSource, seed: int,
+                     compute: ComputeConfig, max_train_items: int | None, features_dir: Path | None) -> FitResult:
     """Mode linear_probe: no training loop, a head fitted on the frozen backbone's features (train/probe.py)."""
-    ignored = {"train.frequency_branch": settings.frequency_branch,
-               "train.multiscale": bool(settings.multiscale and settings.multiscale.enabled),
-               "train.self_blend_rate": bool(settings.self_blend and settings.self_blend.rate > 0)}
+    ignored = {"train.frequency_branch": train.frequency_branch, "train.multiscale": train.multiscale.enabled,
+               "train.self_blend_rate": train.self_blend_rate > 0}
     if any(ignored.values()):
         log.warning("train.finetune.mode linear_probe fits a linear head on frozen features of the unaugmented "
                     "crops: %s not used", [k for k, on in ignored.items() if on])
-    device = torch_device(settings.compute.accelerator, "compute.accelerator")
-    probe = fit_probe(faces, settings.backbone, settings.input_size, weights, settings.finetune,
-                      settings.balance, seed, device, settings.max_train_items, features_dir)
-    log.info("linear probe over %d block(s): val AUC %.4f with C=%g", settings.finetune.probe_layers, probe.val_auc,
+    device = torch_device(compute.accelerator, "compute.accelerator")
+    probe = fit_probe(faces, train, weights, seed, device, max_train_items, features_dir)
+    log.info("linear probe over %d block(s): val AUC %.4f with C=%g", train.finetune.probe_layers, probe.val_auc,
              probe.c)
     trained = {"accelerator": device, "processes": 1, "strategy": "linear probe", "precision": "32-true"}
     return FitResult(probe.model, probe.val_auc, 0, weights.mean, weights.std, weights, trained, probe.c)

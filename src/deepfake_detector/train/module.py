@@ -16,7 +16,7 @@ from timm.layers import RmsNorm, RmsNorm2d
 from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
-from deepfake_detector.config import FinetuneConfig
+from deepfake_detector.config import TrainConfig
 from deepfake_detector.models.frequency import FrequencyFusion, build_model
 from deepfake_detector.models.pretrained import WeightSource
 
@@ -49,17 +49,19 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 
 
 class FrameClassifier(L.LightningModule):
-    def __init__(self, backbone: str, input_size: int, lr: float, weight_decay: float, epochs: int,
-                 mean: Sequence[float], std: Sequence[float], weights: WeightSource | None = None,
-                 frequency_branch: bool = False, finetune: FinetuneConfig | None = None):
+    def __init__(self, train: TrainConfig, mean: Sequence[float], std: Sequence[float],
+                 weights: WeightSource | None = None):
         super().__init__()
-        self.save_hyperparameters(ignore=["weights", "finetune"])
-        self.finetune = finetune or FinetuneConfig()
+        # what the loggers record (the train stage's dvclive/params.yaml, a DVC output): these keys, in this order
+        self.save_hyperparameters({"backbone": train.backbone, "input_size": train.input_size, "lr": train.lr,
+                                   "weight_decay": train.weight_decay, "epochs": train.epochs, "mean": mean,
+                                   "std": std, "frequency_branch": train.frequency_branch})
+        self.finetune = train.finetune
         # only pretrained weights have statistics worth keeping: a from-scratch model (a baseline merged onto
         # a freeze_bn profile) would otherwise normalise with its initial mean 0 / variance 1 for the whole run
         layernorm = self.finetune.mode == "layernorm"
         self.keep_bn_statistics = (self.finetune.freeze_bn or layernorm) and weights is not None
-        self.model = build_model(backbone, input_size, mean, std, weights, frequency_branch)
+        self.model = build_model(train.backbone, train.input_size, mean, std, weights, train.frequency_branch)
         head = {id(p) for p in head_parameters(self.model)}
         self.head_params = [p for p in self.model.parameters() if id(p) in head]
         self.backbone_params = [p for p in self.model.parameters() if id(p) not in head]

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from deepfake_detector.config import FinetuneConfig, TrainConfig
+from deepfake_detector.config import TrainConfig
 from deepfake_detector.io import atomic_dir, read_json, write_json
 from deepfake_detector.logs import UserError
 from deepfake_detector.media.frames import read_crops_in_chunks
@@ -166,11 +166,8 @@ def best_head(
 
 def fit_probe(
     faces: pd.DataFrame,
-    backbone: str,
-    input_size: int,
+    train_cfg: TrainConfig,
     weights: WeightSource,
-    finetune: FinetuneConfig,
-    balance: str,
     seed: int,
     device: str = "cpu",
     max_train_items: int | None = None,
@@ -178,6 +175,7 @@ def fit_probe(
 ) -> ProbeFit:
     """The head for each of finetune.probe_c on the train split's features; the best by validation AUC is set
     into the frozen model. Features come from `features_dir` (the embed stage's cache) or are computed here."""
+    backbone, input_size, finetune = train_cfg.backbone, train_cfg.input_size, train_cfg.finetune
     train, val = faces[faces["split"] == "train"], faces[faces["split"] == "val"]
     if max_train_items and len(train) > max_train_items:
         train = train.sample(max_train_items, random_state=seed)
@@ -195,7 +193,7 @@ def fit_probe(
         x[~fit_rows],
         y[~fit_rows],
         finetune.probe_c,
-        None if balance == "none" else cell_weights(sampling_cells(train, balance)),
+        None if train_cfg.balance == "none" else cell_weights(sampling_cells(train, train_cfg.balance)),
         seed,
     )
     with torch.no_grad():

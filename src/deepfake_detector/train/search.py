@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import optuna
 import pandas as pd
 from lightning.pytorch.callbacks import Callback
 
-from deepfake_detector.config import Params
-from deepfake_detector.train.fit import FitSettings, fit
+from deepfake_detector.config import Params, TrainConfig, tunable_overrides
+from deepfake_detector.train.fit import fit
 
 
 class PruneOnValAuc(Callback):
@@ -27,8 +25,9 @@ class PruneOnValAuc(Callback):
             raise optuna.TrialPruned(f"val AUC {float(auc):.3f} at epoch {trainer.current_epoch}")
 
 
-def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
-    """One trial's settings: each of config.TUNABLE drawn from tune.space, the rest from the train section."""
+def suggest_train(trial: optuna.Trial, params: Params) -> TrainConfig:
+    """One trial's train section: each of config.TUNABLE drawn from tune.space, tune.epochs, the rest as
+    params.train."""
     space = params.tune.space
     tunables = {
         "backbone": trial.suggest_categorical("backbone", space.backbones),
@@ -37,8 +36,7 @@ def suggest_settings(trial: optuna.Trial, params: Params) -> FitSettings:
         "weight_decay": trial.suggest_float("weight_decay", *space.weight_decay, log=True),
         "augment_strength": trial.suggest_float("augment_strength", *space.augment_strength),
     }
-    settings = FitSettings.from_params(params, tunables, params.tune.epochs, params.tune.max_train_items)
-    return dataclasses.replace(settings, compute=params.compute.single_process())
+    return params.train.overridden({**tunable_overrides(tunables), "epochs": params.tune.epochs})
 
 
 def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str = "") -> optuna.Study:
@@ -57,8 +55,8 @@ def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str =
     remaining = params.tune.n_trials - len(finished)
 
     def objective(trial: optuna.Trial) -> float:
-        settings = suggest_settings(trial, params)
-        result = fit(faces, settings, seed=params.seed, callbacks=[PruneOnValAuc(trial)], progress=False)
+        result = fit(faces, suggest_train(trial, params), params.seed, params.compute.single_process(),
+                     params.tune.max_train_items, callbacks=[PruneOnValAuc(trial)], progress=False)
         return result.best_val_auc
 
     if remaining > 0:
