@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+PY_DIRS := src stages tests scripts benchmarks service.py
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
@@ -43,8 +44,10 @@ demo: venv
 test: venv
 	python -m pytest
 
+## lint: ruff's rules and its format, over every Python folder (tests/test_style.py runs the same)
 lint: venv
-	ruff check src stages tests scripts benchmarks service.py
+	ruff check $(PY_DIRS)
+	ruff format --check $(PY_DIRS)
 
 clean:
 	rm -rf artifacts .dvc/tmp

@@ -64,7 +64,8 @@ def main() -> None:
         start = time.perf_counter()
         summary = generate_corpus(Path(tmp) / "demo", seed=args.seed)
         print(
-            f"generated {summary['files']} files, {summary['bytes'] / 1e6:.1f} MB in {time.perf_counter() - start:.0f} s"
+            f"generated {summary['files']} files, {summary['bytes'] / 1e6:.1f} MB "
+            f"in {time.perf_counter() - start:.0f} s"
         )
         start = time.perf_counter()
         rates = detection_rates(Path(tmp) / "demo")
@@ -72,9 +73,7 @@ def main() -> None:
     total = sum(n for _, n in rates.values())
     for method, (d, n) in rates.items():
         print(f"{method:12s} {d:5d}/{n:5d} = {d / n:6.1%}")
-    print(
-        f"{'all':12s} {detected:5d}/{total:5d} = {detected / total:6.1%}  ({time.perf_counter() - start:.0f} s)"
-    )
+    print(f"{'all':12s} {detected:5d}/{total:5d} = {detected / total:6.1%}  ({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-CAPPED = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "COMPATIBLE",
-          "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell"}  # the Makefile's
+CAPPED = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_CBWR": "COMPATIBLE",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+}  # the Makefile's
 EMULATED_BATCHES, EMULATED_TRAIN_ITEMS = 2, 64  # --emulate: MTCNN on the first batches, one epoch on a sample
-SETTINGS = [("1 thread, native kernels", 1, False), ("2 threads, native kernels", 2, False),
-            ("1 thread, AVX2 kernels", 1, True), ("2 threads, AVX2 kernels", 2, True)]
+SETTINGS = [
+    ("1 thread, native kernels", 1, False),
+    ("2 threads, native kernels", 2, False),
+    ("1 thread, AVX2 kernels", 1, True),
+    ("2 threads, AVX2 kernels", 2, True),
+]
 
 
 def probe(what: str) -> str:
@@ -58,8 +67,14 @@ def probe(what: str) -> str:
     from deepfake_detector.train.fit import fit
 
     train = params.train.overridden({"epochs": 1 if quick else 2})
-    model = fit(load_face_table(MANIFEST_CSV, FACES_CSV), train, params.seed, params.compute,
-                max_train_items=EMULATED_TRAIN_ITEMS if quick else None, progress=False).model
+    model = fit(
+        load_face_table(MANIFEST_CSV, FACES_CSV),
+        train,
+        params.seed,
+        params.compute,
+        max_train_items=EMULATED_TRAIN_ITEMS if quick else None,
+        progress=False,
+    ).model
     return hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.state_dict().values())).hexdigest()[:16]
 
 
@@ -79,18 +94,32 @@ def main() -> None:
         if not shutil.which("qemu-x86_64"):
             sys.exit("--emulate needs QEMU's user-mode emulator: apt-get install qemu-user")
         # numpy's AVX2 kernels off on both sides too: QEMU 7.2 crashes in them (MTCNN's non-maximum suppression)
-        quick_env = {**base, **CAPPED, "PROBE_THREADS": "2", "PROBE_QUICK": "1",
-                     "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + CAPPED["NPY_DISABLE_CPU_FEATURES"]}
-        settings = [("this CPU, AVX2 kernels", [], quick_env),
-                    (f"emulated {cpu}, AVX2 kernels", ["qemu-x86_64", "-cpu", cpu], quick_env)]
+        quick_env = {
+            **base,
+            **CAPPED,
+            "PROBE_THREADS": "2",
+            "PROBE_QUICK": "1",
+            "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + CAPPED["NPY_DISABLE_CPU_FEATURES"],
+        }
+        settings = [
+            ("this CPU, AVX2 kernels", [], quick_env),
+            (f"emulated {cpu}, AVX2 kernels", ["qemu-x86_64", "-cpu", cpu], quick_env),
+        ]
     else:
-        settings = [(name, [], {**base, "PROBE_THREADS": str(threads), **(CAPPED if capped else {})})
-                    for name, threads, capped in SETTINGS]
+        settings = [
+            (name, [], {**base, "PROBE_THREADS": str(threads), **(CAPPED if capped else {})})
+            for name, threads, capped in SETTINGS
+        ]
     print("| probe | setting | hash |\n|---|---|---|")
     for what in ("mtcnn", "train"):
         for name, prefix, env in settings:
-            out = subprocess.run([*prefix, sys.executable, __file__, "--child", what], env=env,
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [*prefix, sys.executable, __file__, "--child", what],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             print(f"| {what} | {name} | `{out.stdout.split()[-1]}` |", flush=True)
 
 

@@ -2,9 +2,10 @@
 WebAssembly, one thread) next to the service's (POST /predict_image and /predict_video, client wall time).
 
 Media as in serve_benchmark.py (a 600x600 portrait, a 1280x720 photo), and the first 2 s of its 720p clip
-re-encoded as VP9 WebM, which both Chromium and OpenCV decode (OpenCV's VP9 encoder is too slow for all 13 s). The page samples model.json's frames_per_video frames, the
-service serve.frames_per_video: per-frame times divide each by its own count. The first check, which loads
-the web model (about 16 MB of ONNX plus the 15-MB WebAssembly runtime), is reported apart.
+re-encoded as VP9 WebM, which both Chromium and OpenCV decode (OpenCV's VP9 encoder is too slow for all 13 s).
+The page samples model.json's frames_per_video frames, the service serve.frames_per_video: per-frame times
+divide each by its own count. The first check, which loads the web model (about 16 MB of ONNX plus the 15-MB
+WebAssembly runtime), is reported apart.
 Run: python benchmarks/local_check_benchmark.py [--model artifacts/model] [--repeats 5]
 Without a model folder holding the web model files, an untrained EfficientNet-Lite0 at 128 px with the
 frequency branch (the demo's architecture) is built and MTCNN exported as the package stage does.
@@ -112,9 +113,12 @@ def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> None:
             per = " per frame" if kind == "video" else ""
             mine = statistics.median(ms / frames for ms, frames, _ in local)
             theirs = statistics.median(ms / frames for ms, frames in server)
-            print(f"{name:<12} {mine:>12.0f}{per:<10} {theirs:>12.0f}{per:<10}"
-                  + (f"   first check, loading the model: {first:.0f} ms" if first else ""))
+            print(
+                f"{name:<12} {mine:>12.0f}{per:<10} {theirs:>12.0f}{per:<10}"
+                + (f"   first check, loading the model: {first:.0f} ms" if first else "")
+            )
         browser.close()
+
 
 if __name__ == "__main__":
     main()

@@ -62,8 +62,13 @@ def run_stage(project: Path, stage: str) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB, the stage process and its children) and the log of one stage."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a full pipe would stall the stage
-        process = subprocess.Popen([sys.executable, str(PROJECT / "stages" / f"{stage}.py")], cwd=project,
-                                   stdout=subprocess.DEVNULL, stderr=log, text=True)
+        process = subprocess.Popen(
+            [sys.executable, str(PROJECT / "stages" / f"{stage}.py")],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
         watched, peak = psutil.Process(process.pid), 0
         while process.poll() is None:
             try:
@@ -106,10 +111,14 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         for stage in ("extract_frames", "crop_faces"):
             s = r[stage]
-            print(f"{r['run']:<12}{r['frames']:>7}  {stage:<15}{s['seconds']:>7}{s['videos_per_minute']:>11}"
-                  f"{s['frames_per_second']:>9}{s['peak_rss_mb']:>8}")
-        print(f"{'':<21}crop_faces timed inside the stage: {r['crop_faces']['steady_frames_per_second']} frames/s, "
-              f"detection rate {r['detection_rate']:.3f}")
+            print(
+                f"{r['run']:<12}{r['frames']:>7}  {stage:<15}{s['seconds']:>7}{s['videos_per_minute']:>11}"
+                f"{s['frames_per_second']:>9}{s['peak_rss_mb']:>8}"
+            )
+        print(
+            f"{'':<21}crop_faces timed inside the stage: {r['crop_faces']['steady_frames_per_second']} frames/s, "
+            f"detection rate {r['detection_rate']:.3f}"
+        )
 
 
 def main() -> None:
@@ -122,7 +131,9 @@ def main() -> None:
         sys.exit(f"{args.root}: not found; pass --root <FaceForensics++ folder> (see docs/datasets.md)")
     by_height = videos_by_height(args.root)
     hd, full_hd = by_height.get(720, []), by_height.get(1080, [])
-    runs = [(f"720p x{n}", hd[:n]) for n in (1, 5, 10) if len(hd) >= n] + ([("1080p x3", full_hd[:3])] if full_hd else [])
+    runs = [(f"720p x{n}", hd[:n]) for n in (1, 5, 10) if len(hd) >= n] + (
+        [("1080p x3", full_hd[:3])] if full_hd else []
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="preprocess-bench-") as workdir:
         for name, videos in runs:

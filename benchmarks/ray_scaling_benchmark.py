@@ -23,15 +23,22 @@ import psutil
 import yaml
 from preprocess_benchmark import POLL_SECONDS, PROJECT, make_project, run_stage, videos_by_height
 
-SETTINGS = (("local", {"engine": "local"}), ("ray x1", {"engine": "ray", "ray_workers": 1}),
-            ("ray x2", {"engine": "ray", "ray_workers": 2}))
+SETTINGS = (
+    ("local", {"engine": "local"}),
+    ("ray x1", {"engine": "ray", "ray_workers": 1}),
+    ("ray x2", {"engine": "ray", "ray_workers": 2}),
+)
 
 
 def crop_faces(project: Path) -> tuple[float, float, float]:
     """Wall seconds, peak RSS of the stage's process tree and of its largest Ray worker (MB)."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(PROJECT / "stages/crop_faces.py")], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT / "stages/crop_faces.py")],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     watched, peak, worker_peak = psutil.Process(process.pid), 0, 0
     while process.poll() is None:
         try:
@@ -63,17 +70,24 @@ def main() -> None:
             run_stage(project, stage)
         summary = json.loads((project / "artifacts/summaries/extract_frames.json").read_text())
         frames = summary["counts"]["frames_out"]
-        print(f"{len(videos)} videos, {frames} frames; cpu cores {psutil.cpu_count()}, "
-              f"load average {psutil.getloadavg()[0]:.2f}")
-        print(f"{'engine':<8}{'wall s':>8}{'videos/min':>11}{'frames/s':>9}{'peak MB':>9}{'worker MB':>10}  faces.csv md5")
+        print(
+            f"{len(videos)} videos, {frames} frames; cpu cores {psutil.cpu_count()}, "
+            f"load average {psutil.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"{'engine':<8}{'wall s':>8}{'videos/min':>11}{'frames/s':>9}{'peak MB':>9}{'worker MB':>10}  faces.csv md5"
+        )
         for name, compute in SETTINGS:
             params = yaml.safe_load((project / "params.yaml").read_text())
             params["compute"].update(compute)
             (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
             seconds, peak, worker = crop_faces(project)
             md5 = hashlib.md5((project / "artifacts/faces.csv").read_bytes()).hexdigest()[:12]
-            print(f"{name:<8}{seconds:>8.1f}{60 * len(videos) / seconds:>11.1f}{frames / seconds:>9.1f}"
-                  f"{peak:>9.0f}{worker:>10.0f}  {md5}", flush=True)
+            print(
+                f"{name:<8}{seconds:>8.1f}{60 * len(videos) / seconds:>11.1f}{frames / seconds:>9.1f}"
+                f"{peak:>9.0f}{worker:>10.0f}  {md5}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

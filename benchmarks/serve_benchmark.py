@@ -56,12 +56,23 @@ def make_media(out: Path) -> dict[str, tuple[str, Path]]:
     """name -> (kind, file): the portrait photo, the 720p photo and the 13-s 720p video."""
     from deepfake_detector.demo import generate_corpus
 
-    generate_corpus(out / "corpus", seed=0, identities=2, images_per_identity=1, videos_per_identity=1,
-                    frames_per_video=24, fps=12, size=256)
+    generate_corpus(
+        out / "corpus",
+        seed=0,
+        identities=2,
+        images_per_identity=1,
+        videos_per_identity=1,
+        frames_per_video=24,
+        fps=12,
+        size=256,
+    )
     face = cv2.imread(str(out / "corpus/real/images/id00_img00.jpg"))
     portrait = out / "portrait_600.jpg"  # the demo picture (head and shoulders) at 600x600
-    cv2.imwrite(str(portrait), cv2.resize(face, (PORTRAIT, PORTRAIT), interpolation=cv2.INTER_CUBIC),
-                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(
+        str(portrait),
+        cv2.resize(face, (PORTRAIT, PORTRAIT), interpolation=cv2.INTER_CUBIC),
+        [cv2.IMWRITE_JPEG_QUALITY, 92],
+    )
     image = out / "face_720p.jpg"
     cv2.imwrite(str(image), on_canvas(face), [cv2.IMWRITE_JPEG_QUALITY, 92])
     cap = cv2.VideoCapture(str(out / "corpus/real/videos/id00_vid00.mp4"))
@@ -100,8 +111,13 @@ def tiny_model(out: Path, backbone: str, input_size: int, frequency_branch: bool
 
     out.mkdir(parents=True)
     torch.manual_seed(0)
-    spec = ModelSpec(backbone=backbone, input_size=input_size, faces=load_params().faces,
-                     frequency_branch=frequency_branch, version="untrained-benchmark")
+    spec = ModelSpec(
+        backbone=backbone,
+        input_size=input_size,
+        faces=load_params().faces,
+        frequency_branch=frequency_branch,
+        version="untrained-benchmark",
+    )
     model = build_model(backbone, input_size, spec.mean, spec.std, frequency_branch=frequency_branch)
     export_onnx(model.eval(), input_size, out / ONNX_FILE)
     spec.save(out)
@@ -156,8 +172,13 @@ class PeakRss:
 
 
 def start_server(model: Path, port: int, cfg: ServeConfig, home: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(serve_command(port), env=serve_env(model, cfg, home), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        serve_command(port),
+        env=serve_env(model, cfg, home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -202,8 +223,9 @@ class InProcess:
 
     def __init__(self, model: Path, cfg: ServeConfig, env: dict[str, str]):
         args = [sys.executable, __file__, "--in-process", str(model), cfg.model_dump_json()]
-        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
 
     def __call__(self, path: Path) -> float:
         self.proc.stdin.write(f"{path}\n")
@@ -211,7 +233,7 @@ class InProcess:
         while not (line := self.proc.stdout.readline()).startswith(self.MARK):
             if not line:
                 raise RuntimeError("the in-process predictor exited")
-        return float(line[len(self.MARK):])
+        return float(line[len(self.MARK) :])
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -250,10 +272,17 @@ def latency(url: str, local: InProcess, media: dict[str, tuple[str, Path]], repe
                 wall.append(ms)
                 bodies.append(body)
                 in_process.append(local(path))
-            timings = {key: statistics.median(b["timings_ms"].get(key, float("nan")) for b in bodies)
-                       for key in ("server", *SPLIT)}
-            out[name] = {"wall": statistics.median(wall), "local": statistics.median(in_process),
-                         "frames": bodies[-1]["frames"], "faces": len(bodies[-1]["faces"]), **timings}
+            timings = {
+                key: statistics.median(b["timings_ms"].get(key, float("nan")) for b in bodies)
+                for key in ("server", *SPLIT)
+            }
+            out[name] = {
+                "wall": statistics.median(wall),
+                "local": statistics.median(in_process),
+                "frames": bodies[-1]["frames"],
+                "faces": len(bodies[-1]["faces"]),
+                **timings,
+            }
     return out
 
 
@@ -263,10 +292,15 @@ def explain_cost(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> 
     with httpx.Client() as client:
         for name, (kind, path) in media.items():
             post(url, kind, path, client, "?explain=true")  # warm-up
-            runs = [timed(lambda k=kind, p=path: post(url, k, p, client, "?explain=true"))
-                    for _ in range(max(3, repeats // 3))]
-            out[name] = {"wall": statistics.median(ms for ms, _ in runs), "faces": len(runs[-1][1]["faces"]),
-                         "explain": statistics.median(b["timings_ms"].get("explain", float("nan")) for _, b in runs)}
+            runs = [
+                timed(lambda k=kind, p=path: post(url, k, p, client, "?explain=true"))
+                for _ in range(max(3, repeats // 3))
+            ]
+            out[name] = {
+                "wall": statistics.median(ms for ms, _ in runs),
+                "faces": len(runs[-1][1]["faces"]),
+                "explain": statistics.median(b["timings_ms"].get("explain", float("nan")) for _, b in runs),
+            }
     return out
 
 
@@ -312,11 +346,17 @@ def main() -> None:
     cfg = load_params().serve
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         tmp = Path(tmp)
-        model = (args.model if (args.model / "model.json").is_file()
-                 else tiny_model(tmp / "model", args.backbone, args.input_size, args.frequency_branch))
+        model = (
+            args.model
+            if (args.model / "model.json").is_file()
+            else tiny_model(tmp / "model", args.backbone, args.input_size, args.frequency_branch)
+        )
         media = make_media(tmp)
-        print(f"model: {model}; media: " + ", ".join(f"{name} {path.name}" for name, (_, path) in media.items())
-              + f"; serve params: {cfg.model_dump()}")
+        print(
+            f"model: {model}; media: "
+            + ", ".join(f"{name} {path.name}" for name, (_, path) in media.items())
+            + f"; serve params: {cfg.model_dump()}"
+        )
         print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the 2 cores makes latencies noisy)")
         image = media["portrait"][1]
         servers = []
@@ -325,11 +365,14 @@ def main() -> None:
             results = measure(f"http://127.0.0.1:{args.port}", servers[0], model, media, cfg, args)
             if not args.latency_only:
                 # the same service with batching off, for the throughput comparison only
-                servers.append(start_server(model, args.port + 1, cfg.model_copy(update={"batch_max_size": 1}),
-                                            tmp / "bentoml"))
+                servers.append(
+                    start_server(model, args.port + 1, cfg.model_copy(update={"batch_max_size": 1}), tmp / "bentoml")
+                )
                 urls = [f"http://127.0.0.1:{port}" for port in (args.port, args.port + 1)]
                 rounds = [[throughput(url, image) for url in urls] for _ in range(THROUGHPUT_ROUNDS)]
-                results["throughput_on"], results["throughput_off"] = (statistics.median(r) for r in zip(*rounds, strict=True))
+                results["throughput_on"], results["throughput_off"] = (
+                    statistics.median(r) for r in zip(*rounds, strict=True)
+                )
                 results["batching"] = httpx.get(f"{urls[0]}/model").json()["batching"]
             results["rss_peak"] = results.pop("peak").stop()
         finally:
@@ -338,12 +381,21 @@ def main() -> None:
     report(results, args)
 
 
-def measure(url: str, proc: subprocess.Popen, model: Path, media: dict[str, tuple[str, Path]], cfg: ServeConfig,
-            args: argparse.Namespace) -> dict:
+def measure(
+    url: str,
+    proc: subprocess.Popen,
+    model: Path,
+    media: dict[str, tuple[str, Path]],
+    cfg: ServeConfig,
+    args: argparse.Namespace,
+) -> dict:
     """Latency and memory of the service as configured; the RSS peak keeps being sampled afterwards."""
     server = psutil.Process(proc.pid)
-    results = {"peak": PeakRss(server), "rss_start": rss_mb(server),
-               "rss_by_process": {process_role(p): p.memory_info().rss / MB for p in server_procs(server)}}
+    results = {
+        "peak": PeakRss(server),
+        "rss_start": rss_mb(server),
+        "rss_by_process": {process_role(p): p.memory_info().rss / MB for p in server_procs(server)},
+    }
     env = worker_env(proc)
     results["thread_env"] = {k: env[k] for k in THREAD_ENV if k in env}
     results["torch_threads"] = httpx.get(f"{url}/model").json().get("torch_threads")
@@ -359,16 +411,37 @@ def measure(url: str, proc: subprocess.Popen, model: Path, media: dict[str, tupl
 
 
 def report(r: dict, args: argparse.Namespace) -> None:
-    print(f"\nworker thread environment: {r['thread_env'] or 'none set (torch and ONNX Runtime use their defaults)'}; "
-          f"torch threads in the worker (GET /model): {r['torch_threads']}")
-    head = ("media", "frames", "p50 HTTP ms", "target", "in-process", "overhead", "service", "transport",
-            "decode", "detect", "classify", "evidence")
+    print(
+        f"\nworker thread environment: {r['thread_env'] or 'none set (torch and ONNX Runtime use their defaults)'}; "
+        f"torch threads in the worker (GET /model): {r['torch_threads']}"
+    )
+    head = (
+        "media",
+        "frames",
+        "p50 HTTP ms",
+        "target",
+        "in-process",
+        "overhead",
+        "service",
+        "transport",
+        "decode",
+        "detect",
+        "classify",
+        "evidence",
+    )
     print("".join(f"{h:>12}" if i else f"{h:<11}" for i, h in enumerate(head)))
     for name, m in r["latency"].items():
         target = TARGET_MS.get(name)
-        cells = [f"{m['frames']}", f"{m['wall']:.1f}", f"{target}" if target else "-", f"{m['local']:.1f}",
-                 f"{(m['wall'] - m['local']) / m['local']:.1%}", f"{m['server']:.1f}",
-                 f"{(m['wall'] - m['server']) / m['wall']:.1%}", *(f"{m[k]:.1f}" for k in SPLIT)]
+        cells = [
+            f"{m['frames']}",
+            f"{m['wall']:.1f}",
+            f"{target}" if target else "-",
+            f"{m['local']:.1f}",
+            f"{(m['wall'] - m['local']) / m['local']:.1%}",
+            f"{m['server']:.1f}",
+            f"{(m['wall'] - m['server']) / m['wall']:.1%}",
+            *(f"{m[k]:.1f}" for k in SPLIT),
+        ]
         print(f"{name:<11}" + "".join(f"{c:>12}" for c in cells))
     print("  p50 HTTP: median client wall time; target: the serving goal on an idle 2-core machine;")
     print("  overhead: HTTP wall time over Predictor.predict_path in a separate process with the worker's settings")
@@ -380,15 +453,22 @@ def report(r: dict, args: argparse.Namespace) -> None:
         print(f"{name:<19}{m['faces']:>8}{m['wall']:>14.1f}{r['latency'][name]['wall']:>14.1f}{m['explain']:>14.1f}")
     print("  heatmaps: timings_ms.explain (occlusion, params.yaml's explain section), medians")
     if not args.latency_only:
-        print(f"\nthroughput, {CLIENTS} concurrent clients (median of {THROUGHPUT_ROUNDS} rounds of {THROUGHPUT_REQUESTS} "
-              f"portraits): {r['throughput_on']:.1f} images/s with micro-batching, {r['throughput_off']:.1f} without "
-              "(batch_max_size 1)")
+        print(
+            f"\nthroughput, {CLIENTS} concurrent clients "
+            f"(median of {THROUGHPUT_ROUNDS} rounds of {THROUGHPUT_REQUESTS} portraits): "
+            f"{r['throughput_on']:.1f} images/s with micro-batching, {r['throughput_off']:.1f} without "
+            "(batch_max_size 1)"
+        )
         print(f"batches formed during the run: {r['batching']}")
-    print("\nserver RSS at start by process (MB): " + ", ".join(f"{k}: {v:.0f}" for k, v in r["rss_by_process"].items()))
+    print(
+        "\nserver RSS at start by process (MB): " + ", ".join(f"{k}: {v:.0f}" for k, v in r["rss_by_process"].items())
+    )
     if not args.latency_only:
-        print(f"server RSS (all processes), {args.requests} requests ({CLIENTS} clients, every {VIDEO_EVERY}th a video): "
-              f"start {r['rss_start']:.0f} MB, after every 100: {', '.join(f'{s:.0f}' for s in r['memory'])} MB, "
-              f"peak {r['rss_peak']:.0f} MB")
+        print(
+            f"server RSS (all processes), {args.requests} requests ({CLIENTS} clients, every {VIDEO_EVERY}th a video): "
+            f"start {r['rss_start']:.0f} MB, after every 100: {', '.join(f'{s:.0f}' for s in r['memory'])} MB, "
+            f"peak {r['rss_peak']:.0f} MB"
+        )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -117,9 +117,14 @@ def run_variant(params: Params, faces: pd.DataFrame, workdir: Path) -> dict:
     seconds = time.time() - clock.started
     # a linear probe has no epochs: its curve is the one point it ends at
     curve = clock.points or [(round(seconds, 1), round(metrics["best_val_auc"], 4))]
-    return {**measure(params, faces, workdir / "model"), "val_ece": metrics.get("val_ece"),
-            "val_ece_cross_fitted": metrics.get("val_ece_cross_fitted"),
-            "val_frame_auc": metrics.get("val_frame_auc"), "train_seconds": round(seconds), "curve": curve}
+    return {
+        **measure(params, faces, workdir / "model"),
+        "val_ece": metrics.get("val_ece"),
+        "val_ece_cross_fitted": metrics.get("val_ece_cross_fitted"),
+        "val_frame_auc": metrics.get("val_frame_auc"),
+        "train_seconds": round(seconds),
+        "curve": curve,
+    }
 
 
 def training_methods(params: Params, faces: pd.DataFrame) -> list[str]:
@@ -145,8 +150,10 @@ def runs_to_do(params: Params, faces: pd.DataFrame, name: str, leave_out: str | 
         return dataset_runs(params, faces, name)
     if leave_out == "method":
         held = params.data.holdout_methods
-        return [Run(f"{name} -{method}", {"holdout_methods": [*held, method]}, hold_out_methods(faces, [method]))
-                for method in training_methods(params, faces)]
+        return [
+            Run(f"{name} -{method}", {"holdout_methods": [*held, method]}, hold_out_methods(faces, [method]))
+            for method in training_methods(params, faces)
+        ]
     return [Run(name, {}, faces)]
 
 
@@ -155,10 +162,17 @@ def dataset_runs(params: Params, faces: pd.DataFrame, name: str) -> list[Run]:
     training = [d.name for d in params.data.datasets if d.role == "train"]
     runs = []
     for trained, run_faces in leave_one_dataset_out(faces, training):
-        datasets = [{**d.model_dump(), "role": "train" if d.name in trained else "unseen"}
-                    for d in params.data.datasets]
-        runs.append(Run(f"{name} on {'+'.join(trained)}", {"datasets": datasets}, run_faces,
-                        {"recipe": name, "trained_on": trained}))
+        datasets = [
+            {**d.model_dump(), "role": "train" if d.name in trained else "unseen"} for d in params.data.datasets
+        ]
+        runs.append(
+            Run(
+                f"{name} on {'+'.join(trained)}",
+                {"datasets": datasets},
+                run_faces,
+                {"recipe": name, "trained_on": trained},
+            )
+        )
     return runs
 
 
@@ -168,6 +182,7 @@ def code_commit() -> str:
     Not provenance.git_commit() (the last commit that changed src/ or stages/, what the pipeline's models
     record): the code that runs here is also this script and the variants files, in scripts/ and ablations/.
     params.yaml is left out of "-dirty": a profile run always rewrites it (scripts/use_profile.sh)."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
 
@@ -197,10 +212,20 @@ def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
     lodo = lodo_table(results)
     if not lodo.empty:
         (out / "lodo.md").write_text(lodo.to_markdown(index=False) + "\n")
-    curves = {f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
-              for name, runs in results.items() for run in runs[:1]}
-    save_curves(curves, "seconds", "val_auc", "Validation AUC against training time", out / "auc_vs_time.png",
-                xlim=None, marker="o")
+    curves = {
+        f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
+        for name, runs in results.items()
+        for run in runs[:1]
+    }
+    save_curves(
+        curves,
+        "seconds",
+        "val_auc",
+        "Validation AUC against training time",
+        out / "auc_vs_time.png",
+        xlim=None,
+        marker="o",
+    )
     return table
 
 
@@ -220,10 +245,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="42", help="comma-separated seeds; each variant runs once per seed")
     parser.add_argument("--out", type=Path, required=True)
     leave_out = parser.add_mutually_exclusive_group()
-    leave_out.add_argument("--leave-one-method-out", dest="leave_out", action="store_const", const="method",
-                           help="run each variant once per manipulation method of the training data, holding it out")
-    leave_out.add_argument("--leave-one-dataset-out", dest="leave_out", action="store_const", const="dataset",
-                           help="train each variant on all training datasets, all but each one, and each alone")
+    leave_out.add_argument(
+        "--leave-one-method-out",
+        dest="leave_out",
+        action="store_const",
+        const="method",
+        help="run each variant once per manipulation method of the training data, holding it out",
+    )
+    leave_out.add_argument(
+        "--leave-one-dataset-out",
+        dest="leave_out",
+        action="store_const",
+        const="dataset",
+        help="train each variant on all training datasets, all but each one, and each alone",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite table.md and the plot from results.json")
     args = parser.parse_args()
     ablation = read_ablation(args.variants_file)
@@ -246,8 +281,15 @@ def main() -> None:
                 log.info("variant %s, seed %d", run.row, seed)
                 variant = ablation.params(name, params_yaml, {"seed": seed, "data": run.data})
                 with tempfile.TemporaryDirectory(prefix=f"ablation-{name}-") as workdir:
-                    results[run.row].append({"variant": run.row, "seed": seed, **run.tags, **made_by,
-                                             **run_variant(variant, run.faces, Path(workdir))})
+                    results[run.row].append(
+                        {
+                            "variant": run.row,
+                            "seed": seed,
+                            **run.tags,
+                            **made_by,
+                            **run_variant(variant, run.faces, Path(workdir)),
+                        }
+                    )
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = write_reports(results, args.out)
     print(table.to_markdown(index=False))

@@ -91,9 +91,7 @@ def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
     other training datasets, beside the AUCs on it of the models trained on one other dataset alone (pooling
     sources should beat each of them). Means over seeds; the interval is the first seed's run's."""
     trained = {
-        (runs[0]["recipe"], tuple(runs[0]["trained_on"])): runs
-        for runs in results.values()
-        if "trained_on" in runs[0]
+        (runs[0]["recipe"], tuple(runs[0]["trained_on"])): runs for runs in results.values() if "trained_on" in runs[0]
     }
     rows = []
     for recipe in dict.fromkeys(recipe for recipe, _ in trained):
@@ -103,9 +101,7 @@ def lodo_table(results: dict[str, list[dict]]) -> pd.DataFrame:
             lodo_runs = trained.get((recipe, others), [])
             alone_runs = {s: trained.get((recipe, (s,)), []) for s in others}
             lodo, alone = _mean_auc(lodo_runs, left), [_mean_auc(runs, left) for runs in alone_runs.values()]
-            compared = (
-                len(others) > 1 and lodo is not None and None not in alone
-            )  # of two sets, it is one alone
+            compared = len(others) > 1 and lodo is not None and None not in alone  # of two sets, it is one alone
             alone_text = ", ".join(f"{s} {_auc_text(runs, left)}" for s, runs in alone_runs.items())
             rows.append(
                 {
@@ -132,6 +128,4 @@ def _auc_text(runs: list[dict], dataset: str) -> str:
     if auc is None:
         return "-"
     low = runs[0].get(f"unseen_{dataset}_ci_low")
-    return (
-        f"{auc:.3f}" if low is None else f"{auc:.3f} [{low:.2f}, {runs[0][f'unseen_{dataset}_ci_high']:.2f}]"
-    )
+    return f"{auc:.3f}" if low is None else f"{auc:.3f} [{low:.2f}, {runs[0][f'unseen_{dataset}_ci_high']:.2f}]"

@@ -32,11 +32,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     params = load_params()
     manifest = pd.read_csv(MANIFEST_CSV)
-    images = manifest[(manifest["dataset"] == args.dataset) & (manifest["split"] == "train")
-                      & (manifest["media"] == "image")]
+    images = manifest[
+        (manifest["dataset"] == args.dataset) & (manifest["split"] == "train") & (manifest["media"] == "image")
+    ]
     if images.empty:
-        raise SystemExit(f"no train images of dataset {args.dataset!r} in {MANIFEST_CSV}; "
-                         f"datasets there: {sorted(manifest['dataset'].unique())}")
+        raise SystemExit(
+            f"no train images of dataset {args.dataset!r} in {MANIFEST_CSV}; "
+            f"datasets there: {sorted(manifest['dataset'].unique())}"
+        )
     images = images.sample(min(args.sample, len(images)), random_state=params.seed)
     detector = FaceDetector(params.faces.model_copy(update={"already_cropped": "pad"}))
     margins = [cut_margin(read_image(path), detector) for path in images["path"]]
@@ -44,8 +47,17 @@ def main() -> None:
     if not len(found):
         raise SystemExit(f"MTCNN found no face in the {len(images)} sampled images of {args.dataset!r}")
     quartiles = np.percentile(found, [25, 50, 75]).round(3).tolist()
-    print(json.dumps({"dataset": args.dataset, "measured": len(found), "no_face": len(images) - len(found),
-                      "margin_quartiles": quartiles, "suggested_faces_margin": round(quartiles[1], 2)}))
+    print(
+        json.dumps(
+            {
+                "dataset": args.dataset,
+                "measured": len(found),
+                "no_face": len(images) - len(found),
+                "margin_quartiles": quartiles,
+                "suggested_faces_margin": round(quartiles[1], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ faces the project can test on. Real faces: the real test items of the profile th
 (artifacts/manifest.csv, demo items left out), sampled to as many as there are generated faces.
 
   scripts/use_profile.sh all && dvc exp run -n all-data
-  python scripts/generated_faces.py --model artifacts/train/model --name all --out reports/generalisation/generated_faces
+  python scripts/generated_faces.py --model artifacts/train/model --name all \
+      --out reports/generalisation/generated_faces
 
 A run is a row of the `<!-- results: reports/generalisation/generated_faces -->` block of docs/results.md.
 """
@@ -96,8 +97,10 @@ def main() -> None:
     results[args.name] = [run]
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(results, path)
-    print(f"{args.name}: AUC {run[f'{KEY}_item_auc']:.3f} [{run[f'{KEY}_ci_low']:.2f}, {run[f'{KEY}_ci_high']:.2f}], "
-          f"generated called fake {run['generated_called_fake']:.0%}, real {run['real_called_fake']:.0%} -> {path}")
+    print(
+        f"{args.name}: AUC {run[f'{KEY}_item_auc']:.3f} [{run[f'{KEY}_ci_low']:.2f}, {run[f'{KEY}_ci_high']:.2f}], "
+        f"generated called fake {run['generated_called_fake']:.0%}, real {run['real_called_fake']:.0%} -> {path}"
+    )
 
 
 if __name__ == "__main__":

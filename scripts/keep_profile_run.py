@@ -29,12 +29,16 @@ def copies(name: str) -> tuple[dict[Path, str], list[str]]:
     }
     missing = [str(path) for path in [*needed, MODEL_JSON] if not path.exists()]
     if missing:
-        raise SystemExit(f"not a run of profile {name} down to evaluate: missing {missing}; "
-                         f"run: scripts/use_profile.sh {name} && dvc exp run -n {name}-data")
+        raise SystemExit(
+            f"not a run of profile {name} down to evaluate: missing {missing}; "
+            f"run: scripts/use_profile.sh {name} && dvc exp run -n {name}-data"
+        )
     later = {
         "robustness": {Path("artifacts/robustness/metrics.json"): "robustness.json"},
-        "baselines": {path: f"baseline_{path.parent.name}.json"
-                      for path in sorted(Path("artifacts/baselines").glob("*/metrics.json"))},
+        "baselines": {
+            path: f"baseline_{path.parent.name}.json"
+            for path in sorted(Path("artifacts/baselines").glob("*/metrics.json"))
+        },
         "package": {path: "model_card.md" for path in Path("artifacts/model").glob("model_card.md")},
     }
     summaries = {path: path.name for path in sorted(Path("artifacts/summaries").glob("*.json"))}
@@ -57,8 +61,10 @@ def main() -> None:
     commit = read_json(MODEL_JSON)["provenance"]["git_commit"]
     made = {"command": f"scripts/use_profile.sh {name} && dvc exp run -n {name}-data", "git_commit": commit}
     write_json(made | ({"stages_not_run": not_run} if not_run else {}), out / "made.json")
-    print(f"{out}: {len(files)} files and made.json (commit {commit[:7]})"
-          + (f"; no outputs of {', '.join(not_run)}" if not_run else ""))
+    print(
+        f"{out}: {len(files)} files and made.json (commit {commit[:7]})"
+        + (f"; no outputs of {', '.join(not_run)}" if not_run else "")
+    )
 
 
 if __name__ == "__main__":

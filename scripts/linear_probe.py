@@ -37,7 +37,9 @@ BATCH = 64
 
 def load_metadata(root: Path, per_label: int, seed: int) -> pd.DataFrame:
     """The dataset as the pipeline indexes it (the dfdc_faces adapter: paths, labels, groups), sampled per label."""
-    items = pd.DataFrame([{"path": str(i.path), "label": i.label, "group": i.group} for i in index_dfdc_faces(root, {})])
+    items = pd.DataFrame(
+        [{"path": str(i.path), "label": i.label, "group": i.group} for i in index_dfdc_faces(root, {})]
+    )
     return pd.concat([rows.sample(min(per_label, len(rows)), random_state=seed) for _, rows in items.groupby("label")])
 
 
@@ -62,8 +64,11 @@ def main() -> None:
     parser.add_argument("--per-label", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=DATASET)
-    parser.add_argument("--random-split", action="store_true",
-                        help="split crops at random, ignoring groups (fakes beside their source video): to measure leakage")
+    parser.add_argument(
+        "--random-split",
+        action="store_true",
+        help="split crops at random, ignoring groups (fakes beside their source video): to measure leakage",
+    )
     args = parser.parse_args()
     meta = load_metadata(args.data, args.per_label, args.seed)
     started = time.perf_counter()

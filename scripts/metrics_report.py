@@ -40,8 +40,10 @@ def git(*args: str) -> str:
 
 
 def rev_exists(rev: str) -> bool:
-    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True).returncode
+        == 0
+    )
 
 
 def default_base() -> str:
@@ -118,8 +120,10 @@ def write_plots(base: str, images: Path) -> dict[str, dict[str, str | None]]:
 def plots_section(found: dict, link_prefix: str) -> str:
     rows = ["| | Base | This PR |", "|---|---|---|"]
     for key, sides in found.items():
-        cells = [f"![{PLOT_TITLES[key]} {side}]({link_prefix}{name})" if name else "_missing_"
-                 for side, name in (("base", sides["base"]), ("PR", sides["workspace"]))]
+        cells = [
+            f"![{PLOT_TITLES[key]} {side}]({link_prefix}{name})" if name else "_missing_"
+            for side, name in (("base", sides["base"]), ("PR", sides["workspace"]))
+        ]
         rows.append(f"| **{PLOT_TITLES[key]}** | {cells[0]} | {cells[1]} |")
     return "\n".join(rows)
 
@@ -170,8 +174,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", help="git revision to compare with (default: origin/main, else HEAD~1)")
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report)")
-    parser.add_argument("--image-base-url", default=os.environ.get("REPORT_IMAGE_BASE_URL") or None,
-                        help="absolute URL prefix for image links (default: $REPORT_IMAGE_BASE_URL, else relative)")
+    parser.add_argument(
+        "--image-base-url",
+        default=os.environ.get("REPORT_IMAGE_BASE_URL") or None,
+        help="absolute URL prefix for image links (default: $REPORT_IMAGE_BASE_URL, else relative)",
+    )
     args = parser.parse_args()
     base = args.base or default_base()
     if not rev_exists(base):

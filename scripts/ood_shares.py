@@ -37,17 +37,24 @@ def main() -> None:
     limit = predictor.spec.embedding_range.max_distance if predictor.spec.embedding_range else None
     for folder in args.folders:
         results = [predictor.predict_path(path) for path in spread(media_files([folder]), args.per_folder)]
-        distances = [f.embedding_distance for r in results for f in r.faces
-                     if f.track == 0 and f.embedding_distance is not None]
+        distances = [
+            f.embedding_distance for r in results for f in r.faces if f.track == 0 and f.embedding_distance is not None
+        ]
         withheld = sum(bool(r.reason) and r.reason["code"] == "out_of_distribution" for r in results)
         scored = sum(r.error is None for r in results)
-        print(json.dumps({
-            "folder": str(folder), "files": scored, "out_of_distribution": withheld,
-            "share": round(withheld / scored, 3) if scored else None,
-            "distance_median": round(float(np.median(distances)), 3) if distances else None,
-            "distance_p95": round(float(np.percentile(distances, 95)), 3) if distances else None,
-            "max_distance": None if limit is None else round(limit, 3),
-        }))
+        print(
+            json.dumps(
+                {
+                    "folder": str(folder),
+                    "files": scored,
+                    "out_of_distribution": withheld,
+                    "share": round(withheld / scored, 3) if scored else None,
+                    "distance_median": round(float(np.median(distances)), 3) if distances else None,
+                    "distance_p95": round(float(np.percentile(distances, 95)), 3) if distances else None,
+                    "max_distance": None if limit is None else round(limit, 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

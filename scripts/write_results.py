@@ -87,9 +87,7 @@ def made_by(runs: list[dict]) -> str:
     for (command, commit), variants in groups.items():
         names = f": {', '.join(dict.fromkeys(variants))}" if len(groups) > 1 else ""
         if not command and not commit:
-            lines.append(
-                f"- command and commit not recorded (made before scripts/ablation.py recorded them){names}"
-            )
+            lines.append(f"- command and commit not recorded (made before scripts/ablation.py recorded them){names}")
         else:
             how = f"`{command}`" if command else "command not recorded"
             lines.append(f"- {how}, {commit_text(commit)}{names}")
@@ -118,8 +116,7 @@ def ablation_block(source: str, options: dict[str, str], root: Path) -> str:
     else:
         table = runs_table(results)
         legend = (
-            "Mean ± standard deviation over the seeds; a single run's AUC with its 95% bootstrap interval "
-            "in brackets"
+            "Mean ± standard deviation over the seeds; a single run's AUC with its 95% bootstrap interval in brackets"
         )
     return f"From `{source}/results.json`. {legend}. Made by:\n\n{made_by(runs)}\n\n{markdown(table)}\n"
 
@@ -168,9 +165,14 @@ def profile_block(source: str, root: Path) -> str:
     folder = root / source
     made = json.loads((folder / "made.json").read_text())
     metrics = json.loads((folder / "evaluate.json").read_text())
-    roles = {d["name"]: d.get("role", "train") for d in yaml.safe_load((folder / "params.yaml").read_text())["data"]["datasets"]}
-    levels = {**{name: (roles.get(name, "?"), m) for name, m in metrics["video_by_dataset"].items()},
-              "all test items": ("", metrics["video"])}
+    roles = {
+        d["name"]: d.get("role", "train")
+        for d in yaml.safe_load((folder / "params.yaml").read_text())["data"]["datasets"]
+    }
+    levels = {
+        **{name: (roles.get(name, "?"), m) for name, m in metrics["video_by_dataset"].items()},
+        "all test items": ("", metrics["video"]),
+    }
     rows = [
         {
             "dataset": name,
@@ -226,11 +228,13 @@ def group_rows(metrics: dict, models: list[str]) -> list[dict[str, str]]:
     for key, kind in (("by_dataset", "dataset"), ("by_method", "method")):
         for name, level in metrics[models[0]][key].items():
             video = level["video"]
-            rows.append({
-                "test items of": f"{kind} {name}",
-                "test real / fake": f"{video['n_real']} / {video['n_fake']}",
-                **{model: auc_text(metrics[model][key][name]["video"]["roc_auc"]) for model in models},
-            })
+            rows.append(
+                {
+                    "test items of": f"{kind} {name}",
+                    "test real / fake": f"{video['n_real']} / {video['n_fake']}",
+                    **{model: auc_text(metrics[model][key][name]["video"]["roc_auc"]) for model in models},
+                }
+            )
     return rows
 
 
@@ -296,22 +300,13 @@ def write(root: Path = ROOT) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="only report the blocks that differ; exit 1 if any"
-    )
-    parser.add_argument(
-        "--root", type=Path, default=ROOT, help="the project whose pages to write (default: this)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only report the blocks that differ; exit 1 if any")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project whose pages to write (default: this)")
     args = parser.parse_args()
     if args.check:
         stale = check(args.root)
-        print(
-            "\n".join(stale)
-            + ("\nrun: python scripts/write_results.py" if stale else "results pages up to date")
-        )
+        print("\n".join(stale) + ("\nrun: python scripts/write_results.py" if stale else "results pages up to date"))
         sys.exit(1 if stale else 0)
     print("\n".join(f"wrote {page}" for page in write(args.root)) or "results pages up to date")
 

@@ -16,11 +16,13 @@ def main() -> None:
     pin_threads(params.compute.threads)
     name = sys.argv[1] if len(sys.argv) == 2 else ""
     if name not in params.baselines:
-        raise UserError(f"usage: python stages/baselines.py NAME, NAME one of baselines in params.yaml: "
-                        f"{sorted(params.baselines)}")
+        raise UserError(
+            f"usage: python stages/baselines.py NAME, NAME one of baselines in params.yaml: {sorted(params.baselines)}"
+        )
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
-    train_and_calibrate(params.baseline(name), faces, BASELINES_DIR / name / "model",
-                        BASELINES_DIR / name / "metrics.json")
+    train_and_calibrate(
+        params.baseline(name), faces, BASELINES_DIR / name / "model", BASELINES_DIR / name / "metrics.json"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ def main() -> None:
     with resumable_dir(FACES_DIR, key) as (out, finished):
         cropper = partial(FaceCropper, params.faces, compute.detect_device, compute.detect_threads, FACES_DIR)
         frames_in = Progress("crop_faces", "frame", size=lambda batch: sum(len(item.frames) for item in batch))
-        done = run_units(batches, cropper, compute, frames_in, resume_dir=finished,
-                         files=UnitFiles(out, inputs=batch_frames))
+        done = run_units(
+            batches, cropper, compute, frames_in, resume_dir=finished, files=UnitFiles(out, inputs=batch_frames)
+        )
     rows = gather(done, summary.skip)
     faces_table = pd.DataFrame(rows) if rows else FACES.empty()
     write_table(faces_table, FACES_CSV, FACES)

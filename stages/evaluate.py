@@ -1,5 +1,6 @@
 """Stage evaluate: precision, recall, F1, ROC-AUC, AP, accuracy and EER on the test split, frame and video
-level, the method head's accuracy per manipulation method, plus ROC/PR/confusion plots. Scores come from the Predictor, the same path as the CLI and service."""
+level, the method head's accuracy per manipulation method, plus ROC/PR/confusion plots. Scores come from the
+Predictor, the same path as the CLI and service."""
 
 import logging
 

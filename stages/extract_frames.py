@@ -23,8 +23,14 @@ def main() -> None:
     # a failed run keeps the videos it finished; the next run with the same items, params and code resumes
     with resumable_dir(FRAMES_DIR, run_key(items, params.frames, params.data.max_file_mb)) as (out, finished):
         extractor = partial(FrameExtractor, params.frames, params.data.max_file_mb, FRAMES_DIR)
-        done = run_units(items, extractor, params.compute, Progress("extract_frames"), resume_dir=finished,
-                         files=UnitFiles(out, inputs=lambda item: [item.path]))
+        done = run_units(
+            items,
+            extractor,
+            params.compute,
+            Progress("extract_frames"),
+            resume_dir=finished,
+            files=UnitFiles(out, inputs=lambda item: [item.path]),
+        )
     rows = gather(done, summary.skip)
     frames = pd.DataFrame(rows) if rows else FRAMES.empty()
     write_table(frames, FRAMES_CSV, FRAMES)

@@ -50,16 +50,22 @@ def main() -> None:
         inputs = check_inputs(torch_predictor, params.seed)
         diff = export_model(torch_predictor, out, inputs, params.package.onnx_opset, params.package.onnx_atol)
         # the page's in-browser check runs MTCNN too (serving/web.py): its three networks ship beside the model
-        diff = max(diff, export_detector(out, params.package.onnx_opset, params.package.onnx_atol,
-                                        params.serve.frames_per_video))
+        diff = max(
+            diff,
+            export_detector(out, params.package.onnx_opset, params.package.onnx_atol, params.serve.frames_per_video),
+        )
         # + when to answer "cannot judge", and how heatmaps are made
         spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)
-        card = render_model_card(spec, metrics, read_json(SUMMARIES / "download.json")["counts"],
-                                 params.package.onnx_atol)
+        card = render_model_card(
+            spec, metrics, read_json(SUMMARIES / "download.json")["counts"], params.package.onnx_atol
+        )
         (out / "model_card.md").write_text(card)
-    labels = {"version": spec.version, **{k: str(v) for k, v in spec.provenance.items()},
-              "trained_on": spec.trained_on_text(),
-              **{f"weights_{k}": v for k, v in (spec.weights or {"kind": "none"}).items()}}
+    labels = {
+        "version": spec.version,
+        **{k: str(v) for k, v in spec.provenance.items()},
+        "trained_on": spec.trained_on_text(),
+        **{f"weights_{k}": v for k, v in (spec.weights or {"kind": "none"}).items()},
+    }
     bento = package_bento(MODEL_DIR, BENTOML_HOME, BENTO_DIR, labels)
     log.info("model: %s (ONNX, max |diff| %.1e); bento archive: %s", MODEL_DIR, diff, bento)
 

@@ -22,9 +22,14 @@ from deepfake_detector.tables import MANIFEST, load_face_table, read_table
 
 log = logging.getLogger("robustness")
 PLOTS = ROBUSTNESS_DIR / "plots"
-AXIS_TITLES = {"resolution": "crop resampled to (px)", "face_px": "detected face size (px, bucket start)",
-               "jpeg_quality": "JPEG quality", "blur_sigma": "Gaussian blur sigma (px)",
-               "noise_std": "Gaussian noise std (0-255)", "crf": "H.264 CRF (video level)"}
+AXIS_TITLES = {
+    "resolution": "crop resampled to (px)",
+    "face_px": "detected face size (px, bucket start)",
+    "jpeg_quality": "JPEG quality",
+    "blur_sigma": "Gaussian blur sigma (px)",
+    "noise_std": "Gaussian noise std (0-255)",
+    "crf": "H.264 CRF (video level)",
+}
 
 
 def model_dir(name: str) -> Path:
@@ -44,8 +49,10 @@ def main() -> None:
     test = faces[faces["split"] == "test"].reset_index(drop=True)
     if test.empty:
         raise UserError("the test split has no faces; check data.split.test in params.yaml")
-    predictors = {name: Predictor(model_dir(name), backend="torch", detect_device=params.compute.detect_device)
-                  for name in cfg.models}
+    predictors = {
+        name: Predictor(model_dir(name), backend="torch", detect_device=params.compute.detect_device)
+        for name in cfg.models
+    }
     crops = [read_crop(p) for p in test["crop_path"]]
     labels = test["label"].to_numpy()
     results = {}
@@ -72,10 +79,11 @@ def write_plots(results: dict, face_px_edges: list[float]) -> None:
     tables["face_px"] = rb.face_size_table(results, face_px_edges)
     for axis, table in tables.items():
         write_csv(table, PLOTS / f"{axis}.csv")
-        curves = {model: pd.DataFrame({"level": table["level"].astype(float), "auc": table[model]}).dropna()
-                  for model in results}
-        save_curves(curves, "level", "auc", f"AUC vs {AXIS_TITLES[axis]}", PLOTS / f"{axis}.png", xlim=None,
-                    marker="o")
+        curves = {
+            model: pd.DataFrame({"level": table["level"].astype(float), "auc": table[model]}).dropna()
+            for model in results
+        }
+        save_curves(curves, "level", "auc", f"AUC vs {AXIS_TITLES[axis]}", PLOTS / f"{axis}.png", xlim=None, marker="o")
         log.info("%s:\n%s", axis, table.to_string(index=False))
 
 

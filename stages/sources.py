@@ -20,8 +20,13 @@ def main() -> None:
     write_json(fingerprints, SOURCES_JSON)
     for name, entry in fingerprints.items():
         found = entry["fingerprint"]
-        log.info("%s: %s", name, f"{found['files']} files, {found['bytes']} bytes" if found
-                 else "tracked by DVC (inside the project) or remote: nothing to fingerprint")
+        log.info(
+            "%s: %s",
+            name,
+            f"{found['files']} files, {found['bytes']} bytes"
+            if found
+            else "tracked by DVC (inside the project) or remote: nothing to fingerprint",
+        )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,15 @@ def main() -> None:
     params = load_params()
     pin_threads(params.compute.threads)
     faces = load_face_table(MANIFEST_CSV, FACES_CSV)
-    train_and_calibrate(params, faces, TRAINED_MODEL_DIR, TRAIN_DIR / "metrics.json",
-                        tuned_file=TUNE_DIR / "best_params.json", live_dir=TRAIN_DIR / "dvclive",
-                        features_dir=EMBED_DIR)
+    train_and_calibrate(
+        params,
+        faces,
+        TRAINED_MODEL_DIR,
+        TRAIN_DIR / "metrics.json",
+        tuned_file=TUNE_DIR / "best_params.json",
+        live_dir=TRAIN_DIR / "dvclive",
+        features_dir=EMBED_DIR,
+    )
 
 
 if __name__ == "__main__":

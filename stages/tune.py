@@ -25,11 +25,19 @@ def main() -> None:
     data_key = "-" + hashlib.sha256(FACES_CSV.read_bytes()).hexdigest()[:8]  # new crops, new study
     study = run_study(faces, params, storage=f"sqlite:///{TUNE_DIR / 'optuna.db'}", data_key=data_key)
     best = study.best_trial
-    write_json({"value": best.value, "trial": best.number, "study": study.study_name, "params": best.params},
-               TUNE_DIR / "best_params.json")
+    write_json(
+        {"value": best.value, "trial": best.number, "study": study.study_name, "params": best.params},
+        TUNE_DIR / "best_params.json",
+    )
     states = [t.state.name for t in study.trials]
-    log.info("study %s: %d trials (%s); best val AUC %.4f with %s", study.study_name, len(states),
-             {s: states.count(s) for s in set(states)}, best.value, best.params)
+    log.info(
+        "study %s: %d trials (%s); best val AUC %.4f with %s",
+        study.study_name,
+        len(states),
+        {s: states.count(s) for s in set(states)},
+        best.value,
+        best.params,
+    )
 
 
 if __name__ == "__main__":

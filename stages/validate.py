@@ -16,8 +16,9 @@ def main() -> None:
     params = load_params()
     manifest = read_table(MANIFEST_CSV, MANIFEST)
     faces = read_table(FACES_CSV, FACES)
-    report = validate_tables(manifest, faces, params.validate_, VALIDATE_DIR,
-                             holdout_methods=params.data.holdout_methods)
+    report = validate_tables(
+        manifest, faces, params.validate_, VALIDATE_DIR, holdout_methods=params.data.holdout_methods
+    )
     print(report.to_text())
     if not report.success:
         raise UserError(f"data validation failed; see {VALIDATE_DIR / 'report.txt'} and {VALIDATE_DIR / 'index.html'}")

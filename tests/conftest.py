@@ -29,11 +29,15 @@ def shared_data() -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that reads the real data (through `shared_data`) carries the real_data marker, so
     `-m "not real_data"` leaves out all of them: a forgotten marker stops the run, naming the test."""
-    unmarked = [item.nodeid for item in items
-                if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("real_data") is None]
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("real_data") is None
+    ]
     if unmarked:
-        raise pytest.UsageError(f"these tests read ../shared/data (fixture shared_data) but lack "
-                                f"@pytest.mark.real_data: {unmarked}")
+        raise pytest.UsageError(
+            f"these tests read ../shared/data (fixture shared_data) but lack @pytest.mark.real_data: {unmarked}"
+        )
 
 
 def save_untrained_model(out: Path, backbone: str) -> Path:
@@ -52,8 +56,9 @@ def save_untrained_model(out: Path, backbone: str) -> Path:
     model = build_backbone(backbone, 64).eval()
     torch.save(model.state_dict(), out / TORCH_WEIGHTS)
     export_onnx(model, 64, out / ONNX_FILE)
-    ModelSpec(backbone=backbone, input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4,
-              version="test").save(out)
+    ModelSpec(
+        backbone=backbone, input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4, version="test"
+    ).save(out)
     return out
 
 
@@ -126,8 +131,12 @@ def s3_bucket(s3_endpoint, monkeypatch) -> S3Bucket:
     """An empty bucket; this process and those it starts (Ray workers, stages) reach it through the env."""
     import boto3
 
-    env = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     name = f"bucket-{next(_buckets)}"

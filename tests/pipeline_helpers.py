@@ -44,8 +44,7 @@ TINY_PARAMS = {
     ("robustness", "max_videos"): 4,
 }
 
-ENV = {"GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
-       "BENTOML_DO_NOT_TRACK": "True"}
+ENV = {"GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True"}
 
 
 def copy_project(dest: Path) -> None:
@@ -75,10 +74,12 @@ def run_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **ENV}
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 1400, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env={**run_env(), **(env or {})}, capture_output=True, text=True,
-                            timeout=timeout)
+def run(
+    cmd: list[str], cwd: Path, timeout: int = 1400, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        cmd, cwd=cwd, env={**run_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     if check:
         assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
@@ -93,8 +94,12 @@ def make_tiny_project(dest: Path, tiny_corpus: Path) -> Path:
     return dest
 
 
-GIT_ID = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-          "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+GIT_ID = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
 
 
 def commit(project: Path, message: str) -> str:

@@ -44,9 +44,7 @@ def _results() -> dict[str, list[dict]]:
         [_run("plain", ["a"], {"b": 0.65})],
     ]
     results = {runs_of[0]["variant"]: runs_of for runs_of in runs}
-    results["frequency"] = [
-        {"variant": "frequency", "seed": 42, "in_domain_frame_auc": 0.8, "curve": [[1.0, 0.7]]}
-    ]
+    results["frequency"] = [{"variant": "frequency", "seed": 42, "in_domain_frame_auc": 0.8, "curve": [[1.0, 0.7]]}]
     return results
 
 

@@ -38,9 +38,7 @@ def index(adapter: str, root: Path, **options) -> dict[str, object]:
 
 
 def manifest(adapter: str, root: Path, **options):
-    cfg = DatasetConfig(
-        name="ds", adapter=adapter, source={"kind": "local", "path": str(root)}, options=options
-    )
+    cfg = DatasetConfig(name="ds", adapter=adapter, source={"kind": "local", "path": str(root)}, options=options)
     return index_dataset(root, cfg, SplitConfig(val=0.3, test=0.3), seed=0)
 
 
@@ -55,9 +53,7 @@ def ffpp_tree(root: Path, comp: str = "c23") -> Path:
     for method, pairs in {"Deepfakes": ("000_003", "003_000"), "Face2Face": ("100_200", "200_100")}.items():
         for pair in pairs:
             write_video(root / f"manipulated_sequences/{method}/{comp}/videos/{pair}.mp4")
-    write_video(
-        root / f"manipulated_sequences/DeepFakeDetection/{comp}/videos/01_02__meeting_serious__YVGY8LOK.mp4"
-    )
+    write_video(root / f"manipulated_sequences/DeepFakeDetection/{comp}/videos/01_02__meeting_serious__YVGY8LOK.mp4")
     return root
 
 
@@ -102,9 +98,7 @@ def test_ffpp_compression_and_methods_options(tmp_path):
     items = index("ffpp", root, compression="c40", methods=["Deepfakes"], originals=["youtube"])
     assert {i.method for i in items.values()} == {"real", "Deepfakes"}
     assert len(items) == 4 + 2  # youtube originals + Deepfakes: no actors videos
-    with pytest.raises(
-        LayoutError, match=r"\['Bogus'\] not found; available: \['DeepFakeDetection', 'Deepfakes'"
-    ):
+    with pytest.raises(LayoutError, match=r"\['Bogus'\] not found; available: \['DeepFakeDetection', 'Deepfakes'"):
         index("ffpp", root, compression="c40", methods=["Bogus"])
 
 
@@ -165,9 +159,7 @@ def test_dfdc_single_part(tmp_path):
 
 def test_dfdc_parts_and_test_set(tmp_path):
     dfdc_part(tmp_path / "dfdc_train_part_0", DFDC_META, ["aaa.mp4", "bbb.mp4"])
-    dfdc_part(
-        tmp_path / "dfdc_train_part_1", {"xyz.mp4": {"label": "FAKE", "original": "qqq.mp4"}}, ["xyz.mp4"]
-    )
+    dfdc_part(tmp_path / "dfdc_train_part_1", {"xyz.mp4": {"label": "FAKE", "original": "qqq.mp4"}}, ["xyz.mp4"])
     test = tmp_path / "test"
     test.mkdir()
     (test / "labels.csv").write_text("filename,label\nt1.mp4,0\nt2.mp4,1\n")
@@ -239,9 +231,7 @@ def celebdf_tree(root: Path) -> Path:
         "YouTube-real/00000.mp4",
     ):
         write_video(root / rel)
-    (root / "List_of_testing_videos.txt").write_text(
-        "1 YouTube-real/00000.mp4\n0 Celeb-synthesis/id2_id3_0001.mp4\n"
-    )
+    (root / "List_of_testing_videos.txt").write_text("1 YouTube-real/00000.mp4\n0 Celeb-synthesis/id2_id3_0001.mp4\n")
     return root
 
 

@@ -51,7 +51,9 @@ def test_the_pair_c40_tests_is_not_trained_on_in_c23(ffpp_manifest: pd.DataFrame
         ("ffpp_c23", "train"): 8,
         ("ffpp_c40", "test"): 10,
     }
-    assert group_splits(ffpp_manifest).query("n_splits > 1")["group"].tolist() == ["ffpp_c23/youtube_183"]  # what validate would stop on
+    assert group_splits(ffpp_manifest).query("n_splits > 1")["group"].tolist() == [
+        "ffpp_c23/youtube_183"
+    ]  # what validate would stop on
     kept = hold_out_shared_people(ffpp_manifest)
     assert kept[kept["group"] == "ffpp_c23/youtube_183"].groupby(["dataset", "split"]).size().to_dict() == {
         ("ffpp_c23", "test"): 8,
@@ -73,9 +75,7 @@ def test_the_pair_c40_tests_is_not_trained_on_in_c23(ffpp_manifest: pd.DataFrame
 
 def test_leave_one_dataset_out_on_the_profiles_manifest(ffpp_manifest: pd.DataFrame) -> None:
     kept = hold_out_shared_people(ffpp_manifest)
-    runs = dict(
-        (tuple(trained), table) for trained, table in leave_one_dataset_out(kept, ["dfdc_faces", "ffpp_c23"])
-    )
+    runs = dict((tuple(trained), table) for trained, table in leave_one_dataset_out(kept, ["dfdc_faces", "ffpp_c23"]))
     assert list(runs) == [("dfdc_faces", "ffpp_c23"), ("ffpp_c23",), ("dfdc_faces",)]
     assert (runs[("dfdc_faces",)]["split"] == "test").all()  # c23 left out: all 121 of its videos tested
     pd.testing.assert_frame_equal(runs[("ffpp_c23",)], kept)  # DFDC left out: c23 trains as in the profile

@@ -64,8 +64,17 @@ def test_a_rerun_scores_only_the_files_not_yet_in_the_folder(tiny_model_dir, cor
 
 def test_ray_workers_give_the_same_rows(tiny_model_dir, tiny_corpus, tmp_path):
     here = predict_out("--model", str(tiny_model_dir), "--out", str(tmp_path / "here"), str(tiny_corpus))
-    on_ray = predict_out("--model", str(tiny_model_dir), "--out", str(tmp_path / "ray"), "--engine", "ray",
-                         "--workers", "2", str(tiny_corpus))
+    on_ray = predict_out(
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "ray"),
+        "--engine",
+        "ray",
+        "--workers",
+        "2",
+        str(tiny_corpus),
+    )
     assert on_ray["scored"] == here["scored"] == 24
     local, ray = read_scores(tmp_path / "here"), read_scores(tmp_path / "ray")
     assert list(ray["path"]) == list(local["path"]) and list(ray["verdict"]) == list(local["verdict"])
@@ -78,6 +87,7 @@ def test_engine_ray_without_a_folder_says_to_add_one(tiny_model_dir, tiny_corpus
 
 
 def test_a_wrong_model_folder_fails_before_any_worker_starts(tmp_path, tiny_corpus):
-    result = CliRunner().invoke(app, ["predict", "--model", str(tmp_path), "--out", str(tmp_path / "s"),
-                                      "--engine", "ray", str(tiny_corpus)])
+    result = CliRunner().invoke(
+        app, ["predict", "--model", str(tmp_path), "--out", str(tmp_path / "s"), "--engine", "ray", str(tiny_corpus)]
+    )
     assert result.exit_code == 2 and "no model.json" in result.output and not (tmp_path / "s").exists()

@@ -63,8 +63,9 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.001)
 
 
-def run_behind_a_busy_model(batcher: MicroBatcher, scorer: GatedScorer, first: list, calls: list[list]
-                            ) -> tuple[np.ndarray, list[np.ndarray]]:
+def run_behind_a_busy_model(
+    batcher: MicroBatcher, scorer: GatedScorer, first: list, calls: list[list]
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """`first` occupies the model; every call of `calls` is queued behind it before the model is released."""
     with ThreadPoolExecutor(len(calls) + 1) as pool:
         first_result: Future = pool.submit(batcher, first)

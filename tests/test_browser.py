@@ -26,8 +26,16 @@ from deepfake_detector.evidence import FAKE_RGB, REAL_RGB
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DOCS_IMAGES = Path(__file__).parents[1] / "docs" / "images"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 60_000
 
 pytestmark = [
@@ -88,11 +96,14 @@ def screenshot(page, name: str, for_docs: bool = False) -> None:
 
 def painted_pixels(page, canvas_id: str) -> int:
     """How many pixels of a canvas are not transparent."""
-    return page.evaluate("""(id) => {
+    return page.evaluate(
+        """(id) => {
         const c = document.getElementById(id);
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
-        return n; }""", canvas_id)
+        return n; }""",
+        canvas_id,
+    )
 
 
 @pytest.mark.timeout(400)
@@ -179,7 +190,8 @@ def test_upload_video_shows_timeline(page, media):  # noqa: F811
 def box_edge_colour(page, frame: dict) -> list[float]:
     """The median colour, as the page decoded it, of the shown evidence frame along the top of its box."""
     x1, y1, x2, _ = (round(v * frame["scale"]) for v in frame["box"])
-    return page.evaluate("""([x1, y1, x2]) => {
+    return page.evaluate(
+        """([x1, y1, x2]) => {
         const img = document.getElementById('evidence-frame');
         const c = document.createElement('canvas');
         c.width = img.naturalWidth; c.height = img.naturalHeight;
@@ -187,7 +199,9 @@ def box_edge_colour(page, frame: dict) -> list[float]:
         const px = ctx.getImageData(x1, y1, x2 - x1 + 1, 1).data;
         const median = (k) => { const v = []; for (let i = k; i < px.length; i += 4) v.push(px[i]);
                                 v.sort((a, b) => a - b); return v[v.length >> 1]; };
-        return [median(0), median(1), median(2)]; }""", [x1, y1, x2])
+        return [median(0), median(1), median(2)]; }""",
+        [x1, y1, x2],
+    )
 
 
 @pytest.mark.timeout(400)
@@ -277,8 +291,11 @@ def test_the_verdict_downloads_as_json_and_as_a_one_page_report(page, browser, s
     card = httpx.get(f"{server}/model").json()
     with open(signed, "rb") as f:
         api = httpx.post(f"{server}/predict_image", files={"image": (signed.name, f.read())}, timeout=60).json()
-    assert saved["file"] == {"name": signed.name, "bytes": signed.stat().st_size,
-                             "sha256": hashlib.sha256(signed.read_bytes()).hexdigest()}
+    assert saved["file"] == {
+        "name": signed.name,
+        "bytes": signed.stat().st_size,
+        "sha256": hashlib.sha256(signed.read_bytes()).hexdigest(),
+    }
     assert saved["model"]["version"] == card["version"] == saved["result"]["model_version"]
     assert saved["model"]["threshold"] == card["spec"]["threshold"]
     assert saved["model"]["calibration"]["temperature"] == card["spec"]["temperature"]
@@ -319,21 +336,30 @@ def evidence_model(tiny_model_dir, tmp_path_factory) -> Path:
     inputs = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     export_model(trained, dest, inputs, opset=18, atol=1e-3)
     dim = trained.logits_and_embeddings([np.zeros((64, 64, 3), np.uint8)])[1].shape[1]
-    head = MethodHead(methods=["faceswap", "reenact"], coef=np.random.default_rng(1).normal(0, 0.05, (2, dim)).tolist(),
-                      intercept=[0.0, 0.0], train_faces={"faceswap": 1, "reenact": 1})
+    head = MethodHead(
+        methods=["faceswap", "reenact"],
+        coef=np.random.default_rng(1).normal(0, 0.05, (2, dim)).tolist(),
+        intercept=[0.0, 0.0],
+        train_faces={"faceswap": 1, "reenact": 1},
+    )
     spread = EmbeddingRange(mean=[0.0] * dim, scale=[1.0] * dim, max_distance=1e6, quantile=0.995, faces=1)
-    ModelSpec.load(dest).model_copy(update={"method_head": head, "embedding_range": spread, "threshold": 0.0}).save(dest)
+    ModelSpec.load(dest).model_copy(update={"method_head": head, "embedding_range": spread, "threshold": 0.0}).save(
+        dest
+    )
     return dest
 
 
 @pytest.mark.timeout(400)
 def test_a_fake_verdict_shows_the_most_likely_method_and_the_embedding_distance(
-        browser, evidence_model, media, tmp_path_factory):  # noqa: F811
+    browser, evidence_model, media, tmp_path_factory
+):  # noqa: F811
     """The page and its report say what the API says: the deciding person's most likely manipulation and how
     far the main face lies from the validation faces."""
     with running_server(evidence_model, tmp_path_factory.mktemp("evidence_server")) as url:
         with open(media["image"], "rb") as f:
-            api = httpx.post(f"{url}/predict_image", files={"image": (media["image"].name, f.read())}, timeout=60).json()
+            api = httpx.post(
+                f"{url}/predict_image", files={"image": (media["image"].name, f.read())}, timeout=60
+            ).json()
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(url)

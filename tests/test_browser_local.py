@@ -25,7 +25,10 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)"),
 ]
 STATIC_PREFIXES = ("/static/", "/web_model/")
-DETAIL = "(key) => [...document.querySelectorAll('#details dt')].find((d) => d.textContent === key)?.nextElementSibling.textContent"
+DETAIL = (
+    "(key) => [...document.querySelectorAll('#details dt')]"
+    ".find((d) => d.textContent === key)?.nextElementSibling.textContent"
+)
 CHECK_TIMEOUT_MS = 300_000  # a video's frames through MTCNN and the classifier in WebAssembly, on a busy CPU
 
 
@@ -63,8 +66,10 @@ def check_locally(page, path) -> tuple[dict, list[tuple[str, str]]]:
 
 
 def only_static_files(requests: list[tuple[str, str]]) -> bool:
-    return all(method == "GET" and (httpx.URL(url).path.startswith(STATIC_PREFIXES) or url.startswith("blob:"))
-               for method, url in requests)
+    return all(
+        method == "GET" and (httpx.URL(url).path.startswith(STATIC_PREFIXES) or url.startswith("blob:"))
+        for method, url in requests
+    )
 
 
 def api(server: str, kind: str, path) -> dict:
@@ -79,8 +84,11 @@ def images(media, tmp_path_factory):  # noqa: F811
     out = tmp_path_factory.mktemp("local_images")
     rgb = cv2.imread(str(media["image"]))
     cases = {"portrait": media["image"], "no_face": media["no_face"]}
-    for name, image in {"two_people.png": cv2.hconcat([rgb, cv2.flip(rgb, 1)]), "face_crop.png": rgb[55:200, 60:200],
-                        "large.png": cv2.resize(rgb, (900, 900), interpolation=cv2.INTER_CUBIC)}.items():
+    for name, image in {
+        "two_people.png": cv2.hconcat([rgb, cv2.flip(rgb, 1)]),
+        "face_crop.png": rgb[55:200, 60:200],
+        "large.png": cv2.resize(rgb, (900, 900), interpolation=cv2.INTER_CUBIC),
+    }.items():
         cv2.imwrite(str(out / name), image)
         cases[name.split(".")[0]] = out / name
     return cases
@@ -91,8 +99,13 @@ def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothi
     """Per image: the same verdict, treatment, probability (within 0.01) and face boxes (within 2 px) as the
     service, the API's structure labelled "checked on this device", and only static files fetched."""
     # what each image exercises, as the service sees it: treatment and faces found
-    paths = {"portrait": ("scene", 1), "no_face": ("scene", 0), "two_people": ("scene", 2),
-             "face_crop": ("face_crop", 1), "large": ("scene", 1)}
+    paths = {
+        "portrait": ("scene", 1),
+        "no_face": ("scene", 0),
+        "two_people": ("scene", 2),
+        "face_crop": ("face_crop", 1),
+        "large": ("scene", 1),
+    }
     for name, path in images.items():
         local, requests = check_locally(page, path)
         served = api(web_server, "image", path)
@@ -100,7 +113,10 @@ def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothi
         assert local["checked_on"] == "this device", name
         assert set(local) - {"checked_on"} == set(served), name
         assert (local["verdict"], local["treated_as"], local["reason"]) == (
-            served["verdict"], served["treated_as"], served["reason"]), (name, local, served)
+            served["verdict"],
+            served["treated_as"],
+            served["reason"],
+        ), (name, local, served)
         if served["fake_probability"] is None:
             assert local["fake_probability"] is None, name
         else:
@@ -122,7 +138,8 @@ def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothi
 
 @pytest.mark.timeout(900)
 def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_nothing(
-        page, web_server, web_model_dir, media):  # noqa: F811
+    page, web_server, web_model_dir, media
+):  # noqa: F811
     """The page seeks to the centres of frames_per_video equal parts of the clip (the demo's H.264), which are
     the frames the Predictor picks by number when the clip's duration is its frame count over its frame rate
     (as here): its verdict and video probability (within 0.01) equal the Predictor's with web.json's
@@ -142,12 +159,18 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
     python = predictor.predict_path(clip, frames_per_video=frames).to_dict()
     assert local["verdict"] == python["verdict"]
     assert local["fake_probability"] == pytest.approx(python["fake_probability"], abs=0.01)
-    decoded = [Frame(i, t, np.array(rgb, np.uint8).reshape(h, w, 3)) for i, t, w, h, rgb in page.evaluate(
-        "(n) => videoFrames(current.file, n)"
-        ".then((fs) => fs.map((f) => [f.index, f.t, f.img.w, f.img.h, Array.from(f.img.data)]))", frames)]
+    decoded = [
+        Frame(i, t, np.array(rgb, np.uint8).reshape(h, w, 3))
+        for i, t, w, h, rgb in page.evaluate(
+            "(n) => videoFrames(current.file, n)"
+            ".then((fs) => fs.map((f) => [f.index, f.t, f.img.w, f.img.h, Array.from(f.img.data)]))",
+            frames,
+        )
+    ]
     same_pixels = predictor.predict_frames(decoded, "video", clip.name, cropped=None).to_dict()
     assert [f["fake_probability"] for f in local["faces"]] == pytest.approx(
-        [f["fake_probability"] for f in same_pixels["faces"]], abs=0.01)
+        [f["fake_probability"] for f in same_pixels["faces"]], abs=0.01
+    )
     boxes = np.array([[f["box"] for f in r["faces"]] for r in (local, same_pixels)])
     assert np.abs(boxes[0] - boxes[1]).max() <= 2
     assert local["media"] == "video" and local["frames"] == frames
@@ -184,8 +207,11 @@ def test_on_a_phone_the_keyboard_ticks_the_on_device_check(browser, web_server, 
 @contextlib.contextmanager
 def static_file_server(folder):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         for _ in range(100):
@@ -200,7 +226,8 @@ def static_file_server(folder):
 
 @pytest.mark.timeout(900)
 def test_the_page_works_from_a_plain_static_file_server_on_a_phone(
-        browser, web_model_dir, web_server, images, tmp_path):  # noqa: F811
+    browser, web_model_dir, web_server, images, tmp_path
+):  # noqa: F811
     """`deepfake web-site`'s folder under python -m http.server, on a 390-px screen: the on-device check is the
     only mode (ticked, locked), reachable with the keyboard, and gives the service's verdict."""
     site = write_site(web_model_dir, tmp_path / "site")
@@ -228,8 +255,7 @@ def test_the_page_works_from_a_plain_static_file_server_on_a_phone(
 
 
 @pytest.mark.timeout(600)
-def test_a_model_folder_without_web_files_says_where_to_find_them(
-        browser, tiny_model_dir, media, tmp_path):  # noqa: F811
+def test_a_model_folder_without_web_files_says_where_to_find_them(browser, tiny_model_dir, media, tmp_path):  # noqa: F811
     with running_server(tiny_model_dir, tmp_path) as url:
         page = open_page(browser, url)
         page.check("#local")

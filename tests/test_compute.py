@@ -40,11 +40,14 @@ def test_asking_for_a_gpu_on_a_machine_without_one_says_what_to_set():
         torch_device("gpu")
 
 
-@pytest.mark.parametrize(("compute", "message"), [
-    ({"devices": 2}, "devices: 2 needs strategy: ddp"),
-    ({"accelerator": "cpu", "precision": "16-mixed"}, "16-mixed needs a GPU; on the CPU use 32 or bf16-mixed"),
-    ({"precision": "64"}, "precision"),
-])
+@pytest.mark.parametrize(
+    ("compute", "message"),
+    [
+        ({"devices": 2}, "devices: 2 needs strategy: ddp"),
+        ({"accelerator": "cpu", "precision": "16-mixed"}, "16-mixed needs a GPU; on the CPU use 32 or bf16-mixed"),
+        ({"precision": "64"}, "precision"),
+    ],
+)
 def test_impossible_compute_settings_are_refused_with_the_fix(compute, message):
     raw = yaml.safe_load(open("params.yaml"))
     with pytest.raises(ValueError, match=message):
@@ -75,8 +78,12 @@ def test_ddp_trains_the_tiny_pipeline_in_two_cpu_processes(tiny_pipeline, tmp_pa
     done = run(["dvc", "repro", "--single-item", "train"], project)
 
     spec = json.loads((project / "artifacts/train/model/model.json").read_text())
-    assert spec["trained_on"] == {"accelerator": "cpu", "processes": 2, "strategy": "DDPStrategy",
-                                  "precision": "32-true"}
+    assert spec["trained_on"] == {
+        "accelerator": "cpu",
+        "processes": 2,
+        "strategy": "DDPStrategy",
+        "precision": "32-true",
+    }
     single = json.loads((base / "artifacts/train/model/model.json").read_text())["trained_on"]
     assert single == {"accelerator": "cpu", "processes": 1, "strategy": "SingleDeviceStrategy", "precision": "32-true"}
     assert (done.stdout + done.stderr).count("trained meso4") == 1  # the worker process wrote nothing

@@ -13,8 +13,11 @@ from deepfake_detector.profiles import profile_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # what params.yaml must name itself: the data, and which models to train and stress (no code default for these)
-MINIMAL = {"data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]},
-           "baselines": {}, "robustness": {"models": ["current"]}}
+MINIMAL = {
+    "data": {"datasets": [{"name": "demo", "adapter": "demo", "source": {"kind": "local", "path": "d"}}]},
+    "baselines": {},
+    "robustness": {"models": ["current"]},
+}
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -122,14 +125,20 @@ def test_http_source_needs_sha256(tmp_path: Path) -> None:
     ok = SourceConfig(kind="http", url="https://example.org/data.zip", sha256="ab" * 32)
     assert ok.sha256 == "ab" * 32
 
-    raw = {"data": {"datasets": [{"name": "x", "adapter": "folder",
-                                  "source": {"kind": "http", "url": "https://example.org/x.zip"}}]}}
+    raw = {
+        "data": {
+            "datasets": [
+                {"name": "x", "adapter": "folder", "source": {"kind": "http", "url": "https://example.org/x.zip"}}
+            ]
+        }
+    }
     with pytest.raises(ConfigError, match="sha256"):
         load_params(_write(tmp_path, raw))
 
 
-@pytest.mark.parametrize(("kind", "key"), [("local", "path"), ("kaggle", "kaggle"), ("huggingface", "repo_id"),
-                                           ("fsspec", "url")])
+@pytest.mark.parametrize(
+    ("kind", "key"), [("local", "path"), ("kaggle", "kaggle"), ("huggingface", "repo_id"), ("fsspec", "url")]
+)
 def test_source_kind_names_its_required_key(kind: str, key: str) -> None:
     with pytest.raises(ValidationError, match=f"'{kind}' needs '{key}'"):
         SourceConfig(kind=kind)
@@ -159,21 +168,27 @@ def test_params_are_frozen() -> None:
 
 
 def test_baseline_overrides_merge_into_train(tmp_path: Path) -> None:
-    raw = {**MINIMAL, "train": {"backbone": "resnet18", "epochs": 5, "augment": {"strength": 0.4}},
-           "baselines": {"meso": {"backbone": "meso4", "augment": {"strength": 0.0}}},
-           "robustness": {"models": ["current", "meso"]}}
+    raw = {
+        **MINIMAL,
+        "train": {"backbone": "resnet18", "epochs": 5, "augment": {"strength": 0.4}},
+        "baselines": {"meso": {"backbone": "meso4", "augment": {"strength": 0.0}}},
+        "robustness": {"models": ["current", "meso"]},
+    }
     params = load_params(_write(tmp_path, raw))
     meso = params.baseline("meso")
     assert meso.train.backbone == "meso4" and meso.train.augment.strength == 0.0 and meso.train.epochs == 5
     assert params.train.backbone == "resnet18" and meso.faces == params.faces  # only train changes
 
 
-@pytest.mark.parametrize(("patch", "message"), [
-    ({"baselines": {"meso": {"epochz": 2}}}, "(?s)baselines.meso: .*epochz"),
-    ({"baselines": {"meso": {"epochs": 0}}}, "(?s)baselines.meso: .*epochs"),
-    ({"robustness": {"models": ["current", "plain"]}}, r"robustness.models: \['plain'\] are neither 'current' nor"),
-    ({"robustness": {"models": ["current"], "crfs": [23, 60]}}, r"crfs must be in \[0, 51\]"),
-])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"baselines": {"meso": {"epochz": 2}}}, "(?s)baselines.meso: .*epochz"),
+        ({"baselines": {"meso": {"epochs": 0}}}, "(?s)baselines.meso: .*epochs"),
+        ({"robustness": {"models": ["current", "plain"]}}, r"robustness.models: \['plain'\] are neither 'current' nor"),
+        ({"robustness": {"models": ["current"], "crfs": [23, 60]}}, r"crfs must be in \[0, 51\]"),
+    ],
+)
 def test_bad_baselines_and_robustness_name_the_key(tmp_path: Path, patch: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_params(_write(tmp_path, {**MINIMAL, **patch}))
@@ -193,10 +208,17 @@ def test_every_param_dvc_tracks_is_in_every_profile(profile: str | None) -> None
     """DVC stops with "parameters missing" when a profile lacks a key a stage depends on. A profile is an
     overlay: params.yaml with profiles/<name>.yaml merged on top, as scripts/use_profile.sh writes it."""
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
-    tracked = {entry for stage in stages.values() for entry in stage.get("do", stage).get("params", [])
-               if isinstance(entry, str) and "${" not in entry}
-    params = (profile_params(profile, root=PROJECT_ROOT) if profile
-              else yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    tracked = {
+        entry
+        for stage in stages.values()
+        for entry in stage.get("do", stage).get("params", [])
+        if isinstance(entry, str) and "${" not in entry
+    }
+    params = (
+        profile_params(profile, root=PROJECT_ROOT)
+        if profile
+        else yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    )
     missing = tracked - _dotted_keys(params)
     assert not missing, f"{profile or 'params.yaml'} lacks {sorted(missing)}"
 
@@ -220,8 +242,11 @@ def test_profiles_are_overlays_that_only_hold_what_differs() -> None:
 
 @pytest.mark.parametrize("mode", ["layernorm", "linear_probe"])
 def test_frozen_finetune_modes_need_pretrained_weights(mode: str) -> None:
-    with pytest.raises(ValidationError, match=f"train.finetune.mode {mode} keeps the backbone's weights frozen, so "
-                                              "they must be pretrained: set train.pretrained: true"):
+    with pytest.raises(
+        ValidationError,
+        match=f"train.finetune.mode {mode} keeps the backbone's weights frozen, so "
+        "they must be pretrained: set train.pretrained: true",
+    ):
         TrainConfig.model_validate({"pretrained": False, "finetune": {"mode": mode}})
     assert TrainConfig.model_validate({"pretrained": True, "finetune": {"mode": mode}}).finetune.mode == mode
     with pytest.raises(ValidationError, match="probe_layers"):

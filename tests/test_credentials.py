@@ -27,9 +27,13 @@ def signed(media, tmp_path_factory) -> dict[str, Path]:  # noqa: F811
     changed = bytearray(generated.read_bytes())
     changed[-400] ^= 0x01  # one bit of the picture, after signing
     (out / "changed.jpg").write_bytes(bytes(changed))
-    return {"generated": generated, "changed": out / "changed.jpg",
-            "camera": sign(media["image"], out / "camera.jpg", "Phone Camera", "14.0", CAMERA_SOURCE),
-            "video": sign(media["video"], out / "clip.mp4"), "unsigned": media["image"]}
+    return {
+        "generated": generated,
+        "changed": out / "changed.jpg",
+        "camera": sign(media["image"], out / "camera.jpg", "Phone Camera", "14.0", CAMERA_SOURCE),
+        "video": sign(media["video"], out / "clip.mp4"),
+        "unsigned": media["image"],
+    }
 
 
 def test_a_generators_claim_is_read_and_validated(signed):
@@ -41,7 +45,11 @@ def test_a_generators_claim_is_read_and_validated(signed):
 
 def test_a_cameras_claim_is_not_called_generated(signed):
     found = read_credentials(signed["camera"])
-    assert (found.status, found.generator, found.digital_source_type) == ("valid", "Phone Camera 14.0", "digitalCapture")
+    assert (found.status, found.generator, found.digital_source_type) == (
+        "valid",
+        "Phone Camera 14.0",
+        "digitalCapture",
+    )
     assert not found.generated_by_ai
 
 
@@ -77,5 +85,7 @@ def test_the_cli_reports_them(tiny_model_dir, signed):
     assert json.loads(result.stdout.splitlines()[0])["credentials"]["status"] == "invalid"
     text = runner.invoke(app, ["predict", "--model", str(tiny_model_dir), str(signed["camera"])]).stdout
     assert f"content credentials signed by {SIGNER} with Phone Camera 14.0" in text
-    assert "content credentials" not in runner.invoke(app, ["predict", "--model", str(tiny_model_dir),
-                                                            str(signed["unsigned"])]).stdout
+    assert (
+        "content credentials"
+        not in runner.invoke(app, ["predict", "--model", str(tiny_model_dir), str(signed["unsigned"])]).stdout
+    )

@@ -50,9 +50,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
-    a, b, c = (
-        generate_corpus(tmp_path / name, seed=seed, **MICRO) for name, seed in [("a", 5), ("b", 5), ("c", 6)]
-    )
+    a, b, c = (generate_corpus(tmp_path / name, seed=seed, **MICRO) for name, seed in [("a", 5), ("b", 5), ("c", 6)])
     assert a == b
     assert (tmp_path / "a" / "labels.csv").read_bytes() == (tmp_path / "b" / "labels.csv").read_bytes()
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")

@@ -49,9 +49,7 @@ def broken_links(root: Path) -> list[str]:
                     continue
                 path, _, anchor = target.partition("#")
                 linked = (page.parent / path).resolve() if path else page
-                if not linked.exists() or (
-                    anchor and linked.suffix == ".md" and anchor not in anchors(linked)
-                ):
+                if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
                     broken.append(f"{page.relative_to(root)}: {target}")
     return broken
 

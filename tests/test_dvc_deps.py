@@ -79,9 +79,14 @@ def test_every_module_a_stage_runs_is_one_of_its_deps(name: str) -> None:
 def test_the_import_walk_finds_what_a_stage_really_runs() -> None:
     """The walk itself: the train stage reaches the trainer through train/run.py, and config via stages."""
     found = {str(f.relative_to(ROOT)) for f in code_run_by(ROOT / "stages" / "train.py")}
-    assert {"stages/train.py", "src/deepfake_detector/train/run.py", "src/deepfake_detector/train/fit.py",
-            "src/deepfake_detector/config/__init__.py", "src/deepfake_detector/config/training.py",
-            "src/deepfake_detector/__init__.py"} <= found
+    assert {
+        "stages/train.py",
+        "src/deepfake_detector/train/run.py",
+        "src/deepfake_detector/train/fit.py",
+        "src/deepfake_detector/config/__init__.py",
+        "src/deepfake_detector/config/training.py",
+        "src/deepfake_detector/__init__.py",
+    } <= found
     assert "src/deepfake_detector/serving/service.py" not in found  # training never loads the service
 
 

@@ -103,12 +103,14 @@ def test_a_cluster_address_that_is_not_local_auto_or_ray_url_is_refused():
 
 def test_auto_without_a_running_cluster_says_how_to_start_one():
     with pytest.raises(UserError, match=r"no Ray cluster answered.*ray start --head"):
-        run_units([1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}),
-                  Progress("x"))
+        run_units(
+            [1], partial(DiesOnce, "/nonexistent/marker"), RAY.model_copy(update={"ray_address": "auto"}), Progress("x")
+        )
 
 
 def test_no_units_build_no_worker_and_reach_no_cluster():
     """A stage with nothing to do (every video skipped) returns at once: the address below would be refused."""
+
     def no_worker():
         raise AssertionError("no unit needs a worker")
 
@@ -147,8 +149,9 @@ def test_a_failed_run_is_resumed_without_redoing_the_units_it_finished(compute, 
         assert recorded == {0, 1, 2, 3, 4}  # in order, up to the failure
     caplog.clear()
     with caplog.at_level("INFO", logger="engines"):
-        results = run_units(list(range(8)), partial(FailsAt, str(second), None), compute, Progress("x"),
-                            resume_dir=finished)
+        results = run_units(
+            list(range(8)), partial(FailsAt, str(second), None), compute, Progress("x"), resume_dir=finished
+        )
     assert results == [unit * 10 for unit in range(8)]  # every unit, in unit order
     assert sorted(ran(second)) == sorted(set(range(8)) - recorded)  # only what was not finished ran again
     # the throughput counts this run's units only, not the ones resumed from the record
@@ -190,8 +193,11 @@ def test_crop_faces_killed_midway_resumes_and_gives_an_uninterrupted_runs_output
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     stage = [sys.executable, "stages/crop_faces.py"]
     whole = run(stage, project)
-    expected = {p.relative_to(project / "artifacts"): p.read_bytes()
-                for p in sorted((project / "artifacts").glob("faces*/**/*")) if p.is_file()}
+    expected = {
+        p.relative_to(project / "artifacts"): p.read_bytes()
+        for p in sorted((project / "artifacts").glob("faces*/**/*"))
+        if p.is_file()
+    }
     expected["faces.csv"] = (project / "artifacts/faces.csv").read_bytes()
 
     proc = subprocess.Popen(stage, cwd=project, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -206,7 +212,10 @@ def test_crop_faces_killed_midway_resumes_and_gives_an_uninterrupted_runs_output
     assert said, resumed.stderr
     done, total = map(int, said.groups())
     assert 3 <= done < total and "resuming" not in whole.stderr
-    got = {p.relative_to(project / "artifacts"): p.read_bytes()
-           for p in sorted((project / "artifacts").glob("faces*/**/*")) if p.is_file()}
+    got = {
+        p.relative_to(project / "artifacts"): p.read_bytes()
+        for p in sorted((project / "artifacts").glob("faces*/**/*"))
+        if p.is_file()
+    }
     got["faces.csv"] = (project / "artifacts/faces.csv").read_bytes()
     assert got == expected and not list((project / "artifacts").glob(".faces.resume-*"))

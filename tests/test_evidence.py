@@ -36,8 +36,9 @@ def every_frame(predictor, media):  # noqa: F811
 
 
 def decode(jpeg: str) -> np.ndarray:
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR),
-                        cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
 
 
 def test_pick_takes_the_highest_and_the_lower_median_in_frame_order() -> None:
@@ -60,13 +61,20 @@ def test_key_frames_are_each_judged_persons_highest_and_median_frame(predictor, 
     for role, face in (("highest", highest), ("median", median)):
         e = by_role[role]
         assert (e.track, e.frame_idx, e.t, e.box, e.fake_probability) == (
-            face.track, face.frame_idx, face.t, face.box, face.fake_probability)
+            face.track,
+            face.frame_idx,
+            face.t,
+            face.box,
+            face.fake_probability,
+        )
 
 
 def test_all_gives_every_scored_frame_and_no_score_changes(predictor, media, every_frame):  # noqa: F811
     plain = predictor.predict_path(media["video"], frames_per_video=CONFIG.frames_per_video)
     assert plain.evidence_frames == [] and "evidence" not in plain.timings_ms
-    assert [(e.track, e.frame_idx) for e in every_frame.evidence_frames] == [(f.track, f.frame_idx) for f in plain.faces]
+    assert [(e.track, e.frame_idx) for e in every_frame.evidence_frames] == [
+        (f.track, f.frame_idx) for f in plain.faces
+    ]
     assert len(every_frame.evidence_frames) == CONFIG.frames_per_video
     assert [e.role for e in every_frame.evidence_frames].count("sampled") == CONFIG.frames_per_video - 2
     # bit-identical: the pictures are drawn after scoring
@@ -82,11 +90,15 @@ def test_each_jpeg_has_the_configured_size_and_the_box_where_it_is_reported(pred
         assert e.scale == SMALL.max_side / 256
         colour = np.array(FAKE_RGB if e.fake_probability >= predictor.spec.threshold else REAL_RGB)
         x1, y1, x2, y2 = (round(v * e.scale) for v in e.box)
-        edges = {"top": image[y1, x1:x2 + 1], "bottom": image[y2, x1:x2 + 1],
-                 "left": image[y1:y2 + 1, x1], "right": image[y1:y2 + 1, x2]}
+        edges = {
+            "top": image[y1, x1 : x2 + 1],
+            "bottom": image[y2, x1 : x2 + 1],
+            "left": image[y1 : y2 + 1, x1],
+            "right": image[y1 : y2 + 1, x2],
+        }
         for name, line in edges.items():
             assert np.abs(np.median(line, axis=0) - colour).max() <= JPEG_TOLERANCE, (name, e.frame_idx)
-        outside = image[y1 - 4, x1:x2 + 1]  # a few px above the box: the face's surroundings, not the line
+        outside = image[y1 - 4, x1 : x2 + 1]  # a few px above the box: the face's surroundings, not the line
         assert np.abs(np.median(outside, axis=0) - colour).max() > JPEG_TOLERANCE
 
 
@@ -97,8 +109,9 @@ def test_images_have_no_evidence_frames(predictor, media):  # noqa: F811
 
 def test_cli_frames_writes_the_jpegs_and_the_json_names_them(tiny_model_dir, media, tmp_path):  # noqa: F811
     out = tmp_path / "frames"
-    run = CliRunner().invoke(app, ["predict", str(media["video"]), "--model", str(tiny_model_dir), "--json",
-                                   "--frames", str(out)])
+    run = CliRunner().invoke(
+        app, ["predict", str(media["video"]), "--model", str(tiny_model_dir), "--json", "--frames", str(out)]
+    )
     assert run.exit_code == 0, run.output
     result = json.loads(run.stdout.strip().splitlines()[-1])
     frames = result["evidence_frames"]
@@ -109,10 +122,21 @@ def test_cli_frames_writes_the_jpegs_and_the_json_names_them(tiny_model_dir, med
         name = Path(f["file"]).name
         assert f["jpeg"] is None and Path(f["file"]).parent == out
         assert name.startswith(f"{media['video'].stem}-") and name.endswith(
-            f"_person{f['track']}_frame{f['frame_idx']}_fake{f['fake_probability']:.3f}.jpg")
+            f"_person{f['track']}_frame{f['frame_idx']}_fake{f['fake_probability']:.3f}.jpg"
+        )
         assert decode(base64.b64encode(Path(f["file"]).read_bytes())).shape[:2] == (f["height"], f["width"])
-    every = CliRunner().invoke(app, ["predict", str(media["video"]), "--model", str(tiny_model_dir),
-                                     "--frames", str(tmp_path / "all"), "--all-frames"])
+    every = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(media["video"]),
+            "--model",
+            str(tiny_model_dir),
+            "--frames",
+            str(tmp_path / "all"),
+            "--all-frames",
+        ],
+    )
     assert every.exit_code == 0 and f"evidence frame(s) in {tmp_path / 'all'}" in every.output, every.output
     assert len(list((tmp_path / "all").iterdir())) == len(result["faces"])
 
@@ -120,6 +144,17 @@ def test_cli_frames_writes_the_jpegs_and_the_json_names_them(tiny_model_dir, med
 def test_cli_frames_refusals(tiny_model_dir, media, tmp_path):  # noqa: F811
     alone = CliRunner().invoke(app, ["predict", str(media["video"]), "--model", str(tiny_model_dir), "--all-frames"])
     assert alone.exit_code == 2 and "add --frames FOLDER" in alone.output
-    parquet = CliRunner().invoke(app, ["predict", str(media["video"]), "--model", str(tiny_model_dir), "--frames",
-                                       str(tmp_path / "f"), "--out", str(tmp_path / "o")])
+    parquet = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(media["video"]),
+            "--model",
+            str(tiny_model_dir),
+            "--frames",
+            str(tmp_path / "f"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert parquet.exit_code == 2 and "leave out --out" in parquet.output

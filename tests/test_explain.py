@@ -48,12 +48,23 @@ def test_the_heat_is_where_the_blend_is_and_moves_with_it(real_face_file: Path) 
 
     centres = []
     for cx, cy in ((0.3, 0.3), (0.7, 0.7)):  # the 5 landmarks of a small face around (cx, cy), in pixels
-        landmarks = np.array([[cx - 0.08, cy - 0.06], [cx + 0.08, cy - 0.06], [cx, cy],
-                              [cx - 0.06, cy + 0.07], [cx + 0.06, cy + 0.07]]) * SIDE
+        landmarks = (
+            np.array(
+                [
+                    [cx - 0.08, cy - 0.06],
+                    [cx + 0.08, cy - 0.06],
+                    [cx, cy],
+                    [cx - 0.06, cy + 0.07],
+                    [cx + 0.06, cy + 0.07],
+                ]
+            )
+            * SIDE
+        )
         fake = self_blend(pristine, landmarks, np.random.default_rng(0)).image
         blended = (fake != pristine).any(axis=2)  # the known mask: every pixel the blend changed
-        heat = occlusion_maps(blend_detector, fake.transpose(2, 0, 1)[None].astype(np.float32) / 255,
-                              ExplainConfig())[0]
+        heat = occlusion_maps(blend_detector, fake.transpose(2, 0, 1)[None].astype(np.float32) / 255, ExplainConfig())[
+            0
+        ]
         assert heat.shape == (SIDE, SIDE) and heat.max() == pytest.approx(1.0) and heat.std() > 0.1
         centre = centre_of_heat(heat)
         assert blended[int(centre[1]), int(centre[0])], f"heat centred at {centre}, outside the blended region"
@@ -92,12 +103,15 @@ def test_predictor_explains_a_real_face(tiny_model_dir: Path, real_face_file: Pa
 
 
 @pytest.mark.real_data
-def test_cli_saves_overlays_and_the_json_carries_heatmaps(tiny_model_dir: Path, real_face_file: Path,
-                                                           tiny_corpus: Path, tmp_path: Path) -> None:
+def test_cli_saves_overlays_and_the_json_carries_heatmaps(
+    tiny_model_dir: Path, real_face_file: Path, tiny_corpus: Path, tmp_path: Path
+) -> None:
     video = tiny_corpus / "real" / "videos" / "id00_vid00.mp4"
     out = tmp_path / "heatmaps"
-    result = CliRunner().invoke(app, ["predict", str(real_face_file), str(video), "--model", str(tiny_model_dir),
-                                      "--json", "--explain", str(out)])
+    result = CliRunner().invoke(
+        app,
+        ["predict", str(real_face_file), str(video), "--model", str(tiny_model_dir), "--json", "--explain", str(out)],
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert all(face["heatmap"] for line in lines for face in line["faces"])
@@ -108,6 +122,8 @@ def test_cli_saves_overlays_and_the_json_carries_heatmaps(tiny_model_dir: Path, 
     image_overlay = cv2.imread(str(out / next(n for n in written if n.startswith(real_face_file.stem))))
     assert image_overlay.shape[:2] == read_image(real_face_file).shape[:2]  # drawn on the whole source image
     assert not np.array_equal(image_overlay[..., ::-1], read_image(real_face_file))
-    refused = CliRunner().invoke(app, ["predict", str(video), "--model", str(tiny_model_dir), "--explain",
-                                       str(out), "--out", str(tmp_path / "rows")])
+    refused = CliRunner().invoke(
+        app,
+        ["predict", str(video), "--model", str(tiny_model_dir), "--explain", str(out), "--out", str(tmp_path / "rows")],
+    )
     assert refused.exit_code == 2 and "--explain" in refused.output

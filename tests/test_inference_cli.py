@@ -108,8 +108,9 @@ def test_predict_video(predictor: Predictor, media: dict[str, Path]) -> None:
         ("missing", "file not found"),
     ],
 )
-def test_predict_bad_inputs_report_errors(predictor: Predictor, media: dict[str, Path], name: str,
-                                          message: str) -> None:
+def test_predict_bad_inputs_report_errors(
+    predictor: Predictor, media: dict[str, Path], name: str, message: str
+) -> None:
     result = predictor.predict_path(media[name])  # never raises
     assert result.error is not None and message in result.error
     assert str(media[name]) in result.error
@@ -121,8 +122,10 @@ def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Pat
     """Not an error (the file is fine) but a verdict withheld, with the reason's code and sentence."""
     result = predictor.predict_path(media["gradient"])
     assert result.error is None and result.verdict == "cannot_judge"
-    assert result.reason == {"code": "no_face",
-                             "message": "no face found in 1 frame(s); use a file where a face is clearly visible"}
+    assert result.reason == {
+        "code": "no_face",
+        "message": "no face found in 1 frame(s); use a file where a face is clearly visible",
+    }
     assert result.media == "image" and result.frames == 1
     assert result.fake_probability is None and result.faces == []
 
@@ -167,20 +170,23 @@ def test_cli_predict_json(tiny_model_dir: Path, media: dict[str, Path]) -> None:
 
 
 def test_cli_predict_text_output(tiny_model_dir: Path, media: dict[str, Path]) -> None:
-    result = CliRunner().invoke(app, ["predict", "--model", str(tiny_model_dir), str(media["face"]),
-                                      str(media["missing"])])
+    result = CliRunner().invoke(
+        app, ["predict", "--model", str(tiny_model_dir), str(media["face"]), str(media["missing"])]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
     expected = Predictor(tiny_model_dir).predict_path(media["face"])  # the CLI prints the verdict by its name
-    assert lines[0].startswith(f"{media['face']}: {expected.verdict.upper()} (fake probability "
-                               f"{expected.fake_probability:.3f}, ")
+    assert lines[0].startswith(
+        f"{media['face']}: {expected.verdict.upper()} (fake probability {expected.fake_probability:.3f}, "
+    )
     assert lines[1].startswith(f"{media['missing']}: ERROR ") and "file not found" in lines[1]
 
 
 def test_cli_predict_all_failed_exits_1(tiny_model_dir: Path, media: dict[str, Path]) -> None:
-    result = CliRunner().invoke(app, ["predict", "--model", str(tiny_model_dir), "--json",
-                                      str(media["missing"]), str(media["corrupt"])])
+    result = CliRunner().invoke(
+        app, ["predict", "--model", str(tiny_model_dir), "--json", str(media["missing"]), str(media["corrupt"])]
+    )
     assert result.exit_code == 1
     rows = _json_lines(result.stdout)
     assert len(rows) == 2 and all(r["error"] for r in rows)
@@ -244,7 +250,7 @@ def test_cli_demo_data(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo-data", str(out), "--identities", "4", "--seed", "2"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["seed"] == 2
     assert summary["files"] == summary["real"] + summary["fake"] == 4 * (4 + 1) * 2
     assert (out / "labels.csv").is_file() and (out / "README.md").is_file()

@@ -62,7 +62,7 @@ def test_a_real_face_crop_is_recognised_and_cut_as_training_cut_it(predictor, df
 def test_a_photo_with_room_around_the_face_is_a_scene(predictor, portrait, tmp_path):
     rgb = read_image(portrait)
     canvas = np.full((rgb.shape[0] * 3, rgb.shape[1] * 3, 3), 200, np.uint8)
-    canvas[rgb.shape[0]:2 * rgb.shape[0], rgb.shape[1]:2 * rgb.shape[1]] = rgb
+    canvas[rgb.shape[0] : 2 * rgb.shape[0], rgb.shape[1] : 2 * rgb.shape[1]] = rgb
     path = tmp_path / "room.png"
     cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     result = predictor.predict_path(path)
@@ -76,12 +76,17 @@ def test_predict_walks_folders_and_globs_and_streams_json_lines(tiny_model_dir, 
     for name in ("b.jpg", "a.jpg", "nested/c.jpg"):
         (folder / name).write_bytes(portrait.read_bytes())
     (folder / "notes.txt").write_text("not media: a folder walk skips it")
-    result = CliRunner().invoke(app, ["predict", "--model", str(tiny_model_dir), "--json", str(folder),
-                                      str(folder / "nested" / "*.jpg")])
+    result = CliRunner().invoke(
+        app, ["predict", "--model", str(tiny_model_dir), "--json", str(folder), str(folder / "nested" / "*.jpg")]
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [Path(r["path"]).relative_to(folder).as_posix() for r in rows] == ["a.jpg", "b.jpg", "nested/c.jpg",
-                                                                              "nested/c.jpg"]
+    assert [Path(r["path"]).relative_to(folder).as_posix() for r in rows] == [
+        "a.jpg",
+        "b.jpg",
+        "nested/c.jpg",
+        "nested/c.jpg",
+    ]
     assert all(r["verdict"] in ("fake", "real") for r in rows)
     assert "predict: 100%" in result.stderr and "4/4" in result.stderr  # the progress bar, on stderr only
     empty = CliRunner().invoke(app, ["predict", "--model", str(tiny_model_dir), str(tmp_path / "nothing" / "*.png")])

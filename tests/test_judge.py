@@ -68,11 +68,18 @@ def test_a_face_below_min_face_long_side_px_cannot_be_judged(tiny_model_dir, por
     face_px = Predictor(tiny_model_dir).predict_path(save(portrait, tmp_path / "one.png")).faces[0]
     x1, y1, x2, y2 = face_px.box
     size = max(x2 - x1, y2 - y1)
-    strict = Predictor(with_rules(tiny_model_dir, tmp_path / "strict", JudgeConfig(min_face_long_side_px=int(size) + 1)))
+    strict = Predictor(
+        with_rules(tiny_model_dir, tmp_path / "strict", JudgeConfig(min_face_long_side_px=int(size) + 1))
+    )
     result = strict.predict_path(tmp_path / "one.png")
-    assert result.reason == {"code": "face_too_small", "message": f"the face is {size:.0f} px, under the "
-                             f"{int(size) + 1} px the model needs; use a larger or sharper copy"}
-    lenient = Predictor(with_rules(tiny_model_dir, tmp_path / "lenient", JudgeConfig(min_face_long_side_px=int(size) - 1)))
+    assert result.reason == {
+        "code": "face_too_small",
+        "message": f"the face is {size:.0f} px, under the "
+        f"{int(size) + 1} px the model needs; use a larger or sharper copy",
+    }
+    lenient = Predictor(
+        with_rules(tiny_model_dir, tmp_path / "lenient", JudgeConfig(min_face_long_side_px=int(size) - 1))
+    )
     assert lenient.predict_path(tmp_path / "one.png").verdict in ("fake", "real")
 
 
@@ -130,8 +137,9 @@ def face_embeddings(predictor: Predictor, paths: list[Path]) -> np.ndarray:
         rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         tracks, _, treated_as = predictor.find_faces([rgb], "image", None)
         if tracks[0][0] is not None:
-            square = crop_square(rgb.shape, tracks[0][0], predictor.spec.faces.margin,
-                                 fit_inside=treated_as[0] == "face_crop")
+            square = crop_square(
+                rgb.shape, tracks[0][0], predictor.spec.faces.margin, fit_inside=treated_as[0] == "face_crop"
+            )
             crops.append(cut_square(rgb, square, predictor.spec.faces.crop_size))
     return predictor.logits_and_embeddings(crops)[1]
 
@@ -163,8 +171,11 @@ def test_a_face_unlike_the_validation_faces_cannot_be_judged(tiny_model_dir, tin
     assert withheld.faces[0].fake_probability == pytest.approx(plain.predict_path(drawing).faces[0].fake_probability)
     drawings = [sketch(p, tmp_path / f"drawing_{i}.png") for i, p in enumerate(others)]
     assert with_range(tiny_model_dir, tmp_path / "drawings", face_embeddings(plain, drawings)).predict_path(
-        drawing).verdict in ("fake", "real")
-    off = with_rules(tmp_path / "photos", tmp_path / "rule_off", RULES.model_copy(update={"out_of_distribution": False}))
+        drawing
+    ).verdict in ("fake", "real")
+    off = with_rules(
+        tmp_path / "photos", tmp_path / "rule_off", RULES.model_copy(update={"out_of_distribution": False})
+    )
     assert Predictor(off, backend="torch").predict_path(drawing).verdict in ("fake", "real")  # the rule, off
 
 

@@ -44,9 +44,7 @@ def _rendered_face(seed: int):
 def _distance_to_mtcnn(points: np.ndarray, face) -> float:
     """The largest distance between dlib's eyes and mouth corners and MTCNN's own, in face sizes: two models
     that share at most the box."""
-    ours = np.array(
-        [points[LEFT_EYE].mean(0), points[RIGHT_EYE].mean(0), points[MOUTH_LEFT], points[MOUTH_RIGHT]]
-    )
+    ours = np.array([points[LEFT_EYE].mean(0), points[RIGHT_EYE].mean(0), points[MOUTH_LEFT], points[MOUTH_RIGHT]])
     theirs = face.landmarks[[0, 1, 3, 4]]
     return float(np.linalg.norm(ours - theirs, axis=1).max() / face.size_px)
 
@@ -85,9 +83,7 @@ def test_crop_faces_records_68_points_that_map_into_the_crop(tmp_path, landmarke
     points = np.array(json.loads(row["landmarks68"]))
     assert points.shape == (68, 2)
     in_crop = crop_landmarks(SimpleNamespace(**row))
-    assert (
-        in_crop.shape == (68, 2) and ((in_crop > 0) & (in_crop < 1)).all()
-    )  # the whole outline is in the crop
+    assert in_crop.shape == (68, 2) and ((in_crop > 0) & (in_crop < 1)).all()  # the whole outline is in the crop
 
 
 def test_without_dlib_crops_keep_mtcnn_points_and_self_blending_uses_them(tmp_path, monkeypatch, detector):
@@ -98,9 +94,7 @@ def test_without_dlib_crops_keep_mtcnn_points_and_self_blending_uses_them(tmp_pa
     assert load_landmarker(False) is None
     rgb, _ = _rendered_face(0)
     face = detector.main_faces([rgb])[0]
-    row = face_row(
-        "demo/x", 0, rgb, face, FacesConfig(dense_landmarks=False), False, tmp_path, tmp_path, None
-    )
+    row = face_row("demo/x", 0, rgb, face, FacesConfig(dense_landmarks=False), False, tmp_path, tmp_path, None)
     assert row["landmarks68"] == ""
     assert crop_landmarks(SimpleNamespace(**row)).shape == (5, 2)
 

@@ -55,8 +55,10 @@ LAYERS: dict[str, int] = {
     "cli": 6,
 }
 FOUNDATION = 0  # its modules are small leaves that may use each other (tables writes through io...)
-RULE = ("a module imports only from lower layers (or, in the foundation, from its other modules), never from "
-        "another unit of its own layer or from above")
+RULE = (
+    "a module imports only from lower layers (or, in the foundation, from its other modules), never from "
+    "another unit of its own layer or from above"
+)
 
 
 def unit_of(module: str) -> str:
@@ -92,8 +94,10 @@ def imported_modules(path: Path, root: Path) -> list[tuple[int, str, str]]:
             if module.split(".")[0] != PACKAGE:
                 continue
             if module == PACKAGE:  # `from deepfake_detector import scoring`: the unit is the module imported
-                found += [(node.lineno, ast.unparse(node), f"{PACKAGE}.{a.name}" if is_unit(root, a.name) else PACKAGE)
-                          for a in node.names]
+                found += [
+                    (node.lineno, ast.unparse(node), f"{PACKAGE}.{a.name}" if is_unit(root, a.name) else PACKAGE)
+                    for a in node.names
+                ]
             else:
                 found.append((node.lineno, ast.unparse(node), module))
     return found
@@ -116,8 +120,10 @@ def layer_violations(root: Path, layers: dict[str, int]) -> list[str]:
             if rank is None:
                 problems.append(f"{where}:{line}: `{statement}` imports '{target}', which has no layer")
             elif rank > layers[source] or (rank == layers[source] and rank != FOUNDATION):
-                problems.append(f"{where}:{line}: `{statement}` imports {target} (layer {rank}) into {source} "
-                                f"(layer {layers[source]}); rule: {RULE}")
+                problems.append(
+                    f"{where}:{line}: `{statement}` imports {target} (layer {rank}) into {source} "
+                    f"(layer {layers[source]}); rule: {RULE}"
+                )
     return problems
 
 
@@ -134,16 +140,23 @@ def test_imports_point_down() -> None:
 
 @pytest.mark.parametrize(("importer", "imported"), [("train", "evaluate"), ("evaluate", "train")])
 def test_train_and_evaluate_never_import_each_other(importer: str, imported: str) -> None:
-    hits = [f"{path.relative_to(SRC.parent)}:{line}: `{statement}`"
-            for path in sorted((SRC / importer).rglob("*.py"))
-            for line, statement, module in imported_modules(path, SRC) if unit_of(module) == imported]
-    assert not hits, f"{importer} imports {imported} (they are peers; share code through a lower layer):\n" + \
-        "\n".join(hits)
+    hits = [
+        f"{path.relative_to(SRC.parent)}:{line}: `{statement}`"
+        for path in sorted((SRC / importer).rglob("*.py"))
+        for line, statement, module in imported_modules(path, SRC)
+        if unit_of(module) == imported
+    ]
+    assert not hits, f"{importer} imports {imported} (they are peers; share code through a lower layer):\n" + "\n".join(
+        hits
+    )
 
 
 def test_inference_imports_nothing_from_train() -> None:
-    hits = [f"{line}: `{statement}`" for line, statement, module in imported_modules(SRC / "inference.py", SRC)
-            if unit_of(module) == "train"]
+    hits = [
+        f"{line}: `{statement}`"
+        for line, statement, module in imported_modules(SRC / "inference.py", SRC)
+        if unit_of(module) == "train"
+    ]
     assert not hits, "inference.py imports train (the Predictor must not need the training code):\n" + "\n".join(hits)
 
 
@@ -156,14 +169,20 @@ def test_the_check_finds_upward_imports(tmp_path: Path) -> None:
     (root / "models" / "__init__.py").write_text("")
     (root / "models" / "spec.py").write_text("from ..inference import Predictor\nfrom . import other\n")
     (root / "inference.py").write_text("from deepfake_detector import config, models\nimport deepfake_detector.train\n")
-    (root / "train.py").write_text("from deepfake_detector import __version__, inference\nimport deepfake_detector.io\n")
+    (root / "train.py").write_text(
+        "from deepfake_detector import __version__, inference\nimport deepfake_detector.io\n"
+    )
     (root / "evaluate.py").write_text("from deepfake_detector.train import fit\n")
     (root / "io.py").write_text("from deepfake_detector.config import x\n")
     layers = {PACKAGE: 0, "config": 0, "io": 0, "models": 1, "inference": 2, "train": 3, "evaluate": 3}
     problems = layer_violations(root, layers)
     assert len(problems) == 4, problems
-    assert problems[0].startswith(f"{PACKAGE}/config.py:2: `from deepfake_detector.models import spec` imports "
-                                  "models (layer 1) into config (layer 0); rule: ")
-    assert "evaluate.py:1: `from deepfake_detector.train import fit` imports train (layer 3) into evaluate" in problems[1]
+    assert problems[0].startswith(
+        f"{PACKAGE}/config.py:2: `from deepfake_detector.models import spec` imports "
+        "models (layer 1) into config (layer 0); rule: "
+    )
+    assert (
+        "evaluate.py:1: `from deepfake_detector.train import fit` imports train (layer 3) into evaluate" in problems[1]
+    )
     assert "inference.py:2: `import deepfake_detector.train`" in problems[2]
     assert "models/spec.py:1: `from ..inference import Predictor` imports inference (layer 2)" in problems[3]

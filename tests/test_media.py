@@ -1,4 +1,5 @@
-"""Media decoding (frames.py: images, face crops, videos) and face detection, tracking and cropping (faces.py) on real files."""
+"""Media decoding (frames.py: images, face crops, videos) and face detection, tracking and cropping (faces.py) on
+real files."""
 
 from __future__ import annotations
 
@@ -141,8 +142,9 @@ def test_read_crop_is_read_image_with_the_crop_stage_fix(tmp_path: Path) -> None
     bgr = np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "crop.jpg"), bgr)
     np.testing.assert_array_equal(read_crop(str(tmp_path / "crop.jpg")), read_image(tmp_path / "crop.jpg"))
-    np.testing.assert_array_equal(read_crop(str(tmp_path / "crop.jpg")),
-                                  cv2.cvtColor(cv2.imread(str(tmp_path / "crop.jpg")), cv2.COLOR_BGR2RGB))
+    np.testing.assert_array_equal(
+        read_crop(str(tmp_path / "crop.jpg")), cv2.cvtColor(cv2.imread(str(tmp_path / "crop.jpg")), cv2.COLOR_BGR2RGB)
+    )
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
     for name in ("missing.jpg", "bad.jpg"):
         with pytest.raises(FileNotFoundError, match=f"{name}: face crop missing or unreadable; re-run the crop_faces"):

@@ -43,7 +43,9 @@ def test_the_head_tells_toy_methods_apart_with_scikit_learns_probabilities(metho
     fresh, truth = toy_methods(methods, 100, seed=1)
     assert method_accuracy(head, fresh, truth) > 0.95
     # the standardisation folded into the weights gives scikit-learn's own pipeline's probabilities
-    reference = make_pipeline(StandardScaler(), LogisticRegression(C=CFG.regularization, max_iter=2000)).fit(embeddings, names)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=CFG.regularization, max_iter=2000)).fit(
+        embeddings, names
+    )
     np.testing.assert_allclose(head.probabilities(fresh), reference.predict_proba(fresh), atol=1e-6)
 
 
@@ -51,16 +53,21 @@ def test_methods_with_too_few_train_fakes_are_left_out():
     embeddings, names = toy_methods(["faceswap", "reenact", "rare"], 30, seed=0)
     rare = np.flatnonzero(names == "rare")[10:]
     embeddings, names = np.delete(embeddings, rare, axis=0), np.delete(names, rare)  # 10 "rare" fakes
-    assert fit_method_head(embeddings, names, CFG.model_copy(update={"min_faces": 20})).methods == ["faceswap", "reenact"]
+    assert fit_method_head(embeddings, names, CFG.model_copy(update={"min_faces": 20})).methods == [
+        "faceswap",
+        "reenact",
+    ]
     assert fit_method_head(embeddings, names, CFG.model_copy(update={"min_faces": 31})) is None
 
 
 def test_the_method_metrics_count_each_video_once_by_its_mean_probabilities():
-    frames = pd.DataFrame({
-        "item_id": ["a", "a", "b", "c", "c", "d"],
-        "method": ["faceswap", "faceswap", "faceswap", "reenact", "reenact", "unseen"],
-        "p_faceswap": [0.9, 0.4, 0.2, 0.45, 0.7, 0.5],  # "a": mean 0.65, right; "b": wrong; "c": mean 0.575, wrong
-    }).assign(p_reenact=lambda f: 1 - f["p_faceswap"])
+    frames = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "b", "c", "c", "d"],
+            "method": ["faceswap", "faceswap", "faceswap", "reenact", "reenact", "unseen"],
+            "p_faceswap": [0.9, 0.4, 0.2, 0.45, 0.7, 0.5],  # "a": mean 0.65, right; "b": wrong; "c": mean 0.575, wrong
+        }
+    ).assign(p_reenact=lambda f: 1 - f["p_faceswap"])
     metrics = method_head_metrics(frames, {"faceswap": "p_faceswap", "reenact": "p_reenact"})
     assert metrics["frames"] == 5 and metrics["videos"] == 3 and metrics["unknown_methods"] == ["unseen"]
     assert metrics["frame_accuracy"] == pytest.approx(2 / 5) and metrics["video_accuracy"] == pytest.approx(1 / 3)
@@ -108,7 +115,10 @@ def test_the_stored_head_names_the_method_of_every_face_track_and_file(tiny_mode
         assert result.tracks[0].manipulation == result.manipulation
         assert result.faces[0].method_probabilities[method] == pytest.approx(expected, abs=1e-3)
         assert result.fake_probability == pytest.approx(plain.predict_path(image).fake_probability)
-    assert plain.predict_path(image).manipulation is None and plain.predict_path(image).faces[0].method_probabilities is None
+    assert (
+        plain.predict_path(image).manipulation is None
+        and plain.predict_path(image).faces[0].method_probabilities is None
+    )
 
 
 def test_the_cli_names_the_method_of_a_fake_verdict(tiny_model_dir, image, tmp_path):

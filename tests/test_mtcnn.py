@@ -71,7 +71,11 @@ def demo_items(tiny_corpus: Path) -> list[list[np.ndarray]]:
     images = [[read_image(p)] for p in sorted(tiny_corpus.rglob("*.jpg"))]
     videos = [[f.rgb for f in sample_frames(p, 4)] for p in sorted(tiny_corpus.rglob("*.mp4"))[:4]]
     face = images[0][0]
-    extra = [[cv2.resize(face, (600, 600), interpolation=cv2.INTER_CUBIC)], [on_canvas(face, 480)], [on_canvas(face, 288)]]
+    extra = [
+        [cv2.resize(face, (600, 600), interpolation=cv2.INTER_CUBIC)],
+        [on_canvas(face, 480)],
+        [on_canvas(face, 288)],
+    ]
     return images + videos + extra
 
 
@@ -119,8 +123,11 @@ def test_pyramid_keeps_facenet_levels_and_skips_only_the_small_face_ones() -> No
 
 
 def test_detections_equal_facenet_pytorch_on_demo_frames(demo_items, reference: MTCNN, fast: FastMTCNN) -> None:
-    frames = [f if max(f.shape[:2]) <= 640 else cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
-              for item in demo_items for f in item]
+    frames = [
+        f if max(f.shape[:2]) <= 640 else cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA)
+        for item in demo_items
+        for f in item
+    ]
     _assert_same_detections(frames, reference, fast)
 
 
@@ -145,8 +152,11 @@ def test_real_frames_detections_and_main_faces_as_before(shared_data: Path, refe
     items = [[f.rgb for f in sample_frames(p, 3)] for p in present]
     cfg = FacesConfig()
     _assert_same_main_faces(items, FaceDetector(cfg), reference, cfg)
-    frames = [cv2.resize(f, (640, round(640 * f.shape[0] / f.shape[1])), interpolation=cv2.INTER_AREA)
-              for item in items for f in item]
+    frames = [
+        cv2.resize(f, (640, round(640 * f.shape[0] / f.shape[1])), interpolation=cv2.INTER_AREA)
+        for item in items
+        for f in item
+    ]
     _assert_same_detections(frames, reference, fast)
 
 
@@ -159,7 +169,9 @@ def _assert_same_detections(frames: list[np.ndarray], reference: MTCNN, fast: Fa
         if boxes is None:
             assert len(got.boxes) == 0, i
             continue
-        order = np.argsort(-(got.boxes[:, 2] - got.boxes[:, 0]) * (got.boxes[:, 3] - got.boxes[:, 1]))  # largest first, as facenet
+        order = np.argsort(
+            -(got.boxes[:, 2] - got.boxes[:, 0]) * (got.boxes[:, 3] - got.boxes[:, 1])
+        )  # largest first, as facenet
         assert len(got.boxes) == len(boxes), i
         assert np.abs(got.boxes[order] - boxes).max() < SAME_DETECTION_PX, i
         assert np.abs(got.landmarks[order] - points).max() < SAME_DETECTION_PX, i
@@ -168,8 +180,9 @@ def _assert_same_detections(frames: list[np.ndarray], reference: MTCNN, fast: Fa
     assert found >= len(frames) // 2  # the frames have faces: the comparison is not vacuous
 
 
-def _assert_same_main_faces(items: list[list[np.ndarray]], detector: FaceDetector, reference: MTCNN,
-                            cfg: FacesConfig) -> None:
+def _assert_same_main_faces(
+    items: list[list[np.ndarray]], detector: FaceDetector, reference: MTCNN, cfg: FacesConfig
+) -> None:
     compared = 0
     for n, frames in enumerate(items):
         before = track_main_face(previous_detect(reference, frames, cfg))
@@ -177,7 +190,12 @@ def _assert_same_main_faces(items: list[list[np.ndarray]], detector: FaceDetecto
         for k, (old, new) in enumerate(zip(before, after, strict=True)):
             assert (old is None) == (new is None), (n, k)
             if old is not None:
-                assert np.abs(np.array(old.box) - np.array(new.box)).max() < MAIN_FACE_TOLERANCE_PX, (n, k, old.box, new.box)
+                assert np.abs(np.array(old.box) - np.array(new.box)).max() < MAIN_FACE_TOLERANCE_PX, (
+                    n,
+                    k,
+                    old.box,
+                    new.box,
+                )
                 compared += 1
     assert compared >= sum(map(len, items)) * 3 // 4  # nearly every frame has a main face
 

@@ -27,10 +27,14 @@ def test_package_bento(small_model_dir, tmp_path):
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
         bento = yaml.safe_load(tar.extractfile("./bento.yaml"))
-    assert {"./src/service.py", "./src/src/deepfake_detector/serving/service.py",
-            "./src/src/deepfake_detector/serving/static/index.html", "./env/python/requirements.txt",
-            "./src/src/deepfake_detector/serving/static/local.js",  # the in-browser check and its runtime
-            "./src/src/deepfake_detector/serving/static/vendor/ort-wasm-simd-threaded.wasm"} <= names
+    assert {
+        "./src/service.py",
+        "./src/src/deepfake_detector/serving/service.py",
+        "./src/src/deepfake_detector/serving/static/index.html",
+        "./env/python/requirements.txt",
+        "./src/src/deepfake_detector/serving/static/local.js",  # the in-browser check and its runtime
+        "./src/src/deepfake_detector/serving/static/vendor/ort-wasm-simd-threaded.wasm",
+    } <= names
     assert not [n for n in names if "/deepfake_detector/demo/" in n], "the demo-corpus generator stays out"
     with open("bentofile.yaml") as f:
         assert yaml.safe_load(f)["name"] == BENTO_NAME
@@ -42,12 +46,15 @@ def test_package_bento(small_model_dir, tmp_path):
 
     # The archive imports into a fresh store, and the stored model carries the labels.
     fresh = tmp_path / "fresh_home"
-    code = ("import bentoml, json, sys; b = bentoml.import_bento(sys.argv[1]); "
-            "m = bentoml.models.get('deepfake_detector:latest'); "
-            "print(json.dumps({'bento': str(b.tag), 'labels': m.info.labels}))")
+    code = (
+        "import bentoml, json, sys; b = bentoml.import_bento(sys.argv[1]); "
+        "m = bentoml.models.get('deepfake_detector:latest'); "
+        "print(json.dumps({'bento': str(b.tag), 'labels': m.info.labels}))"
+    )
     env = {**os.environ, "BENTOML_HOME": str(fresh), "BENTOML_DO_NOT_TRACK": "True"}
-    result = subprocess.run([sys.executable, "-c", code, str(archive)], env=env, capture_output=True, text=True,
-                            timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(archive)], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
     imported = json.loads(result.stdout.strip().splitlines()[-1])
     assert imported["bento"].startswith(f"{BENTO_NAME}:") and LABELS.items() <= imported["labels"].items()
 
@@ -71,8 +78,14 @@ def test_the_gpu_flavour_builds_from_the_same_bentofile(small_model_dir, tmp_pat
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
     subprocess.run([sys.executable, "scripts/gpu_bentofile.py", str(bentofile)], cwd=root, check=True, timeout=60)
     bentoml = Path(sys.executable).parent / "bentoml"
-    built = subprocess.run([str(bentoml), "build", "-f", str(bentofile), "."], cwd=root, env=env,
-                           capture_output=True, text=True, timeout=400)
+    built = subprocess.run(
+        [str(bentoml), "build", "-f", str(bentofile), "."],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
 
     def bento_dir(name: str) -> Path:

@@ -43,7 +43,5 @@ def test_the_bentos_packages_are_the_locked_versions():
 def test_the_image_setup_script_installs_the_locked_no_deps_packages():
     locked = _lock("requirements-nodeps.lock")
     script = (ROOT / "src/deepfake_detector/serving/bento_setup.sh").read_text()
-    installed = {
-        _name(name): version for name, version in re.findall(r"([A-Za-z0-9_.\-]+)==([^\s]+)", script)
-    }
+    installed = {_name(name): version for name, version in re.findall(r"([A-Za-z0-9_.\-]+)==([^\s]+)", script)}
     assert installed and installed == {name: locked[name] for name in installed}, (installed, locked)

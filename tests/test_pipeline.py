@@ -20,11 +20,30 @@ def pipeline_run(tiny_pipeline) -> Path:
 
 def test_every_stage_writes_its_outputs(pipeline_run: Path):
     artifacts = pipeline_run / "artifacts"
-    for path in ("manifest.csv", "frames.csv", "faces.csv", "validate/index.html", "embed/key.json", "tune/best_params.json",
-                 "tune/optuna.db", "train/model/model.pt", "train/metrics.json", "evaluate/metrics.json",
-                 "evaluate/plots/roc_frame.csv", "evaluate/plots/confusion_video.csv", "evaluate/plots/roc.png",
-                 "baselines/meso4/model/model.pt", "baselines/meso4/metrics.json", "robustness/metrics.json",
-                 "robustness/plots/jpeg_quality.csv", "robustness/plots/crf.png", "model/model.onnx", "model/model.json", "model/model_card.md", "bento/deepfake_detector.bento"):
+    for path in (
+        "manifest.csv",
+        "frames.csv",
+        "faces.csv",
+        "validate/index.html",
+        "embed/key.json",
+        "tune/best_params.json",
+        "tune/optuna.db",
+        "train/model/model.pt",
+        "train/metrics.json",
+        "evaluate/metrics.json",
+        "evaluate/plots/roc_frame.csv",
+        "evaluate/plots/confusion_video.csv",
+        "evaluate/plots/roc.png",
+        "baselines/meso4/model/model.pt",
+        "baselines/meso4/metrics.json",
+        "robustness/metrics.json",
+        "robustness/plots/jpeg_quality.csv",
+        "robustness/plots/crf.png",
+        "model/model.onnx",
+        "model/model.json",
+        "model/model_card.md",
+        "bento/deepfake_detector.bento",
+    ):
         assert (artifacts / path).is_file(), f"missing {path}"
     # mode full: the embed stage computes nothing, and says so
     embed = json.loads((artifacts / "summaries/embed.json").read_text())
@@ -65,7 +84,9 @@ def test_crop_faces_records_68_landmarks_of_every_found_face(pipeline_run: Path)
     for row in found.itertuples():
         points = np.array(json.loads(row.landmarks68))
         assert points.shape == (68, 2)
-        inside = (points >= [row.crop_x, row.crop_y]) & (points <= [row.crop_x + row.crop_side, row.crop_y + row.crop_side])
+        inside = (points >= [row.crop_x, row.crop_y]) & (
+            points <= [row.crop_x + row.crop_side, row.crop_y + row.crop_side]
+        )
         assert inside.all(axis=1).mean() > 0.95  # the outline lies in the crop square
 
 
@@ -79,8 +100,13 @@ def test_baseline_is_trained_by_the_train_stage_code(pipeline_run: Path):
 def test_robustness_reports_every_axis_for_every_model(pipeline_run: Path):
     out = pipeline_run / "artifacts/robustness"
     metrics = json.loads((out / "metrics.json").read_text())
-    levels = {"resolution": ["32", "96"], "jpeg_quality": ["90", "20"], "blur_sigma": ["0", "2"],
-              "noise_std": ["0", "10"], "crf": ["23", "45"]}
+    levels = {
+        "resolution": ["32", "96"],
+        "jpeg_quality": ["90", "20"],
+        "blur_sigma": ["0", "2"],
+        "noise_std": ["0", "10"],
+        "crf": ["23", "45"],
+    }
     for model in ("current", "meso4"):
         for axis, expected in levels.items():
             assert set(metrics[model][axis]) == set(expected), (model, axis)  # JSON keys are sorted
@@ -129,8 +155,9 @@ def test_the_packaged_model_carries_the_judge_rules_and_where_it_trained(pipelin
         assert packaged[key] == params[key] and trained[key] is None
     web = json.loads((pipeline_run / "artifacts/model/web.json").read_text())
     assert web["frames_per_video"] == params["serve"]["frames_per_video"]  # the page samples what the service does
-    assert ({k: v for k, v in packaged.items() if k not in serving_only}
-            == {k: v for k, v in trained.items() if k not in serving_only})
+    assert {k: v for k, v in packaged.items() if k not in serving_only} == {
+        k: v for k, v in trained.items() if k not in serving_only
+    }
     assert trained["trained_on"]["accelerator"] == accelerator and trained["trained_on"]["processes"] == 1
     card = (pipeline_run / "artifacts/model/model_card.md").read_text()
     assert f"- Trained on: {accelerator}, 1 process(es) (SingleDeviceStrategy), precision 32-true" in card

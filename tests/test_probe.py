@@ -81,9 +81,7 @@ def settings(mode: str, weights: str | None, epochs: int = 2, **finetune) -> Tra
 def vit_params(weights: str, **finetune) -> Params:
     """params.yaml with the small ViT as the pretrained backbone, as `dvc exp run -S ...` would set it."""
     raw = load_params(ROOT / "params.yaml").model_dump(by_alias=True)
-    raw["train"] = merged(
-        raw["train"], {"backbone": VIT, "input_size": SIZE, "weights": weights, "finetune": finetune}
-    )
+    raw["train"] = merged(raw["train"], {"backbone": VIT, "input_size": SIZE, "weights": weights, "finetune": finetune})
     return Params.model_validate(raw)
 
 
@@ -197,9 +195,7 @@ def test_linear_probe_head_on_cached_features_is_the_saved_models_forward(toy_fa
     from_cache = cached @ head["classifier.weight"].numpy()[0] + head["classifier.bias"].numpy()[0]
     crops = crops_of(toy_faces)
     np.testing.assert_allclose(predictor.logits(crops), from_cache, atol=1e-5)
-    trained = fit(
-        toy_faces, settings("linear_probe", vit_weights, **LAYERS), seed=params.seed, progress=False
-    ).model
+    trained = fit(toy_faces, settings("linear_probe", vit_weights, **LAYERS), seed=params.seed, progress=False).model
     with torch.no_grad():
         own = trained(torch.from_numpy(to_model_input(crops, SIZE, spec.mean, spec.std))).numpy()[:, 0]
     np.testing.assert_allclose(
@@ -212,8 +208,9 @@ def test_train_uses_the_cache_and_refuses_a_missing_or_stale_one(toy_faces, vit_
     weights = find_weights(VIT, vit_weights)
 
     def fit_from(folder: Path | None, layers: int = 2):
-        return fit_probe(toy_faces, settings("linear_probe", vit_weights, probe_layers=layers), weights, 0,
-                         features_dir=folder)
+        return fit_probe(
+            toy_faces, settings("linear_probe", vit_weights, probe_layers=layers), weights, 0, features_dir=folder
+        )
 
     with pytest.raises(FeaturesError, match="no cached features .* re-run the embed stage"):
         fit_from(cache)
@@ -253,9 +250,7 @@ def test_embed_stage_writes_one_row_per_found_face(toy_faces, vit_weights, tmp_p
         crop_side=48,
     )
     write_table(faces, tmp_path / "artifacts" / "faces.csv", FACES)
-    manifest = faces.assign(
-        path=faces["crop_path"], group=faces["item_id"], cropped=True, width=48, height=48
-    )
+    manifest = faces.assign(path=faces["crop_path"], group=faces["item_id"], cropped=True, width=48, height=48)
     write_table(manifest, tmp_path / "artifacts" / "manifest.csv", MANIFEST)
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["train"] = merged(

@@ -68,15 +68,21 @@ def test_a_typo_in_a_variant_or_a_profile_is_one_error_naming_the_file_and_the_k
     for err in (variant, profile):
         assert "train.frequency_brnch\n  Extra inputs are not permitted" in str(err.value)
     renamed = read_ablation(write(tmp_path, "old.yaml", {"variants": {"v": {"train": {"balance_classes": True}}}}))
-    with pytest.raises(ConfigError, match=r"old.yaml variant v on params.yaml: renamed keys, rename them: "
-                                          r"train.balance_classes is now train.balance"):
+    with pytest.raises(
+        ConfigError,
+        match=r"old.yaml variant v on params.yaml: renamed keys, rename them: "
+        r"train.balance_classes is now train.balance",
+    ):
         renamed.params("v", params_yaml())
 
 
 def test_a_variant_file_in_the_old_train_only_schema_says_how_to_move_its_keys(tmp_path: Path) -> None:
     old = write(tmp_path, "old.yaml", {"base": {"backbone": "meso4"}, "variants": {"plain": {}}})
-    with pytest.raises(ConfigError, match=r"old.yaml: base must be an overlay of params.yaml, its train keys under "
-                                          r"`train:` \(e.g. base: \{train: \{epochs: 4\}\}\); found \{'backbone'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"old.yaml: base must be an overlay of params.yaml, its train keys under "
+        r"`train:` \(e.g. base: \{train: \{epochs: 4\}\}\); found \{'backbone'",
+    ):
         read_ablation(old)
     with pytest.raises(ConfigError, match=r"holds `base` .* and `variants` .*; found \['plain'\]"):
         read_ablation(write(tmp_path, "flat.yaml", {"plain": {"train": {}}}))
@@ -84,10 +90,18 @@ def test_a_variant_file_in_the_old_train_only_schema_says_how_to_move_its_keys(t
 
 def test_ablation_script_refuses_an_unknown_variant_before_reading_any_data(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src"), "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, "scripts/ablation.py", "--out", str(tmp_path), "--only", "frequency,freq"],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "scripts/ablation.py", "--out", str(tmp_path), "--only", "frequency,freq"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     message = " ".join(done.stderr.split())  # the log handler wraps long lines
     assert done.returncode == 1 and "Traceback" not in message
-    assert ("ablations/techniques.yaml: no variant ['freq']; variants: meso4, plain, self_blend, self_blend_only, "
-            "multiscale, frequency, temporal, all") in message
+    assert (
+        "ablations/techniques.yaml: no variant ['freq']; variants: meso4, plain, self_blend, self_blend_only, "
+        "multiscale, frequency, temporal, all"
+    ) in message
     assert not (tmp_path / "results.json").exists()

@@ -1,6 +1,7 @@
 """A short version of the real-data profile (profiles/real.yaml): a few hundred real DFDC face crops to
 fine-tune the pretrained EfficientNet-Lite0 on, the FF++ c23 and c40 and Celeb-DF v2 samples as unseen test
-datasets, through the whole DVC pipeline up to evaluate. Reads ../shared/data in place; skipped with a reason where it is absent."""
+datasets, through the whole DVC pipeline up to evaluate. Reads ../shared/data in place; skipped with a reason
+where it is absent."""
 
 from __future__ import annotations
 

@@ -32,13 +32,16 @@ def running_server(model_dir: Path, workdir: Path):
     at the end."""
     port = free_port()
     log, home = workdir / "server.log", workdir / "bentoml_home"
-    code = ("from pathlib import Path; from deepfake_detector.config import ServeConfig; "
-            "from deepfake_detector.serving.server import serve; "
-            f"raise SystemExit(serve(Path({str(model_dir)!r}), {port}, '127.0.0.1', "
-            f"ServeConfig.model_validate_json({CONFIG.model_dump_json()!r}), Path({str(home)!r})))")
+    code = (
+        "from pathlib import Path; from deepfake_detector.config import ServeConfig; "
+        "from deepfake_detector.serving.server import serve; "
+        f"raise SystemExit(serve(Path({str(model_dir)!r}), {port}, '127.0.0.1', "
+        f"ServeConfig.model_validate_json({CONFIG.model_dump_json()!r}), Path({str(home)!r})))"
+    )
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc, log)
@@ -97,8 +100,16 @@ def test_deepfake_serve_stops_with_its_server_on_a_signal(tiny_model_dir, tmp_pa
     import psutil
 
     port, log = free_port(), tmp_path / "serve.log"
-    cmd = [str(Path(sys.executable).parent / "deepfake"), "serve", "--model", str(tiny_model_dir),
-           "--port", str(port), "--params", str(tmp_path / "absent.yaml")]
+    cmd = [
+        str(Path(sys.executable).parent / "deepfake"),
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--port",
+        str(port),
+        "--params",
+        str(tmp_path / "absent.yaml"),
+    ]
     env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml")}
     with open(log, "wb") as out:
         cli = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

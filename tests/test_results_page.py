@@ -40,9 +40,7 @@ def _project(tmp_path: Path) -> Path:
     (tmp_path / "reports" / "x").mkdir(parents=True)
     (tmp_path / "reports" / "x" / "results.json").write_text(json.dumps(results))
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "page.md").write_text(
-        "Before.\n\n<!-- results: reports/x -->\n<!-- /results -->\n\nAfter.\n"
-    )
+    (tmp_path / "docs" / "page.md").write_text("Before.\n\n<!-- results: reports/x -->\n<!-- /results -->\n\nAfter.\n")
     (tmp_path / "README.md").write_text("# No blocks here\n")
     return tmp_path
 
@@ -114,9 +112,7 @@ def test_lodo_block_is_the_leave_one_dataset_out_table(tmp_path: Path) -> None:
     assert lines[1] == (
         "From `lodo/results.json`. AUCs are means over the seeds, with the first seed's 95% interval. Made by:"
     )
-    rows = [
-        [cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| m ")
-    ]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| m ")]
     assert rows == [["m", "a", "b", "0.800", "b 0.800", "-"], ["m", "b", "a", "0.600", "a 0.600", "-"]]
 
 
@@ -134,17 +130,11 @@ def test_demo_block_names_the_model_commit_and_keeps_it_without_the_model(tmp_pa
         "f1": 2 / 3,
     }
     (tmp_path / "artifacts" / "evaluate").mkdir(parents=True)
-    (tmp_path / "artifacts" / "evaluate" / "metrics.json").write_text(
-        json.dumps({"frame": level, "video": level})
-    )
+    (tmp_path / "artifacts" / "evaluate" / "metrics.json").write_text(json.dumps({"frame": level, "video": level}))
     model_json = tmp_path / "artifacts" / "train" / "model" / "model.json"
     model_json.parent.mkdir(parents=True)
-    model_json.write_text(
-        json.dumps({"provenance": {"git_commit": "abcdef0123456789abcdef0123456789abcdef01"}})
-    )
-    (tmp_path / "README.md").write_text(
-        "<!-- results: artifacts/evaluate/metrics.json -->\n<!-- /results -->\n"
-    )
+    model_json.write_text(json.dumps({"provenance": {"git_commit": "abcdef0123456789abcdef0123456789abcdef01"}}))
+    (tmp_path / "README.md").write_text("<!-- results: artifacts/evaluate/metrics.json -->\n<!-- /results -->\n")
     write_results.write(tmp_path)
     page = (tmp_path / "README.md").read_text()
     assert page.splitlines()[1] == (
@@ -160,8 +150,15 @@ def test_demo_block_names_the_model_commit_and_keeps_it_without_the_model(tmp_pa
 
 
 def _metrics(n_real: int, n_fake: int, auc: float) -> dict:
-    return {"n_real": n_real, "n_fake": n_fake, "roc_auc": auc, "average_precision": auc + 0.01, "eer": 1 - auc,
-            "recall": 0.5, "f1": 0.6}
+    return {
+        "n_real": n_real,
+        "n_fake": n_fake,
+        "roc_auc": auc,
+        "average_precision": auc + 0.01,
+        "eer": 1 - auc,
+        "recall": 0.5,
+        "f1": 0.6,
+    }
 
 
 def test_a_profile_block_is_each_datasets_test_items_from_the_runs_files(tmp_path: Path) -> None:
@@ -169,13 +166,26 @@ def test_a_profile_block_is_each_datasets_test_items_from_the_runs_files(tmp_pat
     run's params.yaml, then all test items; the command and commit from made.json."""
     folder = tmp_path / "reports" / "profiles" / "p"
     folder.mkdir(parents=True)
-    (folder / "made.json").write_text(json.dumps({"command": "scripts/use_profile.sh p && dvc exp run -n p-data",
-                                                  "git_commit": "fedcba9876543210fedcba9876543210fedcba98"}))
+    (folder / "made.json").write_text(
+        json.dumps(
+            {
+                "command": "scripts/use_profile.sh p && dvc exp run -n p-data",
+                "git_commit": "fedcba9876543210fedcba9876543210fedcba98",
+            }
+        )
+    )
     (folder / "params.yaml").write_text("data:\n  datasets:\n    - {name: a}\n    - {name: b, role: unseen}\n")
     (folder / "train.json").write_text(json.dumps({"best_val_auc": 0.8123}))
-    (folder / "evaluate.json").write_text(json.dumps({
-        "video_by_dataset": {"a": _metrics(10, 12, 0.9), "b": _metrics(3, 4, 0.25)},
-        "video": _metrics(13, 16, 0.7), "video_aggregation": "mean", "threshold": 0.4567}))
+    (folder / "evaluate.json").write_text(
+        json.dumps(
+            {
+                "video_by_dataset": {"a": _metrics(10, 12, 0.9), "b": _metrics(3, 4, 0.25)},
+                "video": _metrics(13, 16, 0.7),
+                "video_aggregation": "mean",
+                "threshold": 0.4567,
+            }
+        )
+    )
     body = write_results.render("reports/profiles/p table=profile", tmp_path)
     assert "made by `scripts/use_profile.sh p && dvc exp run -n p-data`, commit `fedcba9`" in body
     assert "validation frame AUC 0.812, threshold 0.457" in body
@@ -216,9 +226,7 @@ def test_robustness_block_is_each_axis_per_model_then_each_dataset_and_method(tm
     crf_videos = {"n": 5, "23": {"mean_kb": 15.9, "no_verdict": {}}, "43": {"mean_kb": 3.4, "no_verdict": {}}}
     metrics = {"crf_videos": crf_videos, "current": _robustness_model(1.0, None), "meso4": _robustness_model(0.9, 0.9)}
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    body = write_results.render(
-        "artifacts/robustness/metrics.json table=robustness", tmp_path, "commit `abcdef0`"
-    )
+    body = write_results.render("artifacts/robustness/metrics.json table=robustness", tmp_path, "commit `abcdef0`")
     assert "made by `make demo`, commit `abcdef0` (from the evaluated model's `model.json`" in body
     assert "frame level on the 7 test faces, except H.264 CRF: video level on 5 re-encoded test videos" in body
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
@@ -241,9 +249,12 @@ def test_a_profile_runs_robustness_block_names_the_run_that_made_it(tmp_path: Pa
     folder = tmp_path / "reports" / "profiles" / "p"
     folder.mkdir(parents=True)
     crf_videos = {"n": 2, "23": {"mean_kb": 900.0, "no_verdict": {}}, "43": {"mean_kb": 90.0, "no_verdict": {}}}
-    (folder / "robustness.json").write_text(json.dumps({"crf_videos": crf_videos, "current": _robustness_model(1.0, 0.5)}))
-    (folder / "made.json").write_text(json.dumps({"command": "dvc exp run -n p-data",
-                                                  "git_commit": "fedcba9876543210fedcba9876543210fedcba98"}))
+    (folder / "robustness.json").write_text(
+        json.dumps({"crf_videos": crf_videos, "current": _robustness_model(1.0, 0.5)})
+    )
+    (folder / "made.json").write_text(
+        json.dumps({"command": "dvc exp run -n p-data", "git_commit": "fedcba9876543210fedcba9876543210fedcba98"})
+    )
     body = write_results.render("reports/profiles/p/robustness.json table=robustness", tmp_path)
     assert "made by `dvc exp run -n p-data`, commit `fedcba9` (the trained model's code)." in body
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| H")]

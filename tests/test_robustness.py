@@ -62,8 +62,9 @@ def test_scores_do_not_depend_on_batching(tiny_model_dir: Path, crop: np.ndarray
     predictor = Predictor(tiny_model_dir, backend="torch")
     crops = [np.roll(crop, 7 * i, axis=1) for i in range(5)]
     whole = rb.score_degraded(predictor, crops, rb.noise, 15, seed=1, batch_size=8)
-    np.testing.assert_allclose(rb.score_degraded(predictor, crops, rb.noise, 15, seed=1, batch_size=2), whole,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        rb.score_degraded(predictor, crops, rb.noise, 15, seed=1, batch_size=2), whole, rtol=1e-5
+    )
     assert not np.allclose(rb.score_degraded(predictor, crops, rb.noise, 15, seed=2, batch_size=8), whole)
 
 
@@ -74,9 +75,16 @@ def test_face_size_buckets() -> None:
 
 def _frames() -> pd.DataFrame:
     """Two datasets; 'a' has two methods, one perfectly separated from its reals, one not at all."""
-    rows = [("a/r1", "a", 0, "real", 0.2), ("a/r2", "a", 0, "real", 0.4), ("a/f1", "a", 1, "swap", 0.9),
-            ("a/f2", "a", 1, "swap", 0.8), ("a/g1", "a", 1, "reenact", 0.15), ("a/g2", "a", 1, "reenact", 0.1),
-            ("b/r1", "b", 0, "real", 0.5), ("b/f1", "b", 1, "other", 0.6)]
+    rows = [
+        ("a/r1", "a", 0, "real", 0.2),
+        ("a/r2", "a", 0, "real", 0.4),
+        ("a/f1", "a", 1, "swap", 0.9),
+        ("a/f2", "a", 1, "swap", 0.8),
+        ("a/g1", "a", 1, "reenact", 0.15),
+        ("a/g2", "a", 1, "reenact", 0.1),
+        ("b/r1", "b", 0, "real", 0.5),
+        ("b/f1", "b", 1, "other", 0.6),
+    ]
     df = pd.DataFrame(rows, columns=["item_id", "dataset", "label", "method", "prob"])
     return pd.concat([df, df.assign(prob=df["prob"] * 0.9)]).reset_index(drop=True)  # two frames per item
 
@@ -95,10 +103,15 @@ def test_breakdown_per_dataset_and_method() -> None:
 
 
 def test_pick_test_videos_balanced_capped_and_deterministic() -> None:
-    manifest = pd.DataFrame({
-        "item_id": [f"v{i:02d}" for i in range(20)], "label": [i % 4 == 0 for i in range(20)],
-        "media": ["video"] * 18 + ["image"] * 2, "split": ["test"] * 16 + ["train"] * 4, "path": "x",
-    }).astype({"label": int})
+    manifest = pd.DataFrame(
+        {
+            "item_id": [f"v{i:02d}" for i in range(20)],
+            "label": [i % 4 == 0 for i in range(20)],
+            "media": ["video"] * 18 + ["image"] * 2,
+            "split": ["test"] * 16 + ["train"] * 4,
+            "path": "x",
+        }
+    ).astype({"label": int})
     picked = rb.pick_test_videos(manifest, 6, seed=1)
     assert len(picked) == 6 and picked["label"].sum() == 3
     assert set(picked["split"]) == {"test"} and set(picked["media"]) == {"video"}
@@ -108,8 +121,10 @@ def test_pick_test_videos_balanced_capped_and_deterministic() -> None:
 
 
 def test_axis_tables_have_a_column_per_model() -> None:
-    results = {"current": {"jpeg_quality": {"90": 0.8, "10": 0.6}, "face_px": {"<64": {"roc_auc": 0.7, "n": 3}}},
-               "meso4": {"jpeg_quality": {"90": 0.7, "10": 0.5}, "face_px": {}}}
+    results = {
+        "current": {"jpeg_quality": {"90": 0.8, "10": 0.6}, "face_px": {"<64": {"roc_auc": 0.7, "n": 3}}},
+        "meso4": {"jpeg_quality": {"90": 0.7, "10": 0.5}, "face_px": {}},
+    }
     table = rb.axis_table(results, "jpeg_quality")
     assert list(table.columns) == ["level", "current", "meso4"] and table["level"].tolist() == ["90", "10"]
     sizes = rb.face_size_table(results, [64, 128])
@@ -148,8 +163,9 @@ def test_h264_reencode_of_a_broken_file_names_it(tmp_path: Path) -> None:
         rb.reencode_h264(broken, tmp_path / "out.mp4", 23)
 
 
-def test_crf_sweep_scores_through_the_predictor_and_counts_failures(tiny_model_dir: Path, demo_video: Path,
-                                                                   tmp_path: Path) -> None:
+def test_crf_sweep_scores_through_the_predictor_and_counts_failures(
+    tiny_model_dir: Path, demo_video: Path, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video" * 100)
     videos = pd.DataFrame({"path": [str(demo_video), str(broken)], "label": [0, 1]})
@@ -160,15 +176,19 @@ def test_crf_sweep_scores_through_the_predictor_and_counts_failures(tiny_model_d
     assert not list(tmp_path.glob("crf*.mp4"))  # re-encoded files are removed as it goes
 
 
-def test_shared_detection_gives_each_model_its_own_predict_path_verdict(tiny_model_dir: Path, demo_video: Path,
-                                                                        tmp_path: Path) -> None:
+def test_shared_detection_gives_each_model_its_own_predict_path_verdict(
+    tiny_model_dir: Path, demo_video: Path, tmp_path: Path
+) -> None:
     """The CRF sweep decodes and detects once per face setting; verdicts must equal predict_path's."""
     wider = tmp_path / "wider"
     shutil.copytree(tiny_model_dir, wider)
     spec = ModelSpec.load(wider)
     spec.model_copy(update={"faces": spec.faces.model_copy(update={"margin": 1.6})}).save(wider)
-    predictors = {"a": Predictor(tiny_model_dir, backend="torch"), "b": Predictor(tiny_model_dir, backend="torch"),
-                  "wider": Predictor(wider, backend="torch")}
+    predictors = {
+        "a": Predictor(tiny_model_dir, backend="torch"),
+        "b": Predictor(tiny_model_dir, backend="torch"),
+        "wider": Predictor(wider, backend="torch"),
+    }
     verdicts = rb.score_video_with_each(predictors, demo_video)
     for name, predictor in predictors.items():
         assert verdicts[name] == pytest.approx(predictor.predict_path(demo_video).fake_probability, abs=1e-6)

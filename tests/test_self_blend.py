@@ -75,7 +75,9 @@ def test_landmarks_land_on_the_face_in_crops_of_face_crop_datasets(tmp_path):
 
 def test_68_landmarks_are_preferred_and_mapped_like_the_5():
     dense = [[250.0, 150.0]] * 68
-    row = _row(crop_x=175, crop_y=75, crop_side=150, landmarks=json.dumps([[0.0, 0.0]] * 5), landmarks68=json.dumps(dense))
+    row = _row(
+        crop_x=175, crop_y=75, crop_side=150, landmarks=json.dumps([[0.0, 0.0]] * 5), landmarks68=json.dumps(dense)
+    )
     np.testing.assert_allclose(crop_landmarks(row), [[0.5, 0.5]] * 68)
 
 
@@ -90,7 +92,7 @@ def test_mask_is_the_face_outline_from_68_landmarks():
     inside = [mask[int(round(y)), int(round(x))] for x, y in points if 0 <= x < 128 and 0 <= y < 128]
     assert np.mean(inside) > 0.9  # hull vertices sit on its rasterised edge
     x, y, w, h = cv2.boundingRect(hull)
-    assert mask[:y].sum() == 0 and mask[y + h + 1 :].sum() == 0 and mask[:, : x].sum() == 0
+    assert mask[:y].sum() == 0 and mask[y + h + 1 :].sum() == 0 and mask[:, :x].sum() == 0
 
 
 def test_5_point_fallback_is_an_ellipse_on_the_inner_face():
@@ -100,8 +102,9 @@ def test_5_point_fallback_is_an_ellipse_on_the_inner_face():
 
 
 def test_self_blend_changes_only_inside_the_face_mask_and_is_seeded():
-    """Outside the blend mask the pseudo-fake is the real crop to the pixel; inside it differs; the mask lies within the crop, around the landmarks' hull (the soft edge spreads by the blur's
-    width at most); the same generator gives the same blend."""
+    """Outside the blend mask the pseudo-fake is the real crop to the pixel; inside it differs; the mask lies
+    within the crop, around the landmarks' hull (the soft edge spreads by the blur's width at most); the same
+    generator gives the same blend."""
     image, points = _rendered_face(1)
     hull = hull_mask(image.shape[:2], points, np.random.default_rng(0))
     near_hull = cv2.dilate(hull, np.ones((25, 25), np.uint8)) > 0  # affine shift + elastic + blur widths
@@ -125,8 +128,16 @@ def test_dataset_turns_reals_into_fakes_at_the_rate(tmp_path):
     for i in range(200):
         path = tmp_path / f"{i}.jpg"
         cv2.imwrite(str(path), _face_like(seed=i))
-        rows.append({"crop_path": str(path), "label": 0, "crop_x": 0, "crop_y": 0, "crop_side": 256,
-                     "landmarks": json.dumps((LANDMARKS * 2).tolist())})
+        rows.append(
+            {
+                "crop_path": str(path),
+                "label": 0,
+                "crop_x": 0,
+                "crop_y": 0,
+                "crop_side": 256,
+                "landmarks": json.dumps((LANDMARKS * 2).tolist()),
+            }
+        )
     dataset = CropDataset(pd.DataFrame(rows), eval_transform(64, IMAGENET_MEAN, IMAGENET_STD), 0.3, seed=1)
     labels = np.array([float(dataset[i][1]) for i in range(len(dataset))])
     assert 0.2 < labels.mean() < 0.4
@@ -140,8 +151,17 @@ def _table(tmp_path, n_per_split: int = 24) -> pd.DataFrame:
         for i in range(n_per_split):
             path = tmp_path / f"{split}{i}.jpg"
             cv2.imwrite(str(path), _face_like(seed=i))
-            rows.append({"crop_path": str(path), "label": i % 2, "split": split, "crop_x": 0, "crop_y": 0,
-                         "crop_side": 128, "landmarks": ""})
+            rows.append(
+                {
+                    "crop_path": str(path),
+                    "label": i % 2,
+                    "split": split,
+                    "crop_x": 0,
+                    "crop_y": 0,
+                    "crop_side": 128,
+                    "landmarks": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -156,8 +176,9 @@ def test_self_blend_only_trains_on_real_faces_and_blends_every_fake(tmp_path):
     drawn = np.concatenate([labels.numpy() for _ in range(10) for _, labels in train])
     assert 0.3 < drawn.mean() < 0.7  # about half self-blended fakes
     assert sorted(set(val.dataset.labels)) == [0.0, 1.0] and len(val.dataset) == 24
-    mixed, _ = make_loaders(faces, TrainConfig().overridden({**toy, "self_blend_rate": 0.5}), IMAGENET_MEAN,
-                            IMAGENET_STD, seed=0)
+    mixed, _ = make_loaders(
+        faces, TrainConfig().overridden({**toy, "self_blend_rate": 0.5}), IMAGENET_MEAN, IMAGENET_STD, seed=0
+    )
     assert len(mixed.dataset) == 24  # without `only` the dataset's fakes stay in
 
 

@@ -33,8 +33,16 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("service_media")
     corpus = root / "corpus"
-    generate_corpus(corpus, seed=3, identities=2, images_per_identity=1, videos_per_identity=1,
-                    frames_per_video=12, fps=12, size=256)
+    generate_corpus(
+        corpus,
+        seed=3,
+        identities=2,
+        images_per_identity=1,
+        videos_per_identity=1,
+        frames_per_video=12,
+        fps=12,
+        size=256,
+    )
     image = corpus / "real/images/id00_img00.jpg"
     video = corpus / "real/videos/id00_vid00.mp4"
     out = {"image": image, "video": video}
@@ -62,6 +70,7 @@ def _write(path: Path, data: bytes) -> Path:
 
 def png_header_only(w: int, h: int) -> bytes:
     """A valid PNG header claiming w x h pixels with almost no data: a decompression bomb's signature."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -226,7 +235,8 @@ def test_frames_query_parameter(client, media):
     assert [e["frame_idx"] for e in key if e["role"] == "highest"] == [top["frame_idx"]]
     every = bodies["all"]["evidence_frames"]
     assert [(e["track"], e["frame_idx"], e["t"], e["box"], e["fake_probability"]) for e in every] == [
-        (f["track"], f["frame_idx"], f["t"], f["box"], f["fake_probability"]) for f in default["faces"]]
+        (f["track"], f["frame_idx"], f["t"], f["box"], f["fake_probability"]) for f in default["faces"]
+    ]
     for e in every:  # the demo's 256 px frames are under explain.evidence.max_side: they keep their size
         jpeg = cv2.imdecode(np.frombuffer(base64.b64decode(e["jpeg"]), np.uint8), cv2.IMREAD_COLOR)
         assert jpeg.shape == (256, 256, 3) == (e["height"], e["width"], 3) and e["scale"] == 1.0
@@ -267,12 +277,19 @@ def test_batch_gives_each_file_its_result_or_error(client, media):
     assert results[4]["verdict"] == "cannot_judge"
 
 
-@pytest.mark.parametrize("files, status, message", [
-    ([], 400, "empty request"),
-    ([("image", ("face.jpg", b"x"))], 400, "no files in multipart form field 'files'"),
-    ([("files", (f"{i}.jpg", b"x")) for i in range(CONFIG.max_batch_files + 1)], 413, "at most 16 files per request"),
-    ([("files", ("big.jpg", b"\xff" * int(2.5 * 2**20)))], 413, "over the limit of 2 MB"),
-])
+@pytest.mark.parametrize(
+    "files, status, message",
+    [
+        ([], 400, "empty request"),
+        ([("image", ("face.jpg", b"x"))], 400, "no files in multipart form field 'files'"),
+        (
+            [("files", (f"{i}.jpg", b"x")) for i in range(CONFIG.max_batch_files + 1)],
+            413,
+            "at most 16 files per request",
+        ),
+        ([("files", ("big.jpg", b"\xff" * int(2.5 * 2**20)))], 413, "over the limit of 2 MB"),
+    ],
+)
 def test_batch_refusals(client, files, status, message):
     response = client.post("/predict_batch", files=files) if files else client.post("/predict_batch", content=b"")
     assert response.status_code == status and message in response.json()["error"], response.text
@@ -315,8 +332,10 @@ def test_pages_health_and_model_card(client, tiny_model_dir):
     import torch
 
     onnx_on_gpu = "CUDAExecutionProvider" in ort.get_available_providers()  # onnxruntime-gpu and a GPU
-    assert card["devices"] == {"classifier": "cuda" if onnx_on_gpu else "cpu",  # both in torch's names
-                               "face_detection": "cuda" if torch.cuda.is_available() else "cpu"}
+    assert card["devices"] == {
+        "classifier": "cuda" if onnx_on_gpu else "cpu",  # both in torch's names
+        "face_detection": "cuda" if torch.cuda.is_available() else "cpu",
+    }
 
 
 def test_service_matches_predictor(client, media, tiny_model_dir):
@@ -329,4 +348,3 @@ def test_service_matches_predictor(client, media, tiny_model_dir):
         served = post(client, kind, media[kind]).json()
         assert served["fake_probability"] == pytest.approx(expected.fake_probability, abs=1e-6)
         assert [f["box"] for f in served["faces"]] == [f.box for f in expected.faces]
-

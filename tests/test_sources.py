@@ -123,9 +123,7 @@ def test_http_download_verify_extract_then_cache_hit(tmp_path, server, name, mak
 def test_http_bad_checksum(tmp_path, server):
     data = make_zip(FILES)
     source = http_source(tmp_path, server.serve("data.zip", data), data, sha256="0" * 64)
-    with pytest.raises(
-        SourceError, match=rf"http source .*data.zip: sha256 is {sha(data)}, expected 0{{64}}"
-    ):
+    with pytest.raises(SourceError, match=rf"http source .*data.zip: sha256 is {sha(data)}, expected 0{{64}}"):
         acquire(source, tmp_path)
     cache = tmp_path / "cache" / "http"
     assert list(cache.iterdir()) == []  # neither a dataset folder nor a corrupt partial file is left
@@ -187,17 +185,13 @@ def test_fsspec_memory_folder_and_archive(tmp_path):
     memory = fsspec.filesystem("memory")
     for name, data in FILES.items():
         memory.pipe(f"/bucket-{tmp_path.name}/{name}", data)
-    source = SourceConfig(
-        kind="fsspec", url=f"memory://bucket-{tmp_path.name}", cache_dir=str(tmp_path / "cache")
-    )
+    source = SourceConfig(kind="fsspec", url=f"memory://bucket-{tmp_path.name}", cache_dir=str(tmp_path / "cache"))
     assert_dataset(acquire(source, tmp_path))
     memory.rm(f"/bucket-{tmp_path.name}", recursive=True)
     assert_dataset(acquire(source, tmp_path))  # served from the cache: the store is empty now
 
     memory.pipe(f"/zips-{tmp_path.name}/data.zip", make_zip(FILES))
-    zipped = SourceConfig(
-        kind="fsspec", url=f"memory://zips-{tmp_path.name}/data.zip", cache_dir=str(tmp_path / "c")
-    )
+    zipped = SourceConfig(kind="fsspec", url=f"memory://zips-{tmp_path.name}/data.zip", cache_dir=str(tmp_path / "c"))
     assert_dataset(acquire(zipped, tmp_path))
 
 
@@ -232,12 +226,8 @@ def no_kaggle_credentials(tmp_path, monkeypatch):
 
 
 def test_kaggle_without_credentials(tmp_path, no_kaggle_credentials):
-    source = SourceConfig(
-        kind="kaggle", kaggle="competitions/deepfake-detection-challenge", cache_dir=str(tmp_path)
-    )
-    with pytest.raises(
-        SourceError, match=r"kaggle source 'competitions/deepfake-detection-challenge': no Kaggle "
-    ):
+    source = SourceConfig(kind="kaggle", kaggle="competitions/deepfake-detection-challenge", cache_dir=str(tmp_path))
+    with pytest.raises(SourceError, match=r"kaggle source 'competitions/deepfake-detection-challenge': no Kaggle "):
         acquire(source, tmp_path)
 
 
@@ -264,9 +254,7 @@ def test_huggingface_offline_fails_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     source = SourceConfig(kind="huggingface", repo_id="someone/no-such-dataset", cache_dir=str(tmp_path))
     start = time.monotonic()
-    with pytest.raises(
-        SourceError, match=r"huggingface source 'someone/no-such-dataset': offline .*not in the cache"
-    ):
+    with pytest.raises(SourceError, match=r"huggingface source 'someone/no-such-dataset': offline .*not in the cache"):
         acquire(source, tmp_path)
     assert time.monotonic() - start < 10
 
@@ -306,8 +294,11 @@ def test_fingerprint_of_an_outside_folder_changes_with_its_files(tmp_path):
     datasets = [
         DatasetConfig(name="inside", adapter="folder", source={"kind": "local", "path": "data/demo"}),
         DatasetConfig(name="outside", adapter="folder", source={"kind": "local", "path": "../shared/set"}),
-        DatasetConfig(name="remote", adapter="folder",
-                      source={"kind": "http", "url": "https://example.org/a.zip", "sha256": "0" * 64}),
+        DatasetConfig(
+            name="remote",
+            adapter="folder",
+            source={"kind": "http", "url": "https://example.org/a.zip", "sha256": "0" * 64},
+        ),
     ]
     first = fingerprint_sources(datasets, project)
     assert first["inside"]["fingerprint"] is None  # DVC hashes data/ itself

@@ -150,7 +150,12 @@ def test_index_tiny_corpus(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (df["label"] == 0).sum() == 12 and (df["label"] == 1).sum() == 12
     assert df["media"].value_counts().to_dict() == {"image": 16, "video": 8}
     assert df["method"].value_counts().to_dict() == {
-        "real": 12, "faceswap": 3, "reenact": 3, "resynthesis": 3, "selfblend": 3}
+        "real": 12,
+        "faceswap": 3,
+        "reenact": 3,
+        "resynthesis": 3,
+        "selfblend": 3,
+    }
     assert df["item_id"].is_unique
     assert "demo/real/images/id00_img00" in set(df["item_id"])
     assert set(df["group"]) == {"demo/pair00", "demo/pair01"}
@@ -201,7 +206,10 @@ def test_holdout_methods_send_all_their_fakes_to_test(tiny_corpus: Path) -> None
     held = out["method"].isin(["faceswap", "reenact"])
     assert held.sum() == 6 and set(out.loc[held, "split"]) == {"test"}
     pd.testing.assert_series_equal(out.loc[~held, "split"], df.loc[~held, "split"])  # the rest as before
-    assert set(out.loc[(out["label"] == 1) & ~held & (out["split"] != "test"), "method"]) == {"resynthesis", "selfblend"}
+    assert set(out.loc[(out["label"] == 1) & ~held & (out["split"] != "test"), "method"]) == {
+        "resynthesis",
+        "selfblend",
+    }
     pd.testing.assert_frame_equal(hold_out_methods(df, []), df)
 
 
@@ -237,8 +245,9 @@ def test_duplicate_images_share_a_group_so_they_share_a_split(tmp_path: Path, mo
     for name in ("a", "b", "c"):
         cv2.imwrite(f"{name}.jpg", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
     cv2.imwrite("a_copy.jpg", cv2.imread("a.jpg"))  # the same picture filed under another video
-    df = pd.DataFrame({"path": ["a.jpg", "a_copy.jpg", "b.jpg", "c.jpg"], "group": ["g1", "g2", "g3", "g4"],
-                       "media": ["image"] * 4})
+    df = pd.DataFrame(
+        {"path": ["a.jpg", "a_copy.jpg", "b.jpg", "c.jpg"], "group": ["g1", "g2", "g3", "g4"], "media": ["image"] * 4}
+    )
     merged = merge_duplicate_groups(df)
     assert merged["group"].tolist() == ["g1", "g1", "g3", "g4"]
 
@@ -252,8 +261,9 @@ def _people(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 def test_identities_of_names_groups_after_the_other_dataset(tiny_corpus: Path) -> None:
-    df = index_dataset(tiny_corpus, _dataset(tiny_corpus, role="unseen", identities_of="ffpp_c23"), SplitConfig(),
-                       seed=42)
+    df = index_dataset(
+        tiny_corpus, _dataset(tiny_corpus, role="unseen", identities_of="ffpp_c23"), SplitConfig(), seed=42
+    )
     assert set(df["group"]) == {"ffpp_c23/pair00", "ffpp_c23/pair01"}
     assert set(df["dataset"]) == {"demo"} and df["item_id"].str.startswith("demo/").all()
 
@@ -261,23 +271,37 @@ def test_identities_of_names_groups_after_the_other_dataset(tiny_corpus: Path) -
 def test_identities_of_must_name_another_listed_dataset() -> None:
     source = {"kind": "local", "path": "d"}
     with pytest.raises(ValueError, match=r"datasets.c40.identities_of: 'c32' is not another dataset"):
-        DataConfig(datasets=[{"name": "c23", "adapter": "ffpp", "source": source},
-                             {"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c32"}])
+        DataConfig(
+            datasets=[
+                {"name": "c23", "adapter": "ffpp", "source": source},
+                {"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c32"},
+            ]
+        )
     with pytest.raises(ValueError, match="'c40' is not another dataset"):
         DataConfig(datasets=[{"name": "c40", "adapter": "ffpp", "source": source, "identities_of": "c40"}])
 
 
 def test_people_another_dataset_tests_go_to_test_in_both() -> None:
-    manifest = _people([
-        ("c23", "c23/p183", "train"), ("c23", "c23/p183", "train"), ("c23", "c23/p1", "val"), ("c23", "c23/p2", "test"),
-        ("c23", "c23/p3", "train"),  # nobody else's: stays
-        ("c40", "c23/p183", "test"), ("c40", "c23/p183", "test"),  # c40 tests p183: c23's two go to test
-        ("c40", "c23/p1", "test"),  # validated on in c23: to test
-        ("c40", "c23/p2", "test"),  # tested in c23 too: nothing moves
-        ("c40", "c40/actor_01", "test"),
-        ("demo", "demo/p1", "train"), ("demo", "demo/p1", "test"),  # its own held-out fake: stays
-    ])
-    assert group_splits(manifest[manifest["dataset"] != "demo"]).query("n_splits > 1")["group"].tolist() == ["c23/p1", "c23/p183"]
+    manifest = _people(
+        [
+            ("c23", "c23/p183", "train"),
+            ("c23", "c23/p183", "train"),
+            ("c23", "c23/p1", "val"),
+            ("c23", "c23/p2", "test"),
+            ("c23", "c23/p3", "train"),  # nobody else's: stays
+            ("c40", "c23/p183", "test"),
+            ("c40", "c23/p183", "test"),  # c40 tests p183: c23's two go to test
+            ("c40", "c23/p1", "test"),  # validated on in c23: to test
+            ("c40", "c23/p2", "test"),  # tested in c23 too: nothing moves
+            ("c40", "c40/actor_01", "test"),
+            ("demo", "demo/p1", "train"),
+            ("demo", "demo/p1", "test"),  # its own held-out fake: stays
+        ]
+    )
+    assert group_splits(manifest[manifest["dataset"] != "demo"]).query("n_splits > 1")["group"].tolist() == [
+        "c23/p1",
+        "c23/p183",
+    ]
     held = hold_out_shared_people(manifest)
     assert held["split"].tolist() == ["test", "test", "test", "test", "train", *["test"] * 5, "train", "test"]
     pd.testing.assert_frame_equal(held.drop(columns="split"), manifest.drop(columns="split"))  # nothing dropped
@@ -294,11 +318,17 @@ def test_training_sets_are_all_then_all_but_each_then_each_alone() -> None:
 
 
 def test_leave_one_dataset_out_tests_every_dataset_it_does_not_train_on() -> None:
-    manifest = _people([
-        ("dfdc", "dfdc/v1", "train"), ("dfdc", "dfdc/v2", "val"), ("dfdc", "dfdc/v3", "test"),
-        ("c23", "c23/p1", "train"), ("c23", "c23/p2", "val"), ("c23", "c23/p3", "test"),
-        ("celebdf", "celebdf/x", "test"),  # unseen in the profile: test in every run
-    ])
+    manifest = _people(
+        [
+            ("dfdc", "dfdc/v1", "train"),
+            ("dfdc", "dfdc/v2", "val"),
+            ("dfdc", "dfdc/v3", "test"),
+            ("c23", "c23/p1", "train"),
+            ("c23", "c23/p2", "val"),
+            ("c23", "c23/p3", "test"),
+            ("celebdf", "celebdf/x", "test"),  # unseen in the profile: test in every run
+        ]
+    )
     runs = leave_one_dataset_out(manifest, ["dfdc", "c23"])
     assert [trained for trained, _ in runs] == [["dfdc", "c23"], ["c23"], ["dfdc"]]
     for trained, table in runs:

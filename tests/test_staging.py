@@ -88,8 +88,9 @@ class Shouts:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("protocol", ["s3", "file"])
 def test_ray_workers_read_and_write_only_through_the_storage(protocol, tmp_path, request):
-    storage = (f"{request.getfixturevalue('s3_bucket').url}/work" if protocol == "s3"
-               else f"file://{tmp_path}/mounted/work")
+    storage = (
+        f"{request.getfixturevalue('s3_bucket').url}/work" if protocol == "s3" else f"file://{tmp_path}/mounted/work"
+    )
     inputs = [tmp_path / "in" / f"{name}.txt" for name in ("one", "two", "three")]
     inputs[0].parent.mkdir()
     for path in inputs:
@@ -113,8 +114,13 @@ def test_ray_workers_read_and_write_only_through_the_storage(protocol, tmp_path,
 def test_the_local_engine_reads_and_writes_in_place(tmp_path):
     source = tmp_path / "a.txt"
     source.write_text("here")
-    read = run_units([str(source)], Shouts, ComputeConfig(ray_storage="s3://unused/work"), Progress("shout"),
-                     files=UnitFiles(tmp_path, inputs=lambda path: [path]))
+    read = run_units(
+        [str(source)],
+        Shouts,
+        ComputeConfig(ray_storage="s3://unused/work"),
+        Progress("shout"),
+        files=UnitFiles(tmp_path, inputs=lambda path: [path]),
+    )
     assert read == [str(source)] and (tmp_path / "shouted" / "a.txt").read_text() == "HERE"
 
 

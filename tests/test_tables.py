@@ -72,8 +72,9 @@ def test_faces_round_trip_keeps_empty_strings_and_floats(tmp_path: Path) -> None
 
 
 def test_frames_round_trip_and_column_order(tmp_path: Path) -> None:
-    df = pd.DataFrame({"path": ["f/0.jpg", "f/1.jpg"], "t": [0.0, 0.5], "frame_idx": [0, 12], "item_id": ["a", "b"],
-                       "extra": [1, 2]})
+    df = pd.DataFrame(
+        {"path": ["f/0.jpg", "f/1.jpg"], "t": [0.0, 0.5], "frame_idx": [0, 12], "item_id": ["a", "b"], "extra": [1, 2]}
+    )
     back = read_table(write_table(df, tmp_path / "frames.csv", FRAMES), FRAMES)
     assert list(back.columns) == list(FRAMES.columns)  # schema order; unknown columns dropped
     assert back["frame_idx"].tolist() == [0, 12]

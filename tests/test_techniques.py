@@ -54,7 +54,10 @@ def _detail(image: np.ndarray) -> float:
 
 def test_multiscale_off_leaves_the_transform_unchanged() -> None:
     image = _noise()
-    old, off = train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3), train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3, multiscale_cfg=MultiscaleConfig())
+    old, off = (
+        train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3),
+        train_transform(48, 0.5, IMAGENET_MEAN, IMAGENET_STD, seed=3, multiscale_cfg=MultiscaleConfig()),
+    )
     for _ in range(5):
         np.testing.assert_array_equal(old(image=image)["image"], off(image=image)["image"])
 
@@ -63,21 +66,44 @@ def test_multiscale_lowers_resolution_within_range_and_is_seeded() -> None:
     image = _noise()
     sharp = _detail(eval_transform(64, IMAGENET_MEAN, IMAGENET_STD)(image=image)["image"])
     cfg = MultiscaleConfig(enabled=True, min_size=16, p=1.0)
-    outs = [o["image"] for o in map(lambda _: train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=cfg)(image=image), range(2))]
+    outs = [
+        o["image"]
+        for o in map(
+            lambda _: train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=cfg)(image=image),
+            range(2),
+        )
+    ]
     np.testing.assert_array_equal(outs[0], outs[1])  # same seed, same draw
     transform = train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=cfg)
     details = [_detail(transform(image=image)["image"]) for _ in range(20)]
     assert all(d < sharp for d in details)  # every face lost detail...
     assert len({round(d, 4) for d in details}) > 5  # ...by a different amount: random sizes in the range
-    tiny = _detail(train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=7, multiscale_cfg=MultiscaleConfig(enabled=True, min_size=8, p=1.0))(
-        image=image)["image"])
+    tiny = _detail(
+        train_transform(
+            64,
+            0.0,
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            seed=7,
+            multiscale_cfg=MultiscaleConfig(enabled=True, min_size=8, p=1.0),
+        )(image=image)["image"]
+    )
     assert tiny < sharp
-    assert train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, multiscale_cfg=cfg)(image=image)["image"].shape == (64, 64, 3)
+    assert train_transform(64, 0.0, IMAGENET_MEAN, IMAGENET_STD, multiscale_cfg=cfg)(image=image)["image"].shape == (
+        64,
+        64,
+        3,
+    )
 
 
 def test_train_config_validates_the_switches() -> None:
-    cfg = TrainConfig.model_validate({"multiscale": {"enabled": True, "min_size": 24}, "frequency_branch": True,
-                                      "temporal_head": {"enabled": True, "hidden": 8}})
+    cfg = TrainConfig.model_validate(
+        {
+            "multiscale": {"enabled": True, "min_size": 24},
+            "frequency_branch": True,
+            "temporal_head": {"enabled": True, "hidden": 8},
+        }
+    )
     assert cfg.multiscale.min_size == 24 and cfg.frequency_branch and cfg.temporal_head.hidden == 8
     default = TrainConfig()  # params.yaml's recipe: the frequency branch on, the other switches off
     assert default.frequency_branch and not (default.multiscale.enabled or default.temporal_head.enabled)
@@ -132,8 +158,9 @@ def _crop_table(tmp_path: Path, n: int = 24) -> pd.DataFrame:
         label = i % 2
         image = cv2.GaussianBlur(_noise(48, seed=i), (7, 7), 0)
         if label:
-            image = cv2.resize(cv2.resize(image, (6, 6), interpolation=cv2.INTER_AREA), (48, 48),
-                               interpolation=cv2.INTER_NEAREST)
+            image = cv2.resize(
+                cv2.resize(image, (6, 6), interpolation=cv2.INTER_AREA), (48, 48), interpolation=cv2.INTER_NEAREST
+            )
         path = tmp_path / f"{i}.png"
         cv2.imwrite(str(path), image)
         rows.append({"crop_path": str(path), "label": label, "split": "train" if i < n * 2 // 3 else "val"})
@@ -141,9 +168,18 @@ def _crop_table(tmp_path: Path, n: int = 24) -> pd.DataFrame:
 
 
 def _fit_with_the_frequency_branch(crops: pd.DataFrame, multiscale: bool):
-    settings = TrainConfig(backbone="meso4", pretrained=False, input_size=32, lr=1e-3, weight_decay=0.0,
-                           augment=AugmentConfig(strength=0.2), epochs=2, batch_size=8,
-                           multiscale=MultiscaleConfig(enabled=multiscale, min_size=12, p=0.5), frequency_branch=True)
+    settings = TrainConfig(
+        backbone="meso4",
+        pretrained=False,
+        input_size=32,
+        lr=1e-3,
+        weight_decay=0.0,
+        augment=AugmentConfig(strength=0.2),
+        epochs=2,
+        batch_size=8,
+        multiscale=MultiscaleConfig(enabled=multiscale, min_size=12, p=0.5),
+        frequency_branch=True,
+    )
     return fit(crops, settings, seed=0, progress=False)
 
 
@@ -172,7 +208,11 @@ def _flicker_videos(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     sequences, labels = [], []
     for i in range(n):
         fake, length = i % 2, int(rng.integers(6, 11))
-        signs = np.where(np.arange(length) % 2 == 0, 1.0, -1.0) if fake else np.sign(rng.standard_normal()) * np.ones(length)
+        signs = (
+            np.where(np.arange(length) % 2 == 0, 1.0, -1.0)
+            if fake
+            else np.sign(rng.standard_normal()) * np.ones(length)
+        )
         signal = signs * rng.uniform(0.5, 1.5) * rng.permutation([1.0, -1.0])[0]
         sequence = rng.standard_normal((length, 4)) * 0.3
         sequence[:, 0] += signal
@@ -218,8 +258,9 @@ def test_temporal_head_exports_to_onnx_for_any_length(tmp_path: Path) -> None:
 
 
 def test_video_sequences_group_frames_in_order() -> None:
-    frames = pd.DataFrame({"item_id": ["b", "b", "a", "img", "a"], "media": ["video"] * 3 + ["image", "video"],
-                           "label": [1, 1, 0, 1, 0]})
+    frames = pd.DataFrame(
+        {"item_id": ["b", "b", "a", "img", "a"], "media": ["video"] * 3 + ["image", "video"], "label": [1, 1, 0, 1, 0]}
+    )
     embeddings = np.arange(10, dtype=np.float32).reshape(5, 2)
     items, sequences, labels = video_sequences(frames, embeddings)
     assert items == ["a", "b"] and labels.tolist() == [0.0, 1.0]
@@ -237,25 +278,35 @@ def temporal_model_dir(tmp_path_factory) -> Path:
     torch.save(model.state_dict(), out / TORCH_WEIGHTS)
     head = TemporalHead(model.num_features, 8).eval()
     torch.save(head.state_dict(), out / TEMPORAL_WEIGHTS)
-    ModelSpec(backbone="meso4", input_size=64, faces=FacesConfig(crop_size=128), frames_per_video=4, version="t",
-              frequency_branch=True, video_aggregation="temporal",
-              temporal_head=TemporalSpec(input_dim=model.num_features, hidden=8, temperature=0.5)).save(out)
+    ModelSpec(
+        backbone="meso4",
+        input_size=64,
+        faces=FacesConfig(crop_size=128),
+        frames_per_video=4,
+        version="t",
+        frequency_branch=True,
+        video_aggregation="temporal",
+        temporal_head=TemporalSpec(input_dim=model.num_features, hidden=8, temperature=0.5),
+    ).save(out)
     inputs = np.random.default_rng(0).standard_normal((6, 3, 64, 64)).astype(np.float32)
     assert export_model(Predictor(out, backend="torch"), out, inputs, opset=18, atol=1e-4) < 1e-4
     return out
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_predictor_scores_videos_with_the_temporal_head(temporal_model_dir: Path, tiny_corpus: Path,
-                                                        backend: str) -> None:
+def test_predictor_scores_videos_with_the_temporal_head(
+    temporal_model_dir: Path, tiny_corpus: Path, backend: str
+) -> None:
     predictor = Predictor(temporal_model_dir, backend=backend)
     video = predictor.predict_path(tiny_corpus / "real" / "videos" / "id00_vid00.mp4")
     assert video.error is None and len(video.faces) == 4
     frame_probs = np.array([f.fake_probability for f in video.faces])
     assert video.fake_probability != pytest.approx(frame_probs.mean(), abs=1e-6)
     # the verdict is the head on the frames' embeddings, calibrated with the head's own temperature
-    crops = [np.asarray(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB))
-             for p in sorted((tiny_corpus / "real" / "images").glob("id00_*"))][:1]
+    crops = [
+        np.asarray(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB))
+        for p in sorted((tiny_corpus / "real" / "images").glob("id00_*"))
+    ][:1]
     logits, embeddings = predictor.logits_and_embeddings(crops * 3)
     assert embeddings.shape == (3, predictor.spec.temporal_head.input_dim)
     np.testing.assert_allclose(expit(logits / predictor.spec.temperature), predictor.score_crops(crops * 3), rtol=1e-5)
@@ -274,8 +325,15 @@ def test_torch_and_onnx_temporal_verdicts_agree(temporal_model_dir: Path, tiny_c
 
 
 def test_video_scores_accepts_an_item_scorer() -> None:
-    frames = pd.DataFrame({"item_id": ["v", "v", "i"], "label": [1, 1, 0], "prob": [0.2, 0.6, 0.3],
-                           "method": ["faceswap", "faceswap", "real"], "dataset": ["d"] * 3})
+    frames = pd.DataFrame(
+        {
+            "item_id": ["v", "v", "i"],
+            "label": [1, 1, 0],
+            "prob": [0.2, 0.6, 0.3],
+            "method": ["faceswap", "faceswap", "real"],
+            "dataset": ["d"] * 3,
+        }
+    )
     by_rule = video_scores(frames, "mean")
     by_scorer = video_scores(frames, lambda rows: rows["prob"].mean())
     pd.testing.assert_frame_equal(by_rule, by_scorer)
@@ -293,8 +351,18 @@ def _video_faces(tmp_path: Path) -> pd.DataFrame:
                 image = (image // 2).astype(np.uint8)  # every other frame darker: flicker
             path = tmp_path / f"{v}_{f}.png"
             cv2.imwrite(str(path), image)
-            rows.append({"item_id": f"item{v:02d}", "frame_idx": f, "crop_path": str(path), "label": label,
-                         "split": split, "media": media, "method": "x" if label else "real", "dataset": "d"})
+            rows.append(
+                {
+                    "item_id": f"item{v:02d}",
+                    "frame_idx": f,
+                    "crop_path": str(path),
+                    "label": label,
+                    "split": split,
+                    "media": media,
+                    "method": "x" if label else "real",
+                    "dataset": "d",
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -26,19 +26,39 @@ from deepfake_detector.train.search import suggest_train
 
 ROOT = Path(__file__).resolve().parents[1]
 # every data and model switch of the train section on, on a model that trains in seconds
-TOY_TRAIN = {"backbone": "meso4", "pretrained": False, "input_size": 32, "epochs": 2, "batch_size": 8, "lr": 1e-3,
-             "balance": "dataset_label", "self_blend_rate": 0.3, "multiscale": {"enabled": True, "min_size": 12},
-             "augment": {"strength": 0.3, "crop_scale_min": 0.6}, "method_head": {"min_faces": 4},
-             "finetune": {"warmup_epochs": 0.5, "backbone_lr_scale": 0.5, "channels_last": False}}
+TOY_TRAIN = {
+    "backbone": "meso4",
+    "pretrained": False,
+    "input_size": 32,
+    "epochs": 2,
+    "batch_size": 8,
+    "lr": 1e-3,
+    "balance": "dataset_label",
+    "self_blend_rate": 0.3,
+    "multiscale": {"enabled": True, "min_size": 12},
+    "augment": {"strength": 0.3, "crop_scale_min": 0.6},
+    "method_head": {"min_faces": 4},
+    "finetune": {"warmup_epochs": 0.5, "backbone_lr_scale": 0.5, "channels_last": False},
+}
 TOY_TUNE = {"epochs": 1, "max_train_items": 20, "space": {"backbones": ["meso4"], "input_sizes": [32]}}
 # recorded with FitSettings (commit 8fbff9b)
 TRAIN_WEIGHTS = "5ceb58d0cdc7d5d7"
-TRAIN_METRICS = {"best_val_auc": 1.0, "bias": -32.71880074241009, "epochs": 2, "temperature": 0.05000000000000001,
-                 "threshold": 0.9983865022659302, "val_ece": 0.00022054628789192066,
-                 "val_ece_cross_fitted": 0.9999941241238162, "val_ece_uncalibrated": 0.4367438107728958,
-                 "val_faces": 16, "val_frame_auc": 1.0}
-LIVE_PARAMS = ("backbone: meso4\ninput_size: 32\nlr: 0.001\nweight_decay: 1e-05\nepochs: 2\nmean:\n- 0.485\n"
-               "- 0.456\n- 0.406\nstd:\n- 0.229\n- 0.224\n- 0.225\nfrequency_branch: true\n")
+TRAIN_METRICS = {
+    "best_val_auc": 1.0,
+    "bias": -32.71880074241009,
+    "epochs": 2,
+    "temperature": 0.05000000000000001,
+    "threshold": 0.9983865022659302,
+    "val_ece": 0.00022054628789192066,
+    "val_ece_cross_fitted": 0.9999941241238162,
+    "val_ece_uncalibrated": 0.4367438107728958,
+    "val_faces": 16,
+    "val_frame_auc": 1.0,
+}
+LIVE_PARAMS = (
+    "backbone: meso4\ninput_size: 32\nlr: 0.001\nweight_decay: 1e-05\nepochs: 2\nmean:\n- 0.485\n"
+    "- 0.456\n- 0.406\nstd:\n- 0.229\n- 0.224\n- 0.225\nfrequency_branch: true\n"
+)
 TRIAL_WEIGHTS = "c2705a8287c54a1b"
 PROBE_WEIGHTS, PROBE_AUC, PROBE_C = "95affa55f1e7f616", 0.984375, 1.0
 
@@ -56,10 +76,18 @@ def one_thread():
 def toy_faces(tmp_path_factory) -> pd.DataFrame:
     """48 separable crops as the face table: two datasets, no landmarks (self-blending falls back to an ellipse)."""
     faces = blocky_or_smooth(tmp_path_factory.mktemp("toy"), n=48)
-    return faces.assign(item_id=[f"toy/{i}.png" for i in range(len(faces))], frame_idx=0, media="image",
-                        dataset=np.where(np.arange(len(faces)) % 4 < 2, "a", "b"),
-                        method=np.where(faces["label"] == 1, "blocky", "real"), landmarks="", landmarks68="",
-                        crop_x=0, crop_y=0, crop_side=0)
+    return faces.assign(
+        item_id=[f"toy/{i}.png" for i in range(len(faces))],
+        frame_idx=0,
+        media="image",
+        dataset=np.where(np.arange(len(faces)) % 4 < 2, "a", "b"),
+        method=np.where(faces["label"] == 1, "blocky", "real"),
+        landmarks="",
+        landmarks68="",
+        crop_x=0,
+        crop_y=0,
+        crop_side=0,
+    )
 
 
 def toy_params(**train) -> Params:
@@ -74,8 +102,9 @@ def digest(state: dict[str, torch.Tensor]) -> str:
 
 
 def test_the_train_stage_trains_the_same_model_and_metrics_as_before(toy_faces, tmp_path, one_thread):
-    metrics = train_and_calibrate(toy_params(), toy_faces, tmp_path / "model", tmp_path / "metrics.json",
-                                  live_dir=tmp_path / "live")
+    metrics = train_and_calibrate(
+        toy_params(), toy_faces, tmp_path / "model", tmp_path / "metrics.json", live_dir=tmp_path / "live"
+    )
     assert digest(torch.load(tmp_path / "model" / "model.pt", weights_only=True)) == TRAIN_WEIGHTS
     assert json.loads(json.dumps(metrics)) == TRAIN_METRICS
     assert (tmp_path / "live" / "params.yaml").read_text() == LIVE_PARAMS  # a DVC output of the train stage
@@ -85,19 +114,30 @@ def test_a_tune_trial_trains_the_same_model_as_before(toy_faces, one_thread):
     params = toy_params()
     drawn = {"backbone": "meso4", "input_size": 32, "lr": 3e-4, "weight_decay": 3e-6, "augment_strength": 0.1}
     train = suggest_train(optuna.trial.FixedTrial(drawn), params)
-    result = fit(toy_faces, train, params.seed, params.compute.single_process(), params.tune.max_train_items,
-                 progress=False)
+    result = fit(
+        toy_faces, train, params.seed, params.compute.single_process(), params.tune.max_train_items, progress=False
+    )
     assert digest(result.model.state_dict()) == TRIAL_WEIGHTS and result.best_val_auc == 1.0
 
 
 def test_a_linear_probe_fits_the_same_head_as_before(toy_faces, tmp_path, one_thread):
     torch.manual_seed(0)
     torch.save(build_backbone("vit_tiny_patch16_224", 32).state_dict(), tmp_path / "vit.pth")
-    train = toy_params().train.overridden({
-        "backbone": "vit_tiny_patch16_224", "lr": 1e-3, "weight_decay": 0.0, "epochs": 1, "pretrained": True,
-        "weights": str(tmp_path / "vit.pth"), "augment": {"strength": 0.0, "crop_scale_min": 1.0},
-        "self_blend_rate": 0.0, "multiscale": {"enabled": False}, "frequency_branch": False,
-        "finetune": {"mode": "linear_probe", "probe_layers": 2, "warmup_epochs": 0.0}})
+    train = toy_params().train.overridden(
+        {
+            "backbone": "vit_tiny_patch16_224",
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "epochs": 1,
+            "pretrained": True,
+            "weights": str(tmp_path / "vit.pth"),
+            "augment": {"strength": 0.0, "crop_scale_min": 1.0},
+            "self_blend_rate": 0.0,
+            "multiscale": {"enabled": False},
+            "frequency_branch": False,
+            "finetune": {"mode": "linear_probe", "probe_layers": 2, "warmup_epochs": 0.0},
+        }
+    )
     result = fit(toy_faces, train, seed=42, max_train_items=24, progress=False)
     assert digest(result.model.state_dict()) == PROBE_WEIGHTS
     assert (result.best_val_auc, result.probe_c) == (PROBE_AUC, PROBE_C)
@@ -127,7 +167,8 @@ def test_the_tunables_are_one_list_that_search_train_and_promotion_share(tmp_pat
     assert trial.augment.crop_scale_min == params.train.augment.crop_scale_min  # a drawn key's sibling stays
     untouched = {"epochs": params.train.epochs, "augment": params.train.augment}
     assert trial.model_copy(update=untouched) == params.train.model_copy(
-        update={k: v for k, v in drawn.items() if k != "augment_strength"})
+        update={k: v for k, v in drawn.items() if k != "augment_strength"}
+    )
 
     assert train_section(params) == params.train  # no tuned file: the section as it is
     assert tunable_values(params.train)["augment_strength"] == raw["train"]["augment"]["strength"]

@@ -144,8 +144,9 @@ def test_full_strength_changes_images() -> None:
     transform = train_transform(48, 1.0, IMAGENET_MEAN, IMAGENET_STD)
     transform.set_random_seed(0)
     outs = [transform(image=image)["image"] for _ in range(10)]
-    changed = [not np.allclose(o, expected, atol=1e-3) and not np.allclose(o, expected[:, ::-1], atol=1e-3)
-               for o in outs]
+    changed = [
+        not np.allclose(o, expected, atol=1e-3) and not np.allclose(o, expected[:, ::-1], atol=1e-3) for o in outs
+    ]
     assert any(changed)
 
 
@@ -373,8 +374,11 @@ def test_random_resized_crop_zooms_into_the_face() -> None:
     transform = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=0, crop_scale_min=0.3)
     outs = [transform(image=image)["image"] for _ in range(8)]
     assert all(o.shape == (48, 48, 3) for o in outs)
-    assert sum(not np.allclose(o, whole, atol=1e-3) and not np.allclose(o, whole[:, ::-1], atol=1e-3)
-               for o in outs) >= 6  # almost every draw is a zoomed-in part, not the whole face
+    assert (
+        sum(not np.allclose(o, whole, atol=1e-3) and not np.allclose(o, whole[:, ::-1], atol=1e-3) for o in outs) >= 6
+    )  # almost every draw is a zoomed-in part, not the whole face
     plain = train_transform(48, 0.0, IMAGENET_MEAN, IMAGENET_STD, seed=0)
-    assert all(np.allclose(o, whole, atol=1e-5) or np.allclose(o, whole[:, ::-1], atol=1e-5)
-               for o in (plain(image=image)["image"] for _ in range(8)))
+    assert all(
+        np.allclose(o, whole, atol=1e-5) or np.allclose(o, whole[:, ::-1], atol=1e-5)
+        for o in (plain(image=image)["image"] for _ in range(8))
+    )

@@ -24,9 +24,7 @@ CFG = ValidateConfig()
 def face_image(seed: int, size: int = 224) -> np.ndarray:
     """A face-like picture: smooth random texture, a skin ellipse, two eyes and a mouth."""
     rng = np.random.default_rng(seed)
-    texture = cv2.resize(
-        rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC
-    )
+    texture = cv2.resize(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
     img = cv2.add(texture // 2, rng.integers(0, 40, (size, size, 3), dtype=np.uint8))
     c, r = size // 2, size // 3
     skin = tuple(int(v) for v in rng.integers(120, 230, 3))
@@ -63,9 +61,7 @@ def make_dataset(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 seed += 1
                 name = f"{split}_{label}_{seed}"
                 img = face_image(seed)
-                items.append(
-                    _item(name, write_jpg(root / "media" / f"{name}.jpg", img), "image", label, split)
-                )
+                items.append(_item(name, write_jpg(root / "media" / f"{name}.jpg", img), "image", label, split))
                 crop = write_jpg(root / "crops" / f"{name}.jpg", img)
                 faces.append(_face(name, 0, crop))
     video = write_video(root / "media" / "clip.mp4", seed=99)
@@ -122,9 +118,7 @@ def crop_of(faces: pd.DataFrame, item: str) -> str:
 
 
 def item_name(manifest: pd.DataFrame, split: str, label: int, k: int = 0) -> str:
-    rows = manifest[
-        (manifest["split"] == split) & (manifest["label"] == label) & (manifest["media"] == "image")
-    ]
+    rows = manifest[(manifest["split"] == split) & (manifest["label"] == label) & (manifest["media"] == "image")]
     return str(rows["item_id"].iloc[k]).removeprefix("toy/")
 
 
@@ -272,10 +266,7 @@ def test_hash_distance_threshold_and_split_rule():
     splits = np.array(["train", "test", "train", "train"])
     assert _cross_split_duplicates([a, b, c, None], splits, 3).tolist() == [1, 0, -1, -1]
     assert _cross_split_duplicates([a, b, c, None], splits, 2).tolist() == [-1, -1, -1, -1]
-    assert (
-        _cross_split_duplicates([a, a, None, a], np.array(["val", "val", "test", "val"]), 0).tolist()
-        == [-1] * 4
-    )
+    assert _cross_split_duplicates([a, a, None, a], np.array(["val", "val", "test", "val"]), 0).tolist() == [-1] * 4
 
 
 def test_different_faces_within_hash_distance_are_not_duplicates(data, tmp_path):

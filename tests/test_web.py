@@ -43,8 +43,11 @@ def test_the_exported_mtcnn_nets_give_the_torch_nets_outputs_on_a_real_face(web_
     integral = cv2.integral(rgb, sdepth=cv2.CV_32S)
     h, w = rgb.shape[:2]
     regions = np.array([[0, h, 0, w], [40, 200, 30, 190], [100, 140, 90, 130]])
-    inputs = {"pnet": resample_frame(integral, 97, 131)[None], "rnet": resample_regions(integral, regions, 24),
-              "onet": resample_regions(integral, regions, 48)}
+    inputs = {
+        "pnet": resample_frame(integral, 97, 131)[None],
+        "rnet": resample_regions(integral, regions, 24),
+        "onet": resample_regions(integral, regions, 48),
+    }
     reference = MTCNN(keep_all=True, device="cpu")
     for net, batch in inputs.items():
         nchw = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
@@ -60,8 +63,11 @@ def test_the_exported_mtcnn_nets_give_the_torch_nets_outputs_on_a_real_face(web_
 def test_web_facts_are_mtcnns_and_the_scorings_constants(web_model_dir):
     facts = json.loads((web_model_dir / WEB_FACTS).read_text())
     assert facts["detector"]["thresholds"] == [0.6, 0.7, 0.7] and facts["detector"]["factor"] == 0.709
-    assert facts["detector"]["nets"]["onet"] == {"file": "onet.onnx", "outputs": ["reg", "points", "prob"],
-                                                 "input_size": 48}
+    assert facts["detector"]["nets"]["onet"] == {
+        "file": "onet.onnx",
+        "outputs": ["reg", "points", "prob"],
+        "input_size": 48,
+    }
     assert facts["confident"] == {"level": 0.8, "min_share": 0.25}
     assert facts["frames_per_video"] == ModelSpec.load(web_model_dir).frames_per_video  # what export_detector got
 
@@ -81,8 +87,10 @@ def test_the_web_site_of_a_folder_without_web_files_says_which_and_where_to_find
 
     result = CliRunner().invoke(app, ["web-site", str(tmp_path / "site"), "--model", str(tiny_model_dir)])
     assert result.exit_code == 2 and result.exception.__class__ is SystemExit
-    assert f"error: {tiny_model_dir}: no web.json, pnet.onnx, rnet.onnx, onet.onnx; point --model at the package " \
-           "stage's output (artifacts/model)" in result.output
+    assert (
+        f"error: {tiny_model_dir}: no web.json, pnet.onnx, rnet.onnx, onet.onnx; point --model at the package "
+        "stage's output (artifacts/model)" in result.output
+    )
     assert not (tmp_path / "site").exists()
 
 
@@ -98,8 +106,9 @@ def test_the_web_model_of_the_configured_architecture_fits_a_phone(web_model_dir
     from deepfake_detector.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
     train = load_params().train
-    model = build_model(train.backbone, train.input_size, IMAGENET_MEAN, IMAGENET_STD,
-                        frequency_branch=train.frequency_branch)
+    model = build_model(
+        train.backbone, train.input_size, IMAGENET_MEAN, IMAGENET_STD, frequency_branch=train.frequency_branch
+    )
     classifier = export_onnx(model.eval(), train.input_size, tmp_path / "model.onnx")
     detector = sum((web_model_dir / f"{net}.onnx").stat().st_size for net in ("pnet", "rnet", "onet"))
     assert classifier.stat().st_size + detector < PHONE_LIMIT_BYTES

@@ -49,8 +49,12 @@ def test_workflows_exist():
 
 def test_workflows_match_the_github_schema():
     checker = Path(sys.executable).parent / "check-jsonschema"  # installed with the test extras
-    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -144,11 +148,13 @@ def retrained(base_project, tmp_path_factory) -> dict:
     clone = tmp / "clone"
     run(["git", "clone", "-q", str(origin), str(clone)], tmp)
     assert not (clone / "artifacts/train/model").exists() and not (clone / "data/demo").exists()
-    result = run(["scripts/retrain.sh", "train.epochs=1"], clone,
-                 env={**GIT_ID, "RETRAIN_BRANCH": "retrain/test", "DVC_PUSH": "1"})
+    result = run(
+        ["scripts/retrain.sh", "train.epochs=1"],
+        clone,
+        env={**GIT_ID, "RETRAIN_BRANCH": "retrain/test", "DVC_PUSH": "1"},
+    )
     after = {p.relative_to(remote) for p in remote.rglob("*") if p.is_file()}
-    return {"clone": clone, "base_rev": base_rev, "output": result.stdout, "new_in_remote": after - before,
-            "tmp": tmp}
+    return {"clone": clone, "base_rev": base_rev, "output": result.stdout, "new_in_remote": after - before, "tmp": tmp}
 
 
 def test_retrain_pulls_reproduces_pushes_and_commits(retrained):
@@ -192,8 +198,12 @@ def test_metrics_report_against_the_first_commit(retrained):
     for link in links:
         assert (report_dir / link).is_file() and (report_dir / link).stat().st_size > 1000, link
     run(["git", "cat-file", "-e", f"{retrained['base_rev']}:artifacts/evaluate/plots/roc.png"], clone)
-    base_roc = subprocess.run(["git", "show", f"{retrained['base_rev']}:artifacts/evaluate/plots/roc.png"],
-                              cwd=clone, capture_output=True, check=True).stdout
+    base_roc = subprocess.run(
+        ["git", "show", f"{retrained['base_rev']}:artifacts/evaluate/plots/roc.png"],
+        cwd=clone,
+        capture_output=True,
+        check=True,
+    ).stdout
     assert (report_dir / "images/base_roc.png").read_bytes() == base_roc
     assert (report_dir / "images/workspace_roc.png").read_bytes() == (clone / PLOTS_ROC).read_bytes()
     # The committed retrain report says the same (both compare the workspace with the first commit).
@@ -206,8 +216,11 @@ def test_metrics_report_against_the_first_commit(retrained):
 def test_metrics_report_absolute_image_links(retrained):
     clone = retrained["clone"]
     url = "https://raw.githubusercontent.com/o/r/pr-report-assets/pr-1/abc"
-    run(["python", "scripts/metrics_report.py", "--base", retrained["base_rev"], "--out", "report-url"], clone,
-        env={"REPORT_IMAGE_BASE_URL": url})
+    run(
+        ["python", "scripts/metrics_report.py", "--base", retrained["base_rev"], "--out", "report-url"],
+        clone,
+        env={"REPORT_IMAGE_BASE_URL": url},
+    )
     report = (clone / "report-url/report.md").read_text()
     assert f"]({url}/workspace_roc.png)" in report and f"]({url}/base_pr.png)" in report
 
@@ -223,7 +236,9 @@ def test_training_is_reproducible(base_project, tmp_path):
     again = copy_of(base, tmp_path / "again")
     run(["dvc", "repro", "--force", "--single-item", "validate", "tune", "train", "evaluate", "package"], again)
     # every output hash in dvc.lock is the same: the data docs, the study's best trial, the model, the Bento
-    assert run(["git", "diff", "--stat", "--", "dvc.lock"], again).stdout == "", run(["git", "diff", "dvc.lock"], again).stdout
+    assert run(["git", "diff", "--stat", "--", "dvc.lock"], again).stdout == "", run(
+        ["git", "diff", "dvc.lock"], again
+    ).stdout
     for path in METRICS:
         first, second = json.loads((base / path).read_text()), json.loads((again / path).read_text())
         assert first == second, f"{path} differs between two runs:\n{first}\n{second}"
@@ -231,7 +246,9 @@ def test_training_is_reproducible(base_project, tmp_path):
     assert (base / model / "model.pt").read_bytes() == (again / model / "model.pt").read_bytes()
     specs = [json.loads((root / model / "model.json").read_text()) for root in (base, again)]
     assert specs[0] == specs[1]
-    assert (base / "artifacts/tune/best_params.json").read_text() == (again / "artifacts/tune/best_params.json").read_text()
+    assert (base / "artifacts/tune/best_params.json").read_text() == (
+        again / "artifacts/tune/best_params.json"
+    ).read_text()
 
 
 def test_documented_experiment_commands(base_project, tmp_path):
@@ -300,14 +317,31 @@ def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, 
     project = copy_of(base, tmp_path / "ablation")
     params = yaml.safe_load((project / "params.yaml").read_text())
     baseline = params["baselines"]["meso4"]
-    variants = {"base": {}, "variants": {"meso4": {"train": baseline},
-                                         "frequency": {"train": {**baseline, "frequency_branch": True}},
-                                         "quick": {"train": {**baseline, "epochs": 1}}}}
+    variants = {
+        "base": {},
+        "variants": {
+            "meso4": {"train": baseline},
+            "frequency": {"train": {**baseline, "frequency_branch": True}},
+            "quick": {"train": {**baseline, "epochs": 1}},
+        },
+    }
     (project / "variants.yaml").write_text(yaml.safe_dump(variants))
     # the stages' torch threads (compute.threads; ablation.py leaves torch's default): the same float sums
     threads = {"OMP_NUM_THREADS": str(params["compute"]["threads"])}
-    run(["python", "scripts/ablation.py", "--variants-file", "variants.yaml", "--out", "out", "--only",
-         "meso4,frequency"], project, env=threads)
+    run(
+        [
+            "python",
+            "scripts/ablation.py",
+            "--variants-file",
+            "variants.yaml",
+            "--out",
+            "out",
+            "--only",
+            "meso4,frequency",
+        ],
+        project,
+        env=threads,
+    )
     results = json.loads((project / "out/results.json").read_text())
     assert set(results) == {"meso4", "frequency"}
     [meso4], [frequency] = results["meso4"], results["frequency"]
@@ -326,8 +360,20 @@ def test_ablation_script_trains_each_variant_and_writes_the_table(base_project, 
     assert re.search(rf"\|\s+{frequency['in_domain_frame_auc']:.3f}\s+\|", row), row
     assert (project / "out/auc_vs_time.png").stat().st_size > 0
 
-    run(["python", "scripts/ablation.py", "--variants-file", "variants.yaml", "--out", "lomo", "--only", "quick",
-         "--leave-one-method-out"], project)
+    run(
+        [
+            "python",
+            "scripts/ablation.py",
+            "--variants-file",
+            "variants.yaml",
+            "--out",
+            "lomo",
+            "--only",
+            "quick",
+            "--leave-one-method-out",
+        ],
+        project,
+    )
     manifest = pd.read_csv(project / "artifacts/manifest.csv")
     methods = sorted(manifest.loc[(manifest["label"] == 1) & (manifest["split"] != "test"), "method"].unique())
     assert len(methods) >= 2
@@ -350,7 +396,9 @@ def test_check_reproduced_fails_on_a_changed_committed_file(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "dvc.lock").write_text("md5: a\n")
     subprocess.run(["git", "add", "dvc.lock"], cwd=tmp_path, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], cwd=tmp_path, check=True
+    )
     (tmp_path / "scratch.txt").write_text("untracked files do not count\n")
     clean = subprocess.run([script], cwd=tmp_path, capture_output=True, text=True)
     assert clean.returncode == 0 and "reproduced" in clean.stdout
@@ -360,14 +408,29 @@ def test_check_reproduced_fails_on_a_changed_committed_file(tmp_path):
     assert "-md5: a" in dirty.stderr and "+md5: b" in dirty.stderr
 
 
-@pytest.mark.parametrize(("flavour", "expected"), [
-    ("cpu", ["sha-0123456789ab", "v1.2.0", "latest"]),
-    ("gpu", ["sha-0123456789ab-gpu", "v1.2.0-gpu", "latest-gpu"]),
-])
+@pytest.mark.parametrize(
+    ("flavour", "expected"),
+    [
+        ("cpu", ["sha-0123456789ab", "v1.2.0", "latest"]),
+        ("gpu", ["sha-0123456789ab-gpu", "v1.2.0-gpu", "latest-gpu"]),
+    ],
+)
 def test_release_image_tags_per_flavour(flavour, expected):
     """The release job's two flavours never overwrite each other's tags; a GTO tag counts as its version."""
-    env = {**os.environ, "GITHUB_SHA": "0123456789abcdef", "GITHUB_REF_NAME": "deepfake-detector@v1.2.0",
-           "GITHUB_REF_TYPE": "tag", "FLAVOUR": flavour}
-    done = subprocess.run(["scripts/release_image.sh", "tags", "ghcr.io/Owner/Repo"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=30, check=True)
+    env = {
+        **os.environ,
+        "GITHUB_SHA": "0123456789abcdef",
+        "GITHUB_REF_NAME": "deepfake-detector@v1.2.0",
+        "GITHUB_REF_TYPE": "tag",
+        "FLAVOUR": flavour,
+    }
+    done = subprocess.run(
+        ["scripts/release_image.sh", "tags", "ghcr.io/Owner/Repo"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert done.stdout.split() == expected

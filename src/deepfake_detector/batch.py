@@ -23,16 +23,34 @@ from deepfake_detector.models.spec import ModelSpec
 PART_GLOB = "part-*.parquet"
 CHUNK_FILES = 64  # files per part file: small enough that a lost worker redoes little, big enough to be few files
 # the columns of every part file: what a reviewer filters on, and the whole Prediction as JSON for the rest
-COLUMNS = ("path", "verdict", "fake_probability", "threshold", "reason", "treated_as", "faces", "frames", "error",
-           "credentials", "model_version", "prediction_json")
+COLUMNS = (
+    "path",
+    "verdict",
+    "fake_probability",
+    "threshold",
+    "reason",
+    "treated_as",
+    "faces",
+    "frames",
+    "error",
+    "credentials",
+    "model_version",
+    "prediction_json",
+)
 
 
 def prediction_row(prediction: Prediction) -> dict:
     return {
-        "path": prediction.path, "verdict": prediction.verdict, "fake_probability": prediction.fake_probability,
-        "threshold": prediction.threshold, "reason": prediction.reason["code"] if prediction.reason else None,
-        "treated_as": prediction.treated_as, "faces": len(prediction.faces), "frames": prediction.frames,
-        "error": prediction.error, "model_version": prediction.model_version,
+        "path": prediction.path,
+        "verdict": prediction.verdict,
+        "fake_probability": prediction.fake_probability,
+        "threshold": prediction.threshold,
+        "reason": prediction.reason["code"] if prediction.reason else None,
+        "treated_as": prediction.treated_as,
+        "faces": len(prediction.faces),
+        "frames": prediction.frames,
+        "error": prediction.error,
+        "model_version": prediction.model_version,
         "credentials": prediction.credentials.status if prediction.credentials else None,
         "prediction_json": json.dumps(prediction.to_dict(), default=str),
     }
@@ -70,18 +88,29 @@ def chunks_to_score(paths: list[Path], out: Path, chunk_files: int) -> tuple[lis
     done = scored_paths(out)
     todo = [str(p) for p in paths if str(p) not in done]
     run = len({p.name.split("-")[1] for p in out.glob(PART_GLOB)})  # part-<run>-<chunk>.parquet
-    chunks = [Chunk(f"part-{run:04d}-{i // chunk_files:06d}.parquet", tuple(todo[i : i + chunk_files]))
-              for i in range(0, len(todo), chunk_files)]
+    chunks = [
+        Chunk(f"part-{run:04d}-{i // chunk_files:06d}.parquet", tuple(todo[i : i + chunk_files]))
+        for i in range(0, len(todo), chunk_files)
+    ]
     return chunks, len(paths) - len(todo)
 
 
-def score_to_parquet(paths: list[Path], model_dir: Path, out: Path, compute: ComputeConfig, cropped: bool | None,
-                     chunk_files: int = CHUNK_FILES) -> dict[str, int]:
+def score_to_parquet(
+    paths: list[Path],
+    model_dir: Path,
+    out: Path,
+    compute: ComputeConfig,
+    cropped: bool | None,
+    chunk_files: int = CHUNK_FILES,
+) -> dict[str, int]:
     """Score `paths` into the Parquet folder `out` on compute.engine; returns counts (scored, failed, skipped)."""
     ModelSpec.load(model_dir)  # a missing or wrong model folder fails here, before any worker starts
     out.mkdir(parents=True, exist_ok=True)
     chunks, skipped = chunks_to_score(paths, out, chunk_files)
     scorer = partial(ChunkScorer, model_dir.resolve(), out.resolve(), cropped, compute.detect_device)
     done = run_units(chunks, scorer, compute, Progress("predict", "file", size=lambda chunk: len(chunk.paths)))
-    return {"scored": sum(d["files"] for d in done), "failed": sum(d["failed"] for d in done),
-            "already_scored": skipped}
+    return {
+        "scored": sum(d["files"] for d in done),
+        "failed": sum(d["failed"] for d in done),
+        "already_scored": skipped,
+    }

@@ -11,8 +11,11 @@ import typer
 
 from deepfake_detector.paths import MODEL_DIR
 
-app = typer.Typer(help="Deepfake detection: make demo data, index datasets, predict on files, serve the model.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Deepfake detection: make demo data, index datasets, predict on files, serve the model.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 data_app = typer.Typer(help="Dataset commands.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -21,7 +24,9 @@ app.add_typer(data_app, name="data")
 def demo_data(
     out: Annotated[Path, typer.Argument(help="Folder to write the synthetic corpus to (e.g. data/demo).")],
     seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
-    identities: Annotated[int, typer.Option(help="Rendered identities (in swap pairs); 64 is the shipped corpus.")] = 64,
+    identities: Annotated[
+        int, typer.Option(help="Rendered identities (in swap pairs); 64 is the shipped corpus.")
+    ] = 64,
 ) -> None:
     """Generate the synthetic demo corpus: rendered faces, real manipulations, labels.csv."""
     from deepfake_detector.demo import generate_corpus
@@ -39,19 +44,40 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Images, videos, folders (walked) or quoted globs.")],
     model: Annotated[Path, typer.Option(help="Model folder (model.json + model.onnx or model.pt).")] = MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input, one per line.")] = False,
-    cropped: Annotated[bool | None, typer.Option(
-        "--cropped/--not-cropped", help="The inputs are face crops (cut as training cut crop datasets) or are not; "
-                                        "default: decided per file from the detection.")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Write one row per file to this Parquet folder instead of printing; a re-run skips files in it.")] = None,
-    explain: Annotated[Path | None, typer.Option(
-        help="Save where the model looked: one heatmap overlay PNG per scored face (per frame of a video) in "
-             "this folder; --json then carries the heatmaps too.")] = None,
-    frames: Annotated[Path | None, typer.Option(
-        help="Save each video's evidence frames in this folder: JPEGs with the face box of each judged person's "
-             "highest- and median-scoring frame; --json then names the files.")] = None,
-    all_frames: Annotated[bool, typer.Option(
-        "--all-frames", help="With --frames: every frame a judged person was scored in (the API's ?frames=all).")] = False,
+    cropped: Annotated[
+        bool | None,
+        typer.Option(
+            "--cropped/--not-cropped",
+            help="The inputs are face crops (cut as training cut crop datasets) or are not; "
+            "default: decided per file from the detection.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write one row per file to this Parquet folder instead of printing; a re-run skips files in it."
+        ),
+    ] = None,
+    explain: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save where the model looked: one heatmap overlay PNG per scored face (per frame of a video) in "
+            "this folder; --json then carries the heatmaps too."
+        ),
+    ] = None,
+    frames: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save each video's evidence frames in this folder: JPEGs with the face box of each judged person's "
+            "highest- and median-scoring frame; --json then names the files."
+        ),
+    ] = None,
+    all_frames: Annotated[
+        bool,
+        typer.Option(
+            "--all-frames", help="With --frames: every frame a judged person was scored in (the API's ?frames=all)."
+        ),
+    ] = False,
     # the next three default to params.compute's defaults (engine local; a Ray of 2 workers started here)
     engine: Annotated[str | None, typer.Option(help="With --out: local (this process) or ray (Ray workers).")] = None,
     ray_address: Annotated[str | None, typer.Option(help="With --engine ray: local, auto or ray://host:port.")] = None,
@@ -79,8 +105,15 @@ def predict(
     _predict_and_print(paths, model, as_json, cropped, explain, frames, "all" if all_frames else "key")
 
 
-def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: bool | None,
-                       explain: Path | None, frames: Path | None, which_frames: str) -> None:
+def _predict_and_print(
+    paths: list[Path],
+    model: Path,
+    as_json: bool,
+    cropped: bool | None,
+    explain: Path | None,
+    frames: Path | None,
+    which_frames: str,
+) -> None:
     from tqdm import tqdm
 
     from deepfake_detector.inference import Predictor
@@ -97,8 +130,9 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
         raise typer.Exit(2)
     failed = 0
     for path in tqdm(inputs, desc="predict", unit="file", file=sys.stderr):
-        r, decoded = predictor.predict_path_and_frames(path, cropped=cropped, explain=explain is not None,
-                                                       evidence=which_frames if frames is not None else "none")
+        r, decoded = predictor.predict_path_and_frames(
+            path, cropped=cropped, explain=explain is not None, evidence=which_frames if frames is not None else "none"
+        )
         if explain is not None:
             _save_overlays(explain, path, r, decoded)
         if frames is not None:
@@ -112,11 +146,15 @@ def _predict_and_print(paths: list[Path], model: Path, as_json: bool, cropped: b
             typer.echo(f"{r.path}: {r.verdict.upper()} ({r.reason['code']}) {r.reason['message']}")
         else:
             people = f", {len(r.tracks)} people, decided by person {r.decided_by_track}" if len(r.tracks) > 1 else ""
-            typer.echo(f"{r.path}: {r.verdict.upper()} (fake probability {r.fake_probability:.3f}, "
-                       f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s){people})")
+            typer.echo(
+                f"{r.path}: {r.verdict.upper()} (fake probability {r.fake_probability:.3f}, "
+                f"threshold {r.threshold:.3f}, {len(r.faces)} face(s) in {r.frames} frame(s){people})"
+            )
             if r.verdict == "fake" and r.manipulation:
-                typer.echo(f"{r.path}: most likely method {r.manipulation['method']} "
-                           f"({r.manipulation['probability']:.0%}, if it is fake)")
+                typer.echo(
+                    f"{r.path}: most likely method {r.manipulation['method']} "
+                    f"({r.manipulation['probability']:.0%}, if it is fake)"
+                )
         if not r.error and r.credentials.status != "none":  # beside the verdict, never part of it
             typer.echo(f"{r.path}: {r.credentials.message}")
         if r.evidence_frames and not as_json:
@@ -163,8 +201,15 @@ def _save_overlays(folder: Path, path: Path, prediction, frames) -> None:
         cv2.imwrite(str(folder / f"{stem}{suffix}.png"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
 
 
-def _predict_to_parquet(inputs: list[Path], model: Path, out: Path, cropped: bool | None, engine: str | None,
-                        ray_address: str | None, workers: int | None) -> None:
+def _predict_to_parquet(
+    inputs: list[Path],
+    model: Path,
+    out: Path,
+    cropped: bool | None,
+    engine: str | None,
+    ray_address: str | None,
+    workers: int | None,
+) -> None:
     from pydantic import ValidationError
 
     from deepfake_detector.batch import score_to_parquet
@@ -220,10 +265,16 @@ def data_index(
 
 @app.command()
 def serve(
-    model: Annotated[Path, typer.Option(help="Model folder to serve (the package stage writes artifacts/model).")] = MODEL_DIR,
+    model: Annotated[
+        Path, typer.Option(help="Model folder to serve (the package stage writes artifacts/model).")
+    ] = MODEL_DIR,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
-    host: Annotated[str, typer.Option(help="Interface; 0.0.0.0 exposes the service beyond this machine.")] = "127.0.0.1",
-    params: Annotated[Path, typer.Option(help="params.yaml whose `serve` section sets upload limits.")] = Path("params.yaml"),
+    host: Annotated[
+        str, typer.Option(help="Interface; 0.0.0.0 exposes the service beyond this machine.")
+    ] = "127.0.0.1",
+    params: Annotated[Path, typer.Option(help="params.yaml whose `serve` section sets upload limits.")] = Path(
+        "params.yaml"
+    ),
 ) -> None:
     """Start the BentoML service with the upload page at http://HOST:PORT/."""
     from deepfake_detector.config import ServeConfig, load_params
@@ -242,7 +293,9 @@ def serve(
 @app.command("web-site")
 def web_site(
     out: Annotated[Path, typer.Argument(help="Folder to write (index.html, static/, web_model/).")],
-    model: Annotated[Path, typer.Option(help="Model folder with the web model files (the package stage's).")] = MODEL_DIR,
+    model: Annotated[
+        Path, typer.Option(help="Model folder with the web model files (the package stage's).")
+    ] = MODEL_DIR,
 ) -> None:
     """The upload page with its in-browser check as plain files, for any static file server (docs/serving.md)."""
     from deepfake_detector.serving.web import write_site

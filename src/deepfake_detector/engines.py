@@ -52,8 +52,14 @@ class Progress:
     size: Callable[[Any], int] = lambda unit: 1
 
 
-def run_units(units: Sequence[Any], make_worker: Callable[..., Worker], compute: ComputeConfig,
-              progress: Progress, resume_dir: Path | None = None, files: UnitFiles | None = None) -> list[Any]:
+def run_units(
+    units: Sequence[Any],
+    make_worker: Callable[..., Worker],
+    compute: ComputeConfig,
+    progress: Progress,
+    resume_dir: Path | None = None,
+    files: UnitFiles | None = None,
+) -> list[Any]:
     """[worker(unit) for unit in units] on compute.engine, with progress (done, rate, ETA). `make_worker` must be
     picklable for Ray (a class or a functools.partial of one), and the worker's outputs must be picklable. With
     `files` (see UnitFiles) it is called as make_worker(out=..., fetch=...), else with no arguments.
@@ -132,12 +138,20 @@ class Meter:
         holds it: a clock reading in a committed metrics file would change with every run (benchmarks parse it)."""
         desc, unit_name = self.progress.desc, self.progress.unit_name
         rate = self.work / seconds if seconds else 0.0
-        log.info("%s: %.2f %ss/s (with the workers' start-up): %d %ss in %.1f s", desc, rate, unit_name, self.work,
-                 unit_name, seconds)
+        log.info(
+            "%s: %.2f %ss/s (with the workers' start-up): %d %ss in %.1f s",
+            desc,
+            rate,
+            unit_name,
+            self.work,
+            unit_name,
+            seconds,
+        )
 
 
-def _run_here(units: dict[int, Any], make_worker: Callable[..., Worker], out: Path | None,
-              finished: Callable[[int, Any], None]) -> None:
+def _run_here(
+    units: dict[int, Any], make_worker: Callable[..., Worker], out: Path | None, finished: Callable[[int, Any], None]
+) -> None:
     """Each of `units` (by index) through one worker in this process, in order."""
     worker = _build(make_worker, out)
     for i, unit in units.items():
@@ -202,8 +216,14 @@ class _RayWorker:
         return {"index": row["index"], "result": pickle.dumps(result)}
 
 
-def _run_on_ray(units: dict[int, Any], make_worker: Callable[..., Worker], out: Path | None,
-                staging: Staging | None, compute: ComputeConfig, finished: Callable[[int, Any], None]) -> None:
+def _run_on_ray(
+    units: dict[int, Any],
+    make_worker: Callable[..., Worker],
+    out: Path | None,
+    staging: Staging | None,
+    compute: ComputeConfig,
+    finished: Callable[[int, Any], None],
+) -> None:
     """Each of `units` (by index) through a worker on Ray; `finished(index, result)` as results arrive."""
     import ray
     import ray.data
@@ -213,8 +233,10 @@ def _run_on_ray(units: dict[int, Any], make_worker: Callable[..., Worker], out: 
         rows = [{"index": i, "unit": pickle.dumps(unit)} for i, unit in units.items()]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * compute.ray_workers)))
         mapped = dataset.map(
-            _RayWorker, fn_constructor_args=(make_worker, out, staging),
-            compute=ray.data.ActorPoolStrategy(size=compute.ray_workers), num_cpus=compute.ray_cpus_per_worker,
+            _RayWorker,
+            fn_constructor_args=(make_worker, out, staging),
+            compute=ray.data.ActorPoolStrategy(size=compute.ray_workers),
+            num_cpus=compute.ray_cpus_per_worker,
         )  # Ray Data restarts a worker that dies (killed, out of memory, a lost node) and runs its unit again
         for row in mapped.iter_rows():  # streams: results arrive as workers finish, in any order
             finished(row["index"], pickle.loads(row["result"]))
@@ -236,11 +258,15 @@ def _connect(compute: ComputeConfig) -> bool:
         ray.init(
             address=None if local else compute.ray_address,
             num_cpus=compute.ray_workers * compute.ray_cpus_per_worker if local else None,
-            include_dashboard=False, log_to_driver=False, configure_logging=False,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
         )
     except ConnectionError as err:
-        raise UserError(f"compute.ray_address={compute.ray_address}: no Ray cluster answered ({err}); start one "
-                        "(`ray start --head`), fix the address, or set compute.ray_address: local") from None
+        raise UserError(
+            f"compute.ray_address={compute.ray_address}: no Ray cluster answered ({err}); start one "
+            "(`ray start --head`), fix the address, or set compute.ray_address: local"
+        ) from None
     ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress bar counts the units
     log.info("Ray %s: %s", "started on this machine" if local else "cluster", ray.cluster_resources())
     return local

@@ -63,8 +63,9 @@ def pick(probabilities: Sequence[float], choice: FrameChoice) -> list[tuple[int,
     return sorted(roles.items())
 
 
-def render(rgb: np.ndarray, box: Sequence[float], colour: tuple[int, int, int],
-           cfg: EvidenceConfig) -> tuple[bytes, float, tuple[int, int]]:
+def render(
+    rgb: np.ndarray, box: Sequence[float], colour: tuple[int, int, int], cfg: EvidenceConfig
+) -> tuple[bytes, float, tuple[int, int]]:
     """The frame shrunk to cfg.max_side with the box drawn in, as JPEG bytes; its scale and (width, height)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, cfg.max_side / max(h, w))
@@ -78,8 +79,14 @@ def render(rgb: np.ndarray, box: Sequence[float], colour: tuple[int, int, int],
     return jpeg.tobytes(), scale, size
 
 
-def evidence_frames(rgb_of: dict[int, np.ndarray], faces: Sequence[ScoredFace], judged: Sequence[int],
-                    threshold: float, choice: FrameChoice, cfg: EvidenceConfig) -> list[EvidenceFrame]:
+def evidence_frames(
+    rgb_of: dict[int, np.ndarray],
+    faces: Sequence[ScoredFace],
+    judged: Sequence[int],
+    threshold: float,
+    choice: FrameChoice,
+    cfg: EvidenceConfig,
+) -> list[EvidenceFrame]:
     """The evidence of each judged person (`judged`: their tracks), in track then frame order; `rgb_of`: the
     decoded frames by index."""
     out = []
@@ -89,6 +96,18 @@ def evidence_frames(rgb_of: dict[int, np.ndarray], faces: Sequence[ScoredFace], 
             face = mine[i]
             colour = FAKE_RGB if face.fake_probability >= threshold else REAL_RGB
             jpeg, scale, (width, height) = render(rgb_of[face.frame_idx], face.box, colour, cfg)
-            out.append(EvidenceFrame(track, face.frame_idx, face.t, face.fake_probability, list(face.box), role,
-                                     round(scale, 6), width, height, base64.b64encode(jpeg).decode("ascii")))
+            out.append(
+                EvidenceFrame(
+                    track,
+                    face.frame_idx,
+                    face.t,
+                    face.fake_probability,
+                    list(face.box),
+                    role,
+                    round(scale, 6),
+                    width,
+                    height,
+                    base64.b64encode(jpeg).decode("ascii"),
+                )
+            )
     return out

@@ -37,7 +37,9 @@ def occlusion_maps(logits: Logits, batch: np.ndarray, cfg: ExplainConfig) -> np.
     with torch.no_grad():
         attribution = Occlusion(forward).attribute(
             torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)),
-            sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride), baselines=0.0,
+            sliding_window_shapes=(channels, window, window),
+            strides=(channels, stride, stride),
+            baselines=0.0,
             perturbations_per_eval=max(1, cfg.batch_size // len(batch)),  # about batch_size crops per model call
         )
     drop = attribution.sum(dim=1).clamp(min=0).numpy()  # one window covers every channel: summed, not averaged

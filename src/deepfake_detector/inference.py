@@ -125,8 +125,10 @@ class Predictor:
             path = self.model_dir / TEMPORAL_WEIGHTS
             head = TemporalTorch(path, self.spec) if path.exists() else None
         if head is None and self.uses_temporal_head:
-            raise FileNotFoundError(f"{path}: model.json scores videos with the temporal head but the file is missing; "
-                                    "re-run the train (or package) stage")
+            raise FileNotFoundError(
+                f"{path}: model.json scores videos with the temporal head but the file is missing; "
+                "re-run the train (or package) stage"
+            )
         return head
 
     @property
@@ -141,8 +143,9 @@ class Predictor:
                 self._detector = FaceDetector(self.spec.faces, self.detect_device)
             return self._detector
 
-    def find_faces(self, rgbs: list[np.ndarray], media: str,
-                   cropped: bool | None) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
+    def find_faces(
+        self, rgbs: list[np.ndarray], media: str, cropped: bool | None
+    ) -> tuple[list[list[Face | None]], int | None, tuple[str, str]]:
         """Each person's face per frame (the main face's track first; a face crop has only that one), how many
         faces an image holds, and whether the file is treated as a face crop (and why). A face crop goes through
         the same detection and cut as training's crop datasets (faces.already_cropped: padded or whole);
@@ -169,8 +172,7 @@ class Predictor:
 
     def logits(self, crops: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         out = [
-            self.backend.logits(self.model_input(crops[i : i + batch_size]))
-            for i in range(0, len(crops), batch_size)
+            self.backend.logits(self.model_input(crops[i : i + batch_size])) for i in range(0, len(crops), batch_size)
         ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -258,9 +260,17 @@ class Predictor:
         rgb_of = {frame.index: frame.rgb for frame in frames}
         return evidence_frames(rgb_of, result.faces, judged, self.spec.threshold, choice, cfg)
 
-    def track_verdicts(self, media: str, frames: int, kept: list[tuple[Frame, Face, int]], probs: np.ndarray,
-                       embeddings: np.ndarray | None, distances: np.ndarray, methods: np.ndarray,
-                       main_reason: Reason | None) -> list[TrackVerdict]:
+    def track_verdicts(
+        self,
+        media: str,
+        frames: int,
+        kept: list[tuple[Frame, Face, int]],
+        probs: np.ndarray,
+        embeddings: np.ndarray | None,
+        distances: np.ndarray,
+        methods: np.ndarray,
+        main_reason: Reason | None,
+    ) -> list[TrackVerdict]:
         """Each person's verdict from their scored faces (`kept`: frame, face, track), under the same "cannot
         judge" rules as the file: a bystander seen in too few frames, too small, or unlike the validation
         faces, does not count. The main track carries the file's own reason."""
@@ -269,50 +279,81 @@ class Predictor:
         for n in range(int(track_of.max()) + 1):
             mine = track_of == n
             sizes = [face.size_px for _, face, track in kept if track == n]
-            reason = (cannot_judge(self.spec.judge, media, frames, sizes)
-                      or self.outside_range(distances[mine])) if n else main_reason
+            reason = (
+                (cannot_judge(self.spec.judge, media, frames, sizes) or self.outside_range(distances[mine]))
+                if n
+                else main_reason
+            )
             if reason is not None:
                 verdicts.append(TrackVerdict(n, int(mine.sum()), CANNOT_JUDGE, reason=reason.to_dict()))
                 continue
             p = self.item_probability(media, probs[mine], None if embeddings is None else embeddings[mine])
-            verdicts.append(TrackVerdict(n, int(mine.sum()), "fake" if p >= self.spec.threshold else "real", p,
-                                         manipulation=self.manipulation(methods[mine])))
+            verdicts.append(
+                TrackVerdict(
+                    n,
+                    int(mine.sum()),
+                    "fake" if p >= self.spec.threshold else "real",
+                    p,
+                    manipulation=self.manipulation(methods[mine]),
+                )
+            )
         return verdicts
 
     def outside_range(self, distances: np.ndarray) -> Reason | None:
-        """"out_of_distribution" for a face whose embedding distances (one per scored frame) are beyond the
+        """ "out_of_distribution" for a face whose embedding distances (one per scored frame) are beyond the
         validation faces' range, under the judge rules."""
         limit = self.spec.embedding_range.max_distance if self.spec.embedding_range else None
         return outside_range(self.spec.judge, [float(d) for d in distances if np.isfinite(d)], limit)
 
     # -- files -> verdicts -------------------------------------------------------------------------------
-    def predict_path(self, path: str | Path, max_pixels: int | None = None, frames_per_video: int | None = None,
-                     assess_crops: CropAssessor | None = None, cropped: bool | None = None,
-                     explain: bool = False, evidence: FrameChoice = "none") -> Prediction:
+    def predict_path(
+        self,
+        path: str | Path,
+        max_pixels: int | None = None,
+        frames_per_video: int | None = None,
+        assess_crops: CropAssessor | None = None,
+        cropped: bool | None = None,
+        explain: bool = False,
+        evidence: FrameChoice = "none",
+    ) -> Prediction:
         """Never raises for bad input: the error is reported in the Prediction.
 
         `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `assess_crops`
         replaces `self.assess_crops` (the service passes its micro-batcher, which calls `self.assess_crops`);
         `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None);
         `explain`: add each face's heatmap; `evidence`: which frames of a video to return as JPEGs (evidence.py)."""
-        return self.predict_path_and_frames(path, max_pixels, frames_per_video, assess_crops, cropped, explain,
-                                            evidence)[0]
+        return self.predict_path_and_frames(
+            path, max_pixels, frames_per_video, assess_crops, cropped, explain, evidence
+        )[0]
 
-    def predict_path_and_frames(self, path: str | Path, max_pixels: int | None = None,
-                                frames_per_video: int | None = None, assess_crops: CropAssessor | None = None,
-                                cropped: bool | None = None, explain: bool = False,
-                                evidence: FrameChoice = "none") -> tuple[Prediction, list[Frame]]:
+    def predict_path_and_frames(
+        self,
+        path: str | Path,
+        max_pixels: int | None = None,
+        frames_per_video: int | None = None,
+        assess_crops: CropAssessor | None = None,
+        cropped: bool | None = None,
+        explain: bool = False,
+        evidence: FrameChoice = "none",
+    ) -> tuple[Prediction, list[Frame]]:
         """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
         try:
-            return self.predict_path_or_raise(path, max_pixels, frames_per_video, assess_crops, cropped, explain,
-                                              evidence)
+            return self.predict_path_or_raise(
+                path, max_pixels, frames_per_video, assess_crops, cropped, explain, evidence
+            )
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version), []
 
-    def predict_path_or_raise(self, path: str | Path, max_pixels: int | None = None,
-                              frames_per_video: int | None = None, assess_crops: CropAssessor | None = None,
-                              cropped: bool | None = None, explain: bool = False,
-                              evidence: FrameChoice = "none") -> tuple[Prediction, list[Frame]]:
+    def predict_path_or_raise(
+        self,
+        path: str | Path,
+        max_pixels: int | None = None,
+        frames_per_video: int | None = None,
+        assess_crops: CropAssessor | None = None,
+        cropped: bool | None = None,
+        explain: bool = False,
+        evidence: FrameChoice = "none",
+    ) -> tuple[Prediction, list[Frame]]:
         """predict_path_and_frames, but a file that cannot be read raises its MediaError (MediaTooLarge when
         over max_pixels): the service refuses it with the HTTP status of the error's type."""
         path = Path(path)
@@ -323,17 +364,26 @@ class Predictor:
         else:
             frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
         decoded = time.perf_counter()
-        prediction = self.predict_frames(frames, media, str(path), assess_crops, cropped=cropped, explain=explain,
-                                         evidence=evidence)
+        prediction = self.predict_frames(
+            frames, media, str(path), assess_crops, cropped=cropped, explain=explain, evidence=evidence
+        )
         scored = time.perf_counter()
         prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
         prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
         prediction.timings_ms["credentials"] = round((time.perf_counter() - scored) * 1000, 1)
         return prediction, frames
 
-    def predict_frames(self, frames: list[Frame], media: str, name: str, assess_crops: CropAssessor | None = None,
-                       faces: list[Face | None] | None = None, cropped: bool | None = False,
-                       explain: bool = False, evidence: FrameChoice = "none") -> Prediction:
+    def predict_frames(
+        self,
+        frames: list[Frame],
+        media: str,
+        name: str,
+        assess_crops: CropAssessor | None = None,
+        faces: list[Face | None] | None = None,
+        cropped: bool | None = False,
+        explain: bool = False,
+        evidence: FrameChoice = "none",
+    ) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
         robustness sweep detects once per video for all its models); `cropped`, `explain`, `evidence` as in
         predict_path."""
@@ -343,17 +393,30 @@ class Predictor:
             tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
         is_crop = treated_as[0] == "face_crop"
         detected = time.perf_counter()
-        kept = [(frame, face, n) for n, track in enumerate(tracks)
-                for frame, face in zip(frames, track, strict=True) if face is not None]
-        result = Prediction(path=name, media=media, frames=len(frames), model_version=self.spec.version,
-                            threshold=self.spec.threshold, treated_as=treated_as[0], treated_as_because=treated_as[1])
+        kept = [
+            (frame, face, n)
+            for n, track in enumerate(tracks)
+            for frame, face in zip(frames, track, strict=True)
+            if face is not None
+        ]
+        result = Prediction(
+            path=name,
+            media=media,
+            frames=len(frames),
+            model_version=self.spec.version,
+            threshold=self.spec.threshold,
+            treated_as=treated_as[0],
+            treated_as_because=treated_as[1],
+        )
         main_sizes = [face.size_px for face in tracks[0] if face is not None]
         reason = cannot_judge(self.spec.judge, media, len(frames), main_sizes, faces_in_image)
         if reason is not None and not kept:
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
             return result
         squares = [crop_square(fr.rgb.shape, face, self.spec.faces.margin, fit_inside=is_crop) for fr, face, _ in kept]
-        crops = [cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)]
+        crops = [
+            cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)
+        ]
         if media == "video" and self.uses_temporal_head:  # the head needs the embeddings themselves
             assessed, embeddings = self.assess_with_embeddings(crops)
         else:  # `assess_crops`: the service's micro-batcher, when given
@@ -364,12 +427,21 @@ class Predictor:
         if explain:
             result.timings_ms["explain"] = round((time.perf_counter() - scored) * 1000, 1)
         result.faces = [
-            FaceScore(fr.index, round(fr.t, 3), [round(v, 1) for v in face.box], round(face.prob, 4), float(p),
-                      [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side], heatmap, n,
-                      round(float(d), 3) if np.isfinite(d) else None,
-                      self.method_probabilities(m))
-            for (fr, face, n), p, d, m, sq, heatmap in zip(kept, probs, distances, methods, squares, heatmaps,
-                                                           strict=True)
+            FaceScore(
+                fr.index,
+                round(fr.t, 3),
+                [round(v, 1) for v in face.box],
+                round(face.prob, 4),
+                float(p),
+                [sq.x, sq.y, sq.x + sq.side, sq.y + sq.side],
+                heatmap,
+                n,
+                round(float(d), 3) if np.isfinite(d) else None,
+                self.method_probabilities(m),
+            )
+            for (fr, face, n), p, d, m, sq, heatmap in zip(
+                kept, probs, distances, methods, squares, heatmaps, strict=True
+            )
         ]
         main = np.array([n == 0 for _, _, n in kept])
         reason = reason or self.outside_range(distances[main])  # the face's embedding is known only now
@@ -377,7 +449,9 @@ class Predictor:
         if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
             result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
         else:  # the main track is judged (it has the file's reason, None), so there is always a decider
-            decider = max((t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability)
+            decider = max(
+                (t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability
+            )
             result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
             result.manipulation = decider.manipulation
             result.verdict = decider.verdict

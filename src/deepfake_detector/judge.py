@@ -18,7 +18,7 @@ REASONS = {
     "too_few_face_frames": "a face is in fewer than judge.min_face_frames of a video's sampled frames",
     "face_too_small": "the main face is smaller than judge.min_face_long_side_px",
     "out_of_distribution": "the main face's embedding lies outside the validation faces' range (model.json's "
-                           "embedding_range): unlike anything the model was calibrated on",
+    "embedding_range): unlike anything the model was calibrated on",
 }
 
 
@@ -31,8 +31,9 @@ class Reason:
         return asdict(self)
 
 
-def cannot_judge(rules: JudgeConfig | None, media: str, frames: int, face_sizes: list[float],
-                 faces_in_image: int | None = None) -> Reason | None:
+def cannot_judge(
+    rules: JudgeConfig | None, media: str, frames: int, face_sizes: list[float], faces_in_image: int | None = None
+) -> Reason | None:
     """Why this file gets no verdict, or None when it can be judged.
 
     `face_sizes`: the main face's longer side (source px) in each sampled frame that has one; `faces_in_image`:
@@ -42,19 +43,28 @@ def cannot_judge(rules: JudgeConfig | None, media: str, frames: int, face_sizes:
     if rules is None:
         return None
     if media == "image" and faces_in_image is not None and faces_in_image > rules.max_faces:
-        return Reason("many_faces", f"{faces_in_image} faces in one image: this looks like a collage or a screenshot; "
-                                    "upload a picture of the person in question instead")
+        return Reason(
+            "many_faces",
+            f"{faces_in_image} faces in one image: this looks like a collage or a screenshot; "
+            "upload a picture of the person in question instead",
+        )
     if media == "video" and len(face_sizes) < rules.min_face_frames * frames:
-        return Reason("too_few_face_frames", f"a face is in only {len(face_sizes)} of {frames} sampled frames (fewer "
-                                             f"than {rules.min_face_frames:.0%}); use a clip where the face stays in view")
+        return Reason(
+            "too_few_face_frames",
+            f"a face is in only {len(face_sizes)} of {frames} sampled frames (fewer "
+            f"than {rules.min_face_frames:.0%}); use a clip where the face stays in view",
+        )
     if max(face_sizes) < rules.min_face_long_side_px:
-        return Reason("face_too_small", f"the face is {max(face_sizes):.0f} px, under the {rules.min_face_long_side_px} px the "
-                                        "model needs; use a larger or sharper copy")
+        return Reason(
+            "face_too_small",
+            f"the face is {max(face_sizes):.0f} px, under the {rules.min_face_long_side_px} px the "
+            "model needs; use a larger or sharper copy",
+        )
     return None
 
 
 def outside_range(rules: JudgeConfig | None, distances: list[float], max_distance: float | None) -> Reason | None:
-    """"out_of_distribution" when the median of a face's embedding distances (models/spec.EmbeddingRange, one per
+    """ "out_of_distribution" when the median of a face's embedding distances (models/spec.EmbeddingRange, one per
     scored frame) is beyond the range the validation faces stay within; None when judged, or without the rule
     or a range."""
     if rules is None or not rules.out_of_distribution or max_distance is None or not distances:
@@ -62,7 +72,10 @@ def outside_range(rules: JudgeConfig | None, distances: list[float], max_distanc
     median = float(np.median(distances))
     if median <= max_distance:
         return None
-    return Reason("out_of_distribution", f"the face is unlike the faces the model was calibrated on (embedding "
-                                         f"distance {median:.2f}, beyond the {max_distance:.2f} that nearly all "
-                                         "of those stay within), so a verdict would be a guess; have a person "
-                                         "review it")
+    return Reason(
+        "out_of_distribution",
+        f"the face is unlike the faces the model was calibrated on (embedding "
+        f"distance {median:.2f}, beyond the {max_distance:.2f} that nearly all "
+        "of those stay within), so a verdict would be a guess; have a person "
+        "review it",
+    )

@@ -13,8 +13,11 @@ def setup_logging(level: int = logging.INFO) -> None:
 
     # logs go to stderr: stdout is for results (`deepfake predict --json` prints one JSON object per line)
     logging.basicConfig(
-        level=level, format="%(message)s", datefmt="[%X]",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)], force=True,
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)],
+        force=True,
     )
     for noisy in ("lightning", "lightning.pytorch", "PIL", "matplotlib", "bentoml", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,8 +13,10 @@ def range_line(spec: ModelSpec) -> str:
     r = spec.embedding_range
     if r is None:
         return "no check (model.json has no embedding_range)"
-    return (f"a face whose embedding lies further than {r.max_distance:.2f} from the {r.faces} validation faces' "
-            f"(the distance {r.quantile:.1%} of them stay within) gets \"cannot judge\" in the CLI and the service")
+    return (
+        f"a face whose embedding lies further than {r.max_distance:.2f} from the {r.faces} validation faces' "
+        f'(the distance {r.quantile:.1%} of them stay within) gets "cannot judge" in the CLI and the service'
+    )
 
 
 def method_line(spec: ModelSpec) -> str:
@@ -23,8 +25,10 @@ def method_line(spec: ModelSpec) -> str:
         return "not reported (model.json has no method_head)"
     faces = ", ".join(f"`{m}` ({n} faces)" for m, n in head.train_faces.items())
     accuracy = "n/a" if head.val_accuracy is None else f"{head.val_accuracy:.1%}"
-    return (f"a linear probe on the embedding over {faces} of the train split; right on {accuracy} of the "
-            "validation fakes of these methods (test: evaluate's method_head)")
+    return (
+        f"a linear probe on the embedding over {faces} of the train split; right on {accuracy} of the "
+        "validation fakes of these methods (test: evaluate's method_head)"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -36,9 +40,11 @@ def weights_line(spec: ModelSpec) -> str:
     if not spec.weights:
         return "trained from scratch (no pretrained weights)"
     w = spec.weights
-    how = {"full": "fine-tuned from ImageNet weights",
-           "layernorm": "pretrained weights, only their normalisation layers tuned",
-           "linear_probe": f"frozen pretrained weights under a linear probe on {spec.probe_layers} block(s)"}
+    how = {
+        "full": "fine-tuned from ImageNet weights",
+        "layernorm": "pretrained weights, only their normalisation layers tuned",
+        "linear_probe": f"frozen pretrained weights under a linear probe on {spec.probe_layers} block(s)",
+    }
     return f"{how[spec.finetune_mode]}: {w.get('kind')} `{w.get('name')}`, sha256 `{w.get('sha256', 'n/a')}`"
 
 
@@ -50,8 +56,10 @@ def self_blend_line(spec: ModelSpec) -> str:
     fakes = "every training fake" if sb.only else f"{sb.rate:g} of the real training faces drawn"
     line = f"{fakes}; masks from 68 landmarks on {sb.dense_landmark_share:.0%} of the crops (else MTCNN's 5 points)"
     if sb.dense_landmark_share > 0:
-        line += (" - dlib's 68-point model, trained on iBUG 300-W, whose images exclude commercial use: for a "
-                 "commercial product retrain with faces.dense_landmarks: false")
+        line += (
+            " - dlib's 68-point model, trained on iBUG 300-W, whose images exclude commercial use: for a "
+            "commercial product retrain with faces.dense_landmarks: false"
+        )
     return line
 
 
@@ -64,18 +72,22 @@ def render_model_card(spec: ModelSpec, metrics: dict, data_counts: dict, onnx_at
     )
     datasets = "\n".join(f"- `{name}`: {count} items" for name, count in data_counts.get("by_dataset", {}).items())
     prov = spec.provenance
+    frequency = " + DCT frequency branch" if spec.frequency_branch else ""
+    size, mean, std = f"{spec.input_size}x{spec.input_size}", list(spec.mean), list(spec.std)
+    calibration = f"sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f}"
+    video = f"`{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames"
     return f"""# Model card: deepfake detector `{spec.version}`
 
 Binary classifier of face crops (real = 0, fake = 1) with calibrated probabilities.
 
 ## Model
-- Backbone: `{spec.backbone}`{" + DCT frequency branch" if spec.frequency_branch else ""}, input {spec.input_size}x{spec.input_size}, normalised with mean {list(spec.mean)}, std {list(spec.std)}
+- Backbone: `{spec.backbone}`{frequency}, input {size}, normalised with mean {mean}, std {std}
 - Weights: {weights_line(spec)}
 - Trained on: {spec.trained_on_text()}
 - Faces: MTCNN, main face tracked per video, crop margin {spec.faces.margin}x, crops {spec.faces.crop_size} px
 - Self-blended training fakes: {self_blend_line(spec)}
-- Calibration: sigmoid(logit / {spec.temperature:.3f} {spec.bias:+.3f}); threshold {spec.threshold:.4f} (chosen on validation data)
-- Video score: `{spec.video_aggregation}` of {spec.frames_per_video} uniformly sampled frames (chosen on validation; `temporal`: a GRU over the frames' embeddings)
+- Calibration: {calibration} (chosen on validation data)
+- Video score: {video} (chosen on validation; `temporal`: a GRU over the frames' embeddings)
 - Out of distribution: {range_line(spec)}
 - Manipulation method: {method_line(spec)}
 - Exported to ONNX; its outputs agree with PyTorch's within {onnx_atol:g} (checked at export)

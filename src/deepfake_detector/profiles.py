@@ -64,13 +64,17 @@ def read_ablation(path: Path) -> Ablation:
     spec = read_overlay(path)
     unknown = set(spec) - {"base", "variants"}
     if unknown or not isinstance(spec.get("variants"), dict):
-        raise ConfigError(f"{path}: an ablation file holds `base` (an overlay of params.yaml every variant "
-                          f"shares) and `variants` (name: its own overlay); found {sorted(spec)}")
+        raise ConfigError(
+            f"{path}: an ablation file holds `base` (an overlay of params.yaml every variant "
+            f"shares) and `variants` (name: its own overlay); found {sorted(spec)}"
+        )
     overlays = {"base": spec.get("base") or {}, **{name: v or {} for name, v in spec["variants"].items()}}
     for name, overlay in overlays.items():
         train_keys = sorted(set(overlay) & set(TrainConfig.model_fields)) if isinstance(overlay, dict) else []
         if not isinstance(overlay, dict) or train_keys:
-            raise ConfigError(f"{path}: {name} must be an overlay of params.yaml, its train keys under `train:` "
-                              f"(e.g. {name}: {{train: {{epochs: 4}}}}); found {overlay!r}")
+            raise ConfigError(
+                f"{path}: {name} must be an overlay of params.yaml, its train keys under `train:` "
+                f"(e.g. {name}: {{train: {{epochs: 4}}}}); found {overlay!r}"
+            )
     base = overlays.pop("base")
     return Ablation(path, base, overlays)

@@ -15,8 +15,13 @@ CODE_PATHS = ("src", "stages")  # what turns params and data into artefacts (dvc
 def _last_code_commit(field: str) -> str | None:
     """`field` (a git log format, e.g. %H) of the last commit that changed CODE_PATHS; None without git."""
     try:
-        out = subprocess.run(["git", "log", "-1", f"--format={field}", "--", *CODE_PATHS], capture_output=True,
-                             text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "log", "-1", f"--format={field}", "--", *CODE_PATHS],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -32,8 +37,12 @@ def git_commit() -> str:
     if commit is None:
         return "unknown"
     try:
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         dirty = ""
     return commit + ("-dirty" if dirty else "")

@@ -15,8 +15,14 @@ from deepfake_detector.config import AGGREGATIONS
 CONFIDENT_LEVEL = 0.8  # "confident" aggregation: frames this far from 0.5 (in 2|p-0.5|) count as confident
 CONFIDENT_MIN_SHARE = 0.25  # ...and are averaged alone when at least this share of frames is confident
 
-__all__ = ["AGGREGATIONS", "CONFIDENT_LEVEL", "CONFIDENT_MIN_SHARE", "aggregate", "calibrated_probability",
-           "video_scores"]
+__all__ = [
+    "AGGREGATIONS",
+    "CONFIDENT_LEVEL",
+    "CONFIDENT_MIN_SHARE",
+    "aggregate",
+    "calibrated_probability",
+    "video_scores",
+]
 
 
 def calibrated_probability(logits, temperature: float, bias: float) -> np.ndarray:

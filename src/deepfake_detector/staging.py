@@ -32,8 +32,10 @@ class Staging:
         try:
             return fsspec.core.url_to_fs(self.root)
         except (ImportError, ValueError) as err:  # fsspec names the package: "Install s3fs to access S3"
-            raise UserError(f"compute.ray_storage={self.root.rsplit('/', 1)[0]}: {err}. Install the protocol's "
-                            "package (s3fs, gcsfs, adlfs) or set compute.ray_storage: '' (a shared folder)") from None
+            raise UserError(
+                f"compute.ray_storage={self.root.rsplit('/', 1)[0]}: {err}. Install the protocol's "
+                "package (s3fs, gcsfs, adlfs) or set compute.ray_storage: '' (a shared folder)"
+            ) from None
 
     def _remote(self, fs_root: str, *parts: str) -> str:
         return "/".join([fs_root, *(part.strip("/") for part in parts)])
@@ -48,8 +50,10 @@ class Staging:
             fs.pipe_file(probe, b"ok")
             fs.rm_file(probe)
         except Exception as err:  # each protocol raises its own errors (botocore's, OSError, ...)
-            raise UserError(f"compute.ray_storage: cannot write {self.root} ({type(err).__name__}: {err}); fix "
-                            "the URL or the credentials, or set compute.ray_storage: '' (a shared folder)") from None
+            raise UserError(
+                f"compute.ray_storage: cannot write {self.root} ({type(err).__name__}: {err}); fix "
+                "the URL or the credentials, or set compute.ray_storage: '' (a shared folder)"
+            ) from None
 
     def put_inputs(self, paths: Iterable[str]) -> int:
         """Upload the files workers will read, except those already uploaded (by a failed earlier run) and those
@@ -76,8 +80,11 @@ class Staging:
         """On a worker: upload every file unit `index` wrote under `folder`."""
         fs, root = self._fs()
         files = sorted(p for p in folder.rglob("*") if p.is_file())
-        _put(fs, [str(p) for p in files], [self._remote(root, "out", str(index), p.relative_to(folder).as_posix())
-                                            for p in files])
+        _put(
+            fs,
+            [str(p) for p in files],
+            [self._remote(root, "out", str(index), p.relative_to(folder).as_posix()) for p in files],
+        )
 
     def get_outputs(self, index: int, out: Path) -> None:
         """On the head: download unit `index`'s files into `out`, where the worker's folder would have been."""
@@ -85,7 +92,7 @@ class Staging:
         prefix = self._remote(root, "out", str(index))
         fs.invalidate_cache(prefix)  # the worker wrote them after this process may have listed the folder
         for remote in fs.find(prefix):
-            local = out / remote[len(prefix) + 1:]
+            local = out / remote[len(prefix) + 1 :]
             local.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(remote, str(local))
 

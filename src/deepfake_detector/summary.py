@@ -30,4 +30,6 @@ class StageSummary:
         log.info("skipped: %d %s", len(self.skipped), dict(reasons) if reasons else "")
         for s in self.skipped[:MAX_LISTED]:
             log.warning("skipped %s: %s", s["path"], s["reason"])
-        write_json({"stage": self.stage, "counts": self.counts, "skipped": self.skipped}, SUMMARIES / f"{self.stage}.json")
+        write_json(
+            {"stage": self.stage, "counts": self.counts, "skipped": self.skipped}, SUMMARIES / f"{self.stage}.json"
+        )

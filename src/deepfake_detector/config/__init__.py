@@ -48,7 +48,45 @@ from deepfake_detector.config.training import (
     tunable_values,
 )
 
-__all__ = ['Strict', 'SourceConfig', 'DatasetConfig', 'SplitConfig', 'DataConfig', 'FramesConfig', 'FacesConfig', 'ValidateConfig', 'AugmentConfig', 'MultiscaleConfig', 'TemporalHeadConfig', 'FinetuneConfig', 'FinetuneMode', 'Aggregation', 'AGGREGATIONS', 'EmbeddingRangeConfig', 'MethodHeadConfig', 'TrainConfig', 'TUNABLE', 'tunable_overrides', 'tunable_values', 'TuneSpace', 'TuneConfig', 'EvaluateConfig', 'RobustnessConfig', 'ComputeConfig', 'JudgeConfig', 'EvidenceConfig', 'ExplainConfig', 'PackageConfig', 'ServeConfig', 'Params', 'CURRENT_MODEL', 'merged', 'ConfigError', 'load_params', 'validate_params']
+__all__ = [
+    "Strict",
+    "SourceConfig",
+    "DatasetConfig",
+    "SplitConfig",
+    "DataConfig",
+    "FramesConfig",
+    "FacesConfig",
+    "ValidateConfig",
+    "AugmentConfig",
+    "MultiscaleConfig",
+    "TemporalHeadConfig",
+    "FinetuneConfig",
+    "FinetuneMode",
+    "Aggregation",
+    "AGGREGATIONS",
+    "EmbeddingRangeConfig",
+    "MethodHeadConfig",
+    "TrainConfig",
+    "TUNABLE",
+    "tunable_overrides",
+    "tunable_values",
+    "TuneSpace",
+    "TuneConfig",
+    "EvaluateConfig",
+    "RobustnessConfig",
+    "ComputeConfig",
+    "JudgeConfig",
+    "EvidenceConfig",
+    "ExplainConfig",
+    "PackageConfig",
+    "ServeConfig",
+    "Params",
+    "CURRENT_MODEL",
+    "merged",
+    "ConfigError",
+    "load_params",
+    "validate_params",
+]
 
 
 class Params(Strict):
@@ -80,8 +118,10 @@ class Params(Strict):
                 raise ValueError(f"baselines.{name}: {err}") from None
         unknown = [m for m in self.robustness.models if m != CURRENT_MODEL and m not in self.baselines]
         if unknown:
-            raise ValueError(f"robustness.models: {unknown} are neither '{CURRENT_MODEL}' nor in baselines "
-                             f"({sorted(self.baselines)})")
+            raise ValueError(
+                f"robustness.models: {unknown} are neither '{CURRENT_MODEL}' nor in baselines "
+                f"({sorted(self.baselines)})"
+            )
         return self
 
     def baseline(self, name: str) -> Params:

@@ -22,7 +22,8 @@ class ComputeConfig(Strict):
     detect_device: Literal["auto", "cpu", "gpu"] = "auto"  # MTCNN's device in crop_faces and the Predictor
     # torch threads of the stages that train and score (tune, train, evaluate, baselines, robustness, package;
     # 0: torch's default, one per core): results move in their last digits with the thread count, so a fixed
-    # count reproduces the committed ones on machines with more cores (docs/pipeline.md#determinism-atomic-writes-summaries)
+    # count reproduces the committed ones on machines with more cores
+    # (docs/pipeline.md#determinism-atomic-writes-summaries)
     threads: int = Field(2, ge=0)
     # torch threads for MTCNN in crop_faces (0: torch's default, one per core): MTCNN's boxes move in their last
     # digits with the thread count, so a fixed count gives the same faces.csv on any machine and either engine
@@ -46,8 +47,10 @@ class ComputeConfig(Strict):
     @classmethod
     def _storage_is_a_url(cls, value: str) -> str:
         if value and not re.match(r"^[a-z][a-z0-9+.-]*://.+", value):
-            raise ValueError(f"{value!r} is not a URL: use protocol://location (s3://bucket/work, gs://bucket/work, "
-                             "file:///mnt/work), or '' for the stage's own folders")
+            raise ValueError(
+                f"{value!r} is not a URL: use protocol://location (s3://bucket/work, gs://bucket/work, "
+                "file:///mnt/work), or '' for the stage's own folders"
+            )
         return value
 
     @model_validator(mode="after")

@@ -64,8 +64,10 @@ class DataConfig(Strict):
         names = [d.name for d in self.datasets]
         for dataset in self.datasets:
             if dataset.identities_of is not None and dataset.identities_of not in set(names) - {dataset.name}:
-                raise ValueError(f"datasets.{dataset.name}.identities_of: '{dataset.identities_of}' is not "
-                                 f"another dataset of data.datasets ({names})")
+                raise ValueError(
+                    f"datasets.{dataset.name}.identities_of: '{dataset.identities_of}' is not "
+                    f"another dataset of data.datasets ({names})"
+                )
         return self
 
 

@@ -117,21 +117,27 @@ class TrainConfig(Strict):
     @model_validator(mode="after")
     def _self_blend_only_needs_a_rate(self) -> TrainConfig:
         if self.self_blend_only and self.self_blend_rate <= 0:
-            raise ValueError("train.self_blend_only trains on real faces only, so its fakes must be self-blended: "
-                             "set train.self_blend_rate > 0 (0.5 gives as many fakes as reals)")
+            raise ValueError(
+                "train.self_blend_only trains on real faces only, so its fakes must be self-blended: "
+                "set train.self_blend_rate > 0 (0.5 gives as many fakes as reals)"
+            )
         return self
 
     @model_validator(mode="after")
     def _frozen_modes_need_pretrained_weights(self) -> TrainConfig:
         mode = self.finetune.mode
         if mode != "full" and not self.pretrained:
-            raise ValueError(f"train.finetune.mode {mode} keeps the backbone's weights frozen, so they must be "
-                             "pretrained: set train.pretrained: true (with weights installed, in train.weights or "
-                             "in the hub cache) or train.finetune.mode: full to train from scratch")
+            raise ValueError(
+                f"train.finetune.mode {mode} keeps the backbone's weights frozen, so they must be "
+                "pretrained: set train.pretrained: true (with weights installed, in train.weights or "
+                "in the hub cache) or train.finetune.mode: full to train from scratch"
+            )
         if mode == "linear_probe" and self.self_blend_only:
-            raise ValueError("train.finetune.mode linear_probe fits on the cached features of the dataset's own "
-                             "faces, so it cannot train on self-blended fakes only: set train.self_blend_only: false "
-                             "or train.finetune.mode: full")
+            raise ValueError(
+                "train.finetune.mode linear_probe fits on the cached features of the dataset's own "
+                "faces, so it cannot train on self-blended fakes only: set train.self_blend_only: false "
+                "or train.finetune.mode: full"
+            )
         return self
 
     def overridden(self, overrides: dict[str, Any]) -> TrainConfig:

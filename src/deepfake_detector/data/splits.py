@@ -32,8 +32,11 @@ def assign_splits(df: pd.DataFrame, val: float, test: float, seed: int) -> pd.Se
         mask = (split == pool) & ~df["group"].isin(group_split).to_numpy()
         sizes = df.loc[mask, "group"].value_counts()
         group_split.update(_deal(sizes, fractions, seed))
-    return pd.Series([s if s in SPLITS else group_split[g] for s, g in zip(split, df["group"], strict=True)],
-                     index=df.index, dtype="string")
+    return pd.Series(
+        [s if s in SPLITS else group_split[g] for s, g in zip(split, df["group"], strict=True)],
+        index=df.index,
+        dtype="string",
+    )
 
 
 def _deal(sizes: pd.Series, fractions: dict[str, float], seed: int) -> dict[str, str]:
@@ -89,8 +92,12 @@ def hold_out_shared_people(manifest: pd.DataFrame) -> pd.DataFrame:
     tested = set(manifest.loc[manifest["split"] == "test", "group"])
     move = manifest["group"].isin(shared & tested) & (manifest["split"] != "test")
     for dataset, part in manifest[move].groupby("dataset"):
-        log.info("%s: %d items moved to test, another dataset tests their people: %s",
-                 dataset, len(part), sorted(part["group"].unique()))
+        log.info(
+            "%s: %d items moved to test, another dataset tests their people: %s",
+            dataset,
+            len(part),
+            sorted(part["group"].unique()),
+        )
     return manifest.assign(split=manifest["split"].where(~move, "test"))
 
 
@@ -114,5 +121,7 @@ def training_sets(training: list[str]) -> list[list[str]]:
 def leave_one_dataset_out(manifest: pd.DataFrame, training: list[str]) -> list[tuple[list[str], pd.DataFrame]]:
     """(datasets trained on, manifest) per training set of training_sets: the other training datasets all in
     test, as if unseen; the trained ones keep their splits."""
-    return [(trained, hold_out_datasets(manifest, [t for t in training if t not in trained]))
-            for trained in training_sets(training)]
+    return [
+        (trained, hold_out_datasets(manifest, [t for t in training if t not in trained]))
+        for trained in training_sets(training)
+    ]

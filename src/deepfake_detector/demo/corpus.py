@@ -39,9 +39,26 @@ JPEG_QUALITY = 95
 # stream is tagged with the BT.601 matrix ffmpeg converts with, which OpenCV's decoder also assumes: untagged,
 # a browser may pick BT.709 and see other colours than the pipeline.
 VIDEO_CODEC, VIDEO_PIX_FMT, VIDEO_CRF, VIDEO_COLOURS = "libx264", "yuv420p", 23, "smpte170m"
-VIDEO_ENCODER_ARGS = ["-crf", str(VIDEO_CRF), "-preset", "medium", "-threads", "1",
-                      "-colorspace", VIDEO_COLOURS, "-color_primaries", VIDEO_COLOURS, "-color_trc", VIDEO_COLOURS,
-                      "-color_range", "tv", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
+VIDEO_ENCODER_ARGS = [
+    "-crf",
+    str(VIDEO_CRF),
+    "-preset",
+    "medium",
+    "-threads",
+    "1",
+    "-colorspace",
+    VIDEO_COLOURS,
+    "-color_primaries",
+    VIDEO_COLOURS,
+    "-color_trc",
+    VIDEO_COLOURS,
+    "-color_range",
+    "tv",
+    "-fflags",
+    "+bitexact",
+    "-flags:v",
+    "+bitexact",
+]
 # Stream tags of the sub-seeds, so adding one kind of item never shifts the others.
 SEED_IDENTITY, SEED_REAL_IMAGE, SEED_FAKE_IMAGE, SEED_REAL_VIDEO, SEED_FAKE_VIDEO = range(5)
 SWAP_POSE_JITTER = 6.0  # degrees between a swap's source and target pose; the landmark warp absorbs it
@@ -155,21 +172,15 @@ class _Faker:
             )
             return face_swap(img, lm, *src)
         if self.method == "reenact":
-            drv = render_face(
-                self.ident, driver[0], driver[1], self.other_scene, self.size, self.noise_seed + i
-            )
+            drv = render_face(self.ident, driver[0], driver[1], self.other_scene, self.size, self.noise_seed + i)
             return reenact(img, lm, *drv)[0]
         if self.method == "resynthesis":
             return resynthesize(img, lm, self.factor, self.mode)
         return self_blend(img, lm, np.random.default_rng(self.sbi_seed))  # same draw every frame: consistent
 
 
-def _render_frames(
-    ident: Identity, frames: list[Frame], scene: Scene, size: int, noise_seed: int
-) -> list[Rendered]:
-    return [
-        render_face(ident, pose, expr, scene, size, noise_seed + i) for i, (pose, expr) in enumerate(frames)
-    ]
+def _render_frames(ident: Identity, frames: list[Frame], scene: Scene, size: int, noise_seed: int) -> list[Rendered]:
+    return [render_face(ident, pose, expr, scene, size, noise_seed + i) for i, (pose, expr) in enumerate(frames)]
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -181,9 +192,7 @@ def _job(name: str, method: str, group: str, make: Maker) -> _Job:
     return _Job(f"fake/{method}/{name}", "fake", method, group, make)
 
 
-def _jobs(
-    seed: int, ids: list[Identity], ipi: int, vpi: int, n_frames: int, fps: int, size: int
-) -> Iterator[_Job]:
+def _jobs(seed: int, ids: list[Identity], ipi: int, vpi: int, n_frames: int, fps: int, size: int) -> Iterator[_Job]:
     """One real and one fake item per (identity, index); fakes cycle through METHODS for balance."""
     for i, ident in enumerate(ids):
         partner, group = ids[i ^ 1], f"pair{i // 2:02d}"
@@ -196,14 +205,10 @@ def _jobs(
             name, method = f"videos/id{i:02d}_vid{v:02d}.mp4", METHODS[(i * vpi + v) % len(METHODS)]
             real_rng, fake_rng = _rng(seed, SEED_REAL_VIDEO, i, v), _rng(seed, SEED_FAKE_VIDEO, i, v)
             yield _job(name, "real", group, _video_maker(real_rng, ident, partner, None, n_frames, fps, size))
-            yield _job(
-                name, method, group, _video_maker(fake_rng, ident, partner, method, n_frames, fps, size)
-            )
+            yield _job(name, method, group, _video_maker(fake_rng, ident, partner, method, n_frames, fps, size))
 
 
-def _image_maker(
-    rng: np.random.Generator, ident: Identity, partner: Identity, method: str | None, size: int
-) -> Maker:
+def _image_maker(rng: np.random.Generator, ident: Identity, partner: Identity, method: str | None, size: int) -> Maker:
     frame = (sample_pose(rng), sample_expression(rng))
     driver = (replace(frame[0], yaw=frame[0].yaw + rng.uniform(-5, 5)), sample_expression(rng))
     scene, noise_seed = sample_scene(rng), _sub_seed(rng)
@@ -252,9 +257,17 @@ def _write(path: Path, frames: list[np.ndarray], fps: int) -> None:
         return
     h, w = frames[0].shape[:2]
     # imageio-ffmpeg's static ffmpeg carries libx264 (OpenCV's wheel does not), so the corpus encodes offline
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), pix_fmt_in="bgr24", pix_fmt_out=VIDEO_PIX_FMT, fps=fps,
-                                         codec=VIDEO_CODEC, quality=None, macro_block_size=1,
-                                         output_params=VIDEO_ENCODER_ARGS)
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        pix_fmt_in="bgr24",
+        pix_fmt_out=VIDEO_PIX_FMT,
+        fps=fps,
+        codec=VIDEO_CODEC,
+        quality=None,
+        macro_block_size=1,
+        output_params=VIDEO_ENCODER_ARGS,
+    )
     writer.send(None)  # starts ffmpeg
     for frame in frames:
         writer.send(np.ascontiguousarray(frame))
@@ -331,8 +344,6 @@ def _summary(seed: int, jobs: list[_Job], root: Path) -> dict:
         "real": labels["real"],
         "fake": labels["fake"],
         "by_method": dict(sorted(Counter(j.method for j in jobs).items())),
-        "by_method_media": dict(
-            sorted(Counter(f"{j.method}/{j.path.rsplit('.', 1)[1]}" for j in jobs).items())
-        ),
+        "by_method_media": dict(sorted(Counter(f"{j.method}/{j.path.rsplit('.', 1)[1]}" for j in jobs).items())),
         "bytes": sum((root / j.path).stat().st_size for j in jobs),
     }

@@ -33,9 +33,7 @@ HAIR_COLORS: tuple[Color, ...] = (
 )
 EYE_COLORS: tuple[Color, ...] = ((40, 50, 70), (30, 60, 100), (110, 90, 60), (90, 110, 70), (70, 80, 85))
 # Skin tone anchors from dark to light (BGR); identities interpolate between neighbours.
-SKIN_ANCHORS = np.array(
-    [(40, 58, 88), (62, 95, 140), (95, 140, 195), (135, 175, 225), (175, 205, 240)], float
-)
+SKIN_ANCHORS = np.array([(40, 58, 88), (62, 95, 140), (95, 140, 195), (135, 175, 225), (175, 205, 240)], float)
 
 HEAD_CENTER_Y = 0.2  # canonical y of the head ellipsoid centre (eyes are at y = 0)
 HEAD_AXES = (1.1, 1.45, 1.0)  # ellipsoid semi-axes (x, y, depth)
@@ -218,9 +216,7 @@ class Camera:
         return self.center + self.unit * np.asarray(pts, float).reshape(-1, 2)
 
 
-def ellipse(
-    cx: float, cy: float, rx: float, ry: float, n: int = 32, start: float = 0, end: float = 2 * np.pi
-):
+def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 32, start: float = 0, end: float = 2 * np.pi):
     t = np.linspace(start, end, n, endpoint=end - start < 2 * np.pi - 1e-6)
     return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
 
@@ -292,9 +288,7 @@ def canonical_landmarks(ident: Identity, expr: Expression) -> tuple[np.ndarray, 
     nl, nw = ident.nose_length, ident.nose_width
     lm[27:31] = np.column_stack([np.zeros(4), np.linspace(0.0, 0.42 * nl, 4)])
     lift[27:31] = NOSE_HEIGHT * np.linspace(0.25, 1.0, 4)
-    lm[31:36] = np.column_stack(
-        [nw * np.array([-1, -0.5, 0, 0.5, 1]), 0.48 * nl + np.array([0, 0.03, 0.04, 0.03, 0])]
-    )
+    lm[31:36] = np.column_stack([nw * np.array([-1, -0.5, 0, 0.5, 1]), 0.48 * nl + np.array([0, 0.03, 0.04, 0.03, 0])])
     lift[31:36] = NOSE_HEIGHT * np.array([0.2, 0.45, 0.6, 0.45, 0.2])
     m = mouth_outline(ident, expr)
     lm[48:55] = m["upper_outer"][[0, 1, 3, 4, 5, 7, 8]]

@@ -58,9 +58,7 @@ def warp_piecewise_affine(
         if x1 <= x0 or y1 <= y0:
             continue
         m = cv2.getAffineTransform(s, (d - [x0, y0]).astype(np.float32))
-        patch = cv2.warpAffine(
-            src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
+        patch = cv2.warpAffine(src, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         tri_mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillConvexPoly(tri_mask, np.round(d - [x0, y0]).astype(np.int32), 255)
         sel = tri_mask > 0
@@ -163,9 +161,7 @@ def resynthesize(img: np.ndarray, lm: np.ndarray, factor: int = 4, mode: str = "
     pad = int(0.15 * max(bw, bh))
     x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + bw + pad, w), min(y + bh + pad, h)
     crop = img[y0:y1, x0:x1]
-    small = cv2.resize(
-        crop, (max(2, (x1 - x0) // factor), max(2, (y1 - y0) // factor)), interpolation=cv2.INTER_AREA
-    )
+    small = cv2.resize(crop, (max(2, (x1 - x0) // factor), max(2, (y1 - y0) // factor)), interpolation=cv2.INTER_AREA)
     if mode == "checkerboard":
         up = small.astype(np.float32)
         while up.shape[0] < crop.shape[0]:
@@ -249,9 +245,7 @@ def self_blend(img: np.ndarray, lm: np.ndarray, rng: np.random.Generator) -> np.
     center = lm.mean(0)
     scale = rng.uniform(0.95, 1.05)
     shift = rng.uniform(-0.03, 0.03, 2) * face_width(lm)
-    m = np.array(
-        [[scale, 0, (1 - scale) * center[0] + shift[0]], [0, scale, (1 - scale) * center[1] + shift[1]]]
-    )
+    m = np.array([[scale, 0, (1 - scale) * center[0] + shift[0]], [0, scale, (1 - scale) * center[1] + shift[1]]])
     source = cv2.warpAffine(source, m, (w, h), borderMode=cv2.BORDER_REFLECT)
     mask = _sbi_mask(img.shape, lm, rng) * rng.choice(SBI_RATIOS)
     return _alpha_blend(source, img, mask)

@@ -52,9 +52,7 @@ class _Canvas:
         self.fg = np.zeros((size, size, 3), np.float32)
         self.alpha = np.zeros((size, size), np.float32)
 
-    def mask(
-        self, pts: np.ndarray, blur: float = 0.01, closed: bool = True, thickness: float = 0
-    ) -> np.ndarray:
+    def mask(self, pts: np.ndarray, blur: float = 0.01, closed: bool = True, thickness: float = 0) -> np.ndarray:
         """Polygon (or polyline if thickness > 0) mask; `blur` and `thickness` in canonical units."""
         m = np.zeros((self.size, self.size), np.uint8)
         p = np.round(np.asarray(pts) * 16).astype(np.int32).reshape(-1, 1, 2)
@@ -92,9 +90,7 @@ def render_background(scene: Scene, size: int) -> np.ndarray:
     img = c0 * (1 - t) + c1 * t
     if scene.background == "texture":
         cells = int(rng.integers(4, 24))
-        noise = cv2.resize(
-            rng.random((cells, cells)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC
-        )
+        noise = cv2.resize(rng.random((cells, cells)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
         img = img * (1 - 0.6 * noise[..., None]) + c2 * 0.6 * noise[..., None]
         img += rng.normal(0, 6, (size, size, 1)).astype(np.float32)
     elif scene.background == "shapes":
@@ -130,9 +126,7 @@ def _shading(scene: Scene, cam: Camera, size: int) -> np.ndarray:
 
 def _texture(rng: np.random.Generator, size: int, cells: int, amount: float, streak: int = 0) -> np.ndarray:
     """Multiplicative low-frequency mottling (and optional vertical streaks for hair)."""
-    low = cv2.resize(
-        rng.normal(0, 1, (cells, cells)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC
-    )
+    low = cv2.resize(rng.normal(0, 1, (cells, cells)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
     tex = 1 + amount * low
     if streak:
         fine = cv2.blur(rng.normal(0, 1, (size, size)).astype(np.float32), (1, streak))
@@ -150,9 +144,7 @@ def _draw_body(cv: _Canvas, cam: Camera, ident: Identity, skin_tex: np.ndarray) 
     cv.paint(cv.mask(cam.body(collar), 0.03), _scale(ident.clothing, 0.7), 0.8)
 
 
-def _draw_head(
-    cv: _Canvas, cam: Camera, ident: Identity, skin_tex: np.ndarray, hair_tex: np.ndarray
-) -> None:
+def _draw_head(cv: _Canvas, cam: Camera, ident: Identity, skin_tex: np.ndarray, hair_tex: np.ndarray) -> None:
     fw, skin = ident.face_width, np.asarray(ident.skin, np.float32)
     hair = np.asarray(ident.hair, np.float32) * hair_tex
     if ident.hair_style in ("medium", "long"):
@@ -190,9 +182,7 @@ def _draw_head(
     if ident.hair_style != "bald":
         cap = ellipse(0, -0.05, fw + 0.08, 1.15, 24, np.pi, 2 * np.pi)
         hl = ident.hairline
-        line = np.column_stack(
-            [np.linspace(fw * 0.95, -fw * 0.95, 11), hl + 0.25 * np.linspace(-1, 1, 11) ** 4]
-        )
+        line = np.column_stack([np.linspace(fw * 0.95, -fw * 0.95, 11), hl + 0.25 * np.linspace(-1, 1, 11) ** 4])
         poly = np.vstack(
             [[[-fw - 0.08, 0.15]], cap, [[fw + 0.08, 0.15]], [[fw * 0.95, 0.1]], line, [[-fw * 0.95, 0.1]]]
         )
@@ -244,9 +234,7 @@ def _draw_nose(cv: _Canvas, cam: Camera, ident: Identity, scene: Scene) -> None:
     side_line = np.array(
         [[shadow_side * 0.07, 0.02], [shadow_side * 0.09, 0.22 * nl], [shadow_side * nw * 0.8, 0.42 * nl]]
     )
-    cv.paint(
-        cv.mask(cam.project(side_line, z_offset=0.1), 0.035, closed=False, thickness=0.05), skin * 0.6, 0.6
-    )
+    cv.paint(cv.mask(cam.project(side_line, z_offset=0.1), 0.035, closed=False, thickness=0.05), skin * 0.6, 0.6)
     tip = ellipse(0, 0.4 * nl, 0.07, 0.06)
     cv.paint(cv.mask(cam.project(tip, z_offset=NOSE_HEIGHT), 0.03), np.minimum(skin * 1.25, 255), 0.5)
     under = ellipse(0, 0.54 * nl, nw * 1.0, 0.045)
@@ -276,9 +264,7 @@ def _draw_mouth(cv: _Canvas, cam: Camera, ident: Identity, expr: Expression) -> 
         cv.paint(teeth_mask, TEETH, 0.85)
     cv.paint(cv.mask(cam.project(m["upper_inner"]), 0.008, closed=False, thickness=0.02), lip * 0.35, 0.9)
     shine = m["lower_outer"][2:-2] * [0.5, 1] + [0, -0.55 * ident.lip_thickness]
-    cv.paint(
-        cv.mask(cam.project(shine), 0.02, closed=False, thickness=0.02), np.minimum(lip * 1.3, 255), 0.35
-    )
+    cv.paint(cv.mask(cam.project(shine), 0.02, closed=False, thickness=0.02), np.minimum(lip * 1.3, 255), 0.35)
 
 
 def _draw_glasses(cv: _Canvas, cam: Camera, ident: Identity) -> None:

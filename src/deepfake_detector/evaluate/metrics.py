@@ -39,15 +39,24 @@ def _pairwise_auc(fakes: np.ndarray, reals: np.ndarray, axis: int = -1) -> np.nd
     return above + 0.5 * ties
 
 
-def auc_confidence_interval(labels, probs, level: float = 0.95, resamples: int = 2000,
-                            seed: int = 0) -> tuple[float, float] | None:
+def auc_confidence_interval(
+    labels, probs, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the ROC-AUC, fakes and reals resampled separately (both classes stay
     in every resample). On a 14-video test set it is about +-0.2 wide: differences inside it are noise."""
     labels, probs = np.asarray(labels, dtype=int), np.asarray(probs, dtype=float)
     if len(np.unique(labels)) < 2:
         return None
-    result = bootstrap((probs[labels == 1], probs[labels == 0]), _pairwise_auc, vectorized=True, batch=200,
-                       confidence_level=level, n_resamples=resamples, method="percentile", rng=seed)
+    result = bootstrap(
+        (probs[labels == 1], probs[labels == 0]),
+        _pairwise_auc,
+        vectorized=True,
+        batch=200,
+        confidence_level=level,
+        n_resamples=resamples,
+        method="percentile",
+        rng=seed,
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -85,7 +94,10 @@ def confusion_rows(labels: np.ndarray, probs: np.ndarray, threshold: float) -> p
     """actual/predicted pairs, the format of DVC's confusion-matrix template."""
     names = np.array(["real", "fake"])
     return pd.DataFrame(
-        {"actual": names[np.asarray(labels, dtype=int)], "predicted": names[(np.asarray(probs) >= threshold).astype(int)]}
+        {
+            "actual": names[np.asarray(labels, dtype=int)],
+            "predicted": names[(np.asarray(probs) >= threshold).astype(int)],
+        }
     )
 
 
@@ -101,8 +113,12 @@ def method_head_metrics(fakes: pd.DataFrame, columns: dict[str, str]) -> dict:
     head's, both in `columns`' order). Fakes of methods it never trained on are only counted."""
     methods = list(columns)
     known = fakes[fakes["method"].isin(methods)]
-    result = {"methods": methods, "unknown_methods": sorted(set(fakes["method"]) - set(methods)),
-              "frames": int(len(known)), "videos": int(known["item_id"].nunique())}
+    result = {
+        "methods": methods,
+        "unknown_methods": sorted(set(fakes["method"]) - set(methods)),
+        "frames": int(len(known)),
+        "videos": int(known["item_id"].nunique()),
+    }
     if known.empty:
         return result
     frame_guess = np.asarray(methods)[known[list(columns.values())].to_numpy().argmax(axis=1)]
@@ -113,7 +129,8 @@ def method_head_metrics(fakes: pd.DataFrame, columns: dict[str, str]) -> dict:
         **result,
         "frame_accuracy": float(accuracy_score(known["method"], frame_guess)),
         "video_accuracy": float(accuracy_score(items["method"], video_guess)),
-        "video_recall_by_method": {m: float(r) for m, r in zip(methods, recalls, strict=True)
-                                   if (items["method"] == m).any()},
+        "video_recall_by_method": {
+            m: float(r) for m, r in zip(methods, recalls, strict=True) if (items["method"] == m).any()
+        },
         "video_confusion": confusion_matrix(items["method"], video_guess, labels=methods).tolist(),
     }

@@ -13,8 +13,15 @@ import pandas as pd  # noqa: E402
 from deepfake_detector.io import atomic_path  # noqa: E402
 
 
-def save_curves(curves: dict[str, pd.DataFrame], x: str, y: str, title: str, path: Path,
-                xlim: tuple[float, float] | None = (0, 1), marker: str | None = None) -> Path:
+def save_curves(
+    curves: dict[str, pd.DataFrame],
+    x: str,
+    y: str,
+    title: str,
+    path: Path,
+    xlim: tuple[float, float] | None = (0, 1),
+    marker: str | None = None,
+) -> Path:
     """One line per named curve (e.g. frame and video level, or one model each); xlim None: fit the data."""
     fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
     for name, points in curves.items():

@@ -51,13 +51,21 @@ def noise(crop: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
 
 
 Degradation = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
-CROP_AXES: dict[str, Degradation] = {"resolution": resample, "jpeg_quality": jpeg, "blur_sigma": blur,
-                                     "noise_std": noise}
+CROP_AXES: dict[str, Degradation] = {
+    "resolution": resample,
+    "jpeg_quality": jpeg,
+    "blur_sigma": blur,
+    "noise_std": noise,
+}
 
 
 def axis_levels(cfg: RobustnessConfig) -> dict[str, list[float]]:
-    return {"resolution": cfg.resolutions, "jpeg_quality": cfg.jpeg_qualities, "blur_sigma": cfg.blur_sigmas,
-            "noise_std": cfg.noise_stds}
+    return {
+        "resolution": cfg.resolutions,
+        "jpeg_quality": cfg.jpeg_qualities,
+        "blur_sigma": cfg.blur_sigmas,
+        "noise_std": cfg.noise_stds,
+    }
 
 
 def crop_rng(seed: int, index: int) -> np.random.Generator:
@@ -68,8 +76,9 @@ def crop_rng(seed: int, index: int) -> np.random.Generator:
 # ------------------------------------------------------------------------------------------------ sweeps
 
 
-def score_degraded(predictor: Predictor, crops: list[np.ndarray], degrade: Degradation, level: float, seed: int,
-                   batch_size: int) -> np.ndarray:
+def score_degraded(
+    predictor: Predictor, crops: list[np.ndarray], degrade: Degradation, level: float, seed: int, batch_size: int
+) -> np.ndarray:
     """Calibrated probabilities of the degraded crops, degraded a batch at a time so memory stays flat."""
     parts = []
     for start in range(0, len(crops), batch_size):
@@ -82,14 +91,17 @@ def level_key(level: float) -> str:
     return f"{level:g}"
 
 
-def crop_sweeps(predictor: Predictor, crops: list[np.ndarray], labels: np.ndarray, cfg: RobustnessConfig,
-                seed: int) -> dict[str, dict[str, float | None]]:
+def crop_sweeps(
+    predictor: Predictor, crops: list[np.ndarray], labels: np.ndarray, cfg: RobustnessConfig, seed: int
+) -> dict[str, dict[str, float | None]]:
     """Frame-level AUC per level of every crop axis (resolution, JPEG quality, blur, noise)."""
     results = {}
     for axis, levels in axis_levels(cfg).items():
         degrade = CROP_AXES[axis]
         results[axis] = {
-            level_key(level): roc_auc_or_none(labels, score_degraded(predictor, crops, degrade, level, seed, cfg.batch_size))
+            level_key(level): roc_auc_or_none(
+                labels, score_degraded(predictor, crops, degrade, level, seed, cfg.batch_size)
+            )
             for level in tqdm(levels, desc=axis, leave=False)
         }
     return results
@@ -105,7 +117,10 @@ def face_size_bucket(face_px: pd.Series, edges: list[float]) -> pd.Series:
 def face_size_aucs(frames: pd.DataFrame, edges: list[float]) -> dict[str, dict[str, float | int | None]]:
     """AUC (and face count) per face-size bucket, from the scores of the unchanged crops."""
     buckets = face_size_bucket(frames["face_px"], edges)
-    return {b: {"roc_auc": roc_auc_or_none(g["label"], g["prob"]), "n": len(g)} for b, g in frames.groupby(buckets, sort=False)}
+    return {
+        b: {"roc_auc": roc_auc_or_none(g["label"], g["prob"]), "n": len(g)}
+        for b, g in frames.groupby(buckets, sort=False)
+    }
 
 
 def breakdown(frames: pd.DataFrame, items: pd.DataFrame, threshold: float) -> dict[str, dict]:
@@ -114,8 +129,10 @@ def breakdown(frames: pd.DataFrame, items: pd.DataFrame, threshold: float) -> di
     each item's verdict as the Predictor makes it (evaluate/split_scores.py), temporal head included."""
 
     def levels(part_frames: pd.DataFrame, part_items: pd.DataFrame) -> dict:
-        return {"frame": binary_metrics(part_frames["label"], part_frames["prob"], threshold),
-                "video": binary_metrics(part_items["label"], part_items["prob"], threshold)}
+        return {
+            "frame": binary_metrics(part_frames["label"], part_frames["prob"], threshold),
+            "video": binary_metrics(part_items["label"], part_items["prob"], threshold),
+        }
 
     def judged_with_reals(table: pd.DataFrame, method: str) -> pd.DataFrame:
         fakes = table[(table["label"] == 1) & (table["method"] == method)]
@@ -140,8 +157,24 @@ def ffmpeg_exe() -> str:
 
 def reencode_h264(src: Path, dst: Path, crf: int) -> Path:
     """`src` re-encoded with libx264 at `crf` (no audio); raises MediaError naming the file on failure."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c:v", "libx264", "-preset", "veryfast",
-           "-crf", str(crf), "-pix_fmt", "yuv420p", "-an", str(dst)]
+    cmd = [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(src),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+        str(dst),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise MediaError(f"{src}: H.264 re-encode at CRF {crf} failed: {done.stderr.strip()[-500:]}")
@@ -184,8 +217,9 @@ def score_video_with_each(predictors: dict[str, Predictor], path: Path) -> dict[
     return verdicts
 
 
-def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list[int],
-              workdir: Path) -> tuple[dict[str, dict[str, float | None]], dict[str, dict]]:
+def crf_sweep(
+    predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list[int], workdir: Path
+) -> tuple[dict[str, dict[str, float | None]], dict[str, dict]]:
     """Video-level AUC per CRF and model (each model's verdict on each re-encoded file), and per CRF the
     mean file size and the number of videos without a verdict (no face found, or the re-encode failed)."""
     aucs = {name: {} for name in predictors}
@@ -207,8 +241,10 @@ def crf_sweep(predictors: dict[str, Predictor], videos: pd.DataFrame, crfs: list
         for name, probs in scores.items():
             found = [(label, p) for label, p in zip(videos["label"], probs, strict=True) if p is not None]
             aucs[name][str(crf)] = roc_auc_or_none([f[0] for f in found], [f[1] for f in found])
-        info[str(crf)] = {"mean_kb": float(np.mean(sizes) / 1024) if sizes else None,
-                          "no_verdict": {n: sum(p is None for p in s) for n, s in scores.items()}}
+        info[str(crf)] = {
+            "mean_kb": float(np.mean(sizes) / 1024) if sizes else None,
+            "no_verdict": {n: sum(p is None for p in s) for n, s in scores.items()},
+        }
     return aucs, info
 
 

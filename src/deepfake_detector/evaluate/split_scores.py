@@ -25,14 +25,19 @@ def score_faces(predictor: Predictor, faces: pd.DataFrame, batch_size: int) -> t
     return np.concatenate(assessed), np.concatenate(embeddings) if embeddings else None
 
 
-def score_frames_and_items(predictor: Predictor, faces: pd.DataFrame, batch_size: int
-                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_frames_and_items(
+    predictor: Predictor, faces: pd.DataFrame, batch_size: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(frames with a `prob` column, and one METHOD_COLUMN per method of the method head; one row per item
     with its verdict `prob`) for the given face rows."""
     faces = faces.reset_index(drop=True)
     assessed, embeddings = score_faces(predictor, faces, batch_size)
     methods = {f"{METHOD_COLUMN}{m}": assessed[:, 2 + i] for i, m in enumerate(predictor.methods)}
     frames = faces.assign(prob=assessed[:, 0], **methods)
-    items = video_scores(frames, lambda rows: predictor.item_probability(
-        rows["media"].iloc[0], rows["prob"].to_numpy(), None if embeddings is None else embeddings[rows.index]))
+    items = video_scores(
+        frames,
+        lambda rows: predictor.item_probability(
+            rows["media"].iloc[0], rows["prob"].to_numpy(), None if embeddings is None else embeddings[rows.index]
+        ),
+    )
     return frames, items

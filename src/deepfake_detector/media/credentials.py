@@ -15,8 +15,12 @@ from pathlib import Path
 import c2pa
 
 # the IPTC digital source types that say a generator made (part of) the content
-GENERATED_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia",
-                          "algorithmicMedia", "compositeSynthetic")
+GENERATED_SOURCE_TYPES = (
+    "trainedAlgorithmicMedia",
+    "compositeWithTrainedAlgorithmicMedia",
+    "algorithmicMedia",
+    "compositeSynthetic",
+)
 
 
 @dataclass(frozen=True)
@@ -56,16 +60,21 @@ def _summarise(store: dict) -> ContentCredentials:
     source_type = _created_source_type(manifest)
     by_ai = source_type in GENERATED_SOURCE_TYPES
     status = str(store.get("validation_state", "invalid")).lower()
-    problems = [item["code"] for item in store.get("validation_status", [])
-                if item.get("code") != "signingCredential.untrusted"]  # "untrusted" is status valid, not trusted
+    problems = [
+        item["code"] for item in store.get("validation_status", []) if item.get("code") != "signingCredential.untrusted"
+    ]  # "untrusted" is status valid, not trusted
     said = f"signed by {signer or 'an unnamed signer'} with {generator or 'an unnamed tool'}"
     if by_ai:
         said += f"; it declares the content {source_type} (made by a generator)"
     if status == "invalid":
-        message = f"content credentials fail validation ({', '.join(problems) or 'signature'}): {said}, " \
-                  "but the file no longer matches what was signed"
+        message = (
+            f"content credentials fail validation ({', '.join(problems) or 'signature'}): {said}, "
+            "but the file no longer matches what was signed"
+        )
     else:
-        message = f"content credentials {said}" + ("" if status == "trusted" else " (the signer is not on a trust list)")
+        message = f"content credentials {said}" + (
+            "" if status == "trusted" else " (the signer is not on a trust list)"
+        )
     return ContentCredentials(status, message, signer, generator, source_type, by_ai, problems)
 
 

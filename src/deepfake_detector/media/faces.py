@@ -99,7 +99,8 @@ class FaceDetector:
         for faces, pad, n in zip(detected, pads, owners, strict=True):
             per_item[n].append([shift_face(f, -pad, -pad) for f in faces] if pad else faces)
         return [
-            [whole_image_face(f, self.cfg.margin) for f in frames] if cropped and self.cfg.already_cropped == "skip"
+            [whole_image_face(f, self.cfg.margin) for f in frames]
+            if cropped and self.cfg.already_cropped == "skip"
             else track_main_face(per_item[n])
             for n, (frames, cropped) in enumerate(items)
         ]

@@ -23,7 +23,7 @@ class MediaTooLarge(MediaError):
 
 
 def media_kind(path: Path) -> str:
-    """"image" or "video" from the suffix; anything else is a MediaError naming the file and what is supported."""
+    """ "image" or "video" from the suffix; anything else is a MediaError naming the file and what is supported."""
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
@@ -101,7 +101,9 @@ def _check_pixel_count(data: bytes, name: str, max_pixels: int) -> None:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
     except Image.DecompressionBombError as err:  # PIL refuses very large headers itself: still a refusal
-        raise MediaTooLarge(f"{name}: over the limit of {max_pixels} pixels ({err}); downscale the image first") from None
+        raise MediaTooLarge(
+            f"{name}: over the limit of {max_pixels} pixels ({err}); downscale the image first"
+        ) from None
     except Exception:
         return  # not a format PIL knows; cv2 will decide
     if w * h > max_pixels:
@@ -138,7 +140,9 @@ def sample_frames(path: str | Path, n: int) -> list[Frame]:
     finally:
         cap.release()
     if not frames:
-        raise MediaError(f"{path}: no decodable frames (corrupt, truncated or unsupported codec); re-encode as H.264 MP4")
+        raise MediaError(
+            f"{path}: no decodable frames (corrupt, truncated or unsupported codec); re-encode as H.264 MP4"
+        )
     return frames
 
 

@@ -104,8 +104,9 @@ def resample_regions(integral: np.ndarray, regions: np.ndarray, size: int) -> np
 class FastMTCNN:
     """MTCNN.detect(frames, landmarks=True) of facenet-pytorch, per frame, for RGB uint8 frames."""
 
-    def __init__(self, thresholds: tuple[float, float, float] = THRESHOLDS, factor: float = PYRAMID_FACTOR,
-                 device: str = "cpu"):
+    def __init__(
+        self, thresholds: tuple[float, float, float] = THRESHOLDS, factor: float = PYRAMID_FACTOR, device: str = "cpu"
+    ):
         from facenet_pytorch import MTCNN  # weights ship inside the wheel (works offline)
 
         reference = MTCNN(keep_all=True, device="cpu", thresholds=list(thresholds), factor=factor)
@@ -116,8 +117,13 @@ class FastMTCNN:
         )
         self.thresholds, self.factor = tuple(reference.thresholds), reference.factor
 
-    def detect(self, frames: list[np.ndarray] | np.ndarray, min_face_size: float,
-               skip_below: float = 0.0, batch_pnet: bool | None = None) -> list[Detections]:
+    def detect(
+        self,
+        frames: list[np.ndarray] | np.ndarray,
+        min_face_size: float,
+        skip_below: float = 0.0,
+        batch_pnet: bool | None = None,
+    ) -> list[Detections]:
         """Faces per frame; `skip_below`: pyramid levels searching faces under this many pixels are skipped.
         `batch_pnet` (default: on a GPU) runs P-Net on all the frames of a pyramid level in one call, which
         keeps a GPU busy; on the CPU one frame at a time is faster (see the module's docstring)."""
@@ -142,8 +148,9 @@ class FastMTCNN:
         integral = cv2.integral(frame, sdepth=cv2.CV_32S)  # (h+1) x (w+1) x 3 window sums, exact
         return self._refine(integral, self._pnet_candidates([integral], h, w, min_face_size, skip_below)[0], h, w)
 
-    def _pnet_candidates(self, integrals: list[np.ndarray], h: int, w: int, min_face_size: float,
-                         skip_below: float) -> list[torch.Tensor]:
+    def _pnet_candidates(
+        self, integrals: list[np.ndarray], h: int, w: int, min_face_size: float, skip_below: float
+    ) -> list[torch.Tensor]:
         """Stage 1 for same-size frames: P-Net over the pyramid (all frames of a level in one call), one
         suppression per frame and scale, then one per frame over all scales."""
         per_scale: list[list[torch.Tensor]] = [[] for _ in integrals]
@@ -167,8 +174,16 @@ class FastMTCNN:
         if len(boxes) == 0:
             return _empty()
         regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        boxes = torch.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
-                             boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh, boxes[:, 4]], dim=1)
+        boxes = torch.stack(
+            [
+                boxes[:, 0] + boxes[:, 5] * regw,
+                boxes[:, 1] + boxes[:, 6] * regh,
+                boxes[:, 2] + boxes[:, 7] * regw,
+                boxes[:, 3] + boxes[:, 8] * regh,
+                boxes[:, 4],
+            ],
+            dim=1,
+        )
         boxes = rerec(boxes)
 
         # stage 2: R-Net on 24x24 resamples of the candidates

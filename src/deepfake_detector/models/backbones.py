@@ -36,8 +36,10 @@ def build_backbone(name: str, input_size: int, weights: WeightSource | None = No
     if name in BACKBONES:
         return BACKBONES[name](input_size, weights)
     if not timm.is_model(name):
-        raise BackboneError(f"unknown backbone '{name}'; use one of {sorted(BACKBONES)} or any timm model name "
-                            "(timm.list_models() lists them)")
+        raise BackboneError(
+            f"unknown backbone '{name}'; use one of {sorted(BACKBONES)} or any timm model name "
+            "(timm.list_models() lists them)"
+        )
     kwargs = {"img_size": input_size} if name.startswith(("vit", "deit")) else {}
     model = timm.create_model(name, pretrained=False, num_classes=1, **kwargs)
     return load_into(model, weights) if weights is not None else model

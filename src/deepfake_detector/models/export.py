@@ -35,12 +35,15 @@ def export_model(predictor, out: Path, inputs: np.ndarray, opset: int, atol: flo
     return max(diff, check_onnx(head, out / TEMPORAL_ONNX, sequence, atol))
 
 
-def export_onnx(model: torch.nn.Module, input_size: int, path: Path, opset: int = 18,
-                output_names: tuple[str, ...] = ("logit",)) -> Path:
+def export_onnx(
+    model: torch.nn.Module, input_size: int, path: Path, opset: int = 18, output_names: tuple[str, ...] = ("logit",)
+) -> Path:
     """Export with a dynamic batch axis (input `input`: N x 3 x S x S float32 -> output `logit`: N x 1, and
     `embedding`: N x D when the model returns it too, see backbones.WithEmbedding)."""
     example = torch.zeros(2, 3, input_size, input_size)
-    return export_graph(model, example, path, opset, "input", output_names, {0: torch.export.Dim("batch", min=1, max=1024)})
+    return export_graph(
+        model, example, path, opset, "input", output_names, {0: torch.export.Dim("batch", min=1, max=1024)}
+    )
 
 
 def export_temporal_onnx(head: torch.nn.Module, input_dim: int, path: Path, opset: int = 18) -> Path:
@@ -55,8 +58,15 @@ def export_graph(model, example, path: Path, opset: int, input_name: str, output
     model = model.eval()
     with atomic_path(path) as tmp:
         torch.onnx.export(
-            model, (example,), str(tmp), input_names=[input_name], output_names=list(output_names),
-            opset_version=opset, dynamic_shapes={"x": dims}, dynamo=True, external_data=False,
+            model,
+            (example,),
+            str(tmp),
+            input_names=[input_name],
+            output_names=list(output_names),
+            opset_version=opset,
+            dynamic_shapes={"x": dims},
+            dynamo=True,
+            external_data=False,
         )
         _drop_stack_traces(tmp)
     return path
@@ -86,8 +96,10 @@ def check_onnx(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray, atol:
     got = session.run(None, {session.get_inputs()[0].name: batch})
     if len(got) != len(expected):
         raise ExportMismatch(f"{onnx_path}: {len(got)} ONNX outputs, PyTorch gives {len(expected)}")
-    diffs = [float(np.max(np.abs(e.numpy().reshape(-1) - g.reshape(-1)))) if g.size else 0.0
-             for e, g in zip(expected, got, strict=True)]
+    diffs = [
+        float(np.max(np.abs(e.numpy().reshape(-1) - g.reshape(-1)))) if g.size else 0.0
+        for e, g in zip(expected, got, strict=True)
+    ]
     diff = max(diffs)
     if diff > atol:
         raise ExportMismatch(f"ONNX and PyTorch disagree: max |output diff| {diff:.2e} > package.onnx_atol={atol}")

@@ -60,8 +60,13 @@ class FrequencyBranch(nn.Module):
     def __init__(self, mean: Sequence[float], std: Sequence[float], width: int = BRANCH_WIDTH):
         super().__init__()
         self.dct = BlockDCT(mean, std)
-        self.cnn = nn.Sequential(nn.BatchNorm2d(BLOCK * BLOCK), _conv(BLOCK * BLOCK, width), _conv(width, width),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.cnn = nn.Sequential(
+            nn.BatchNorm2d(BLOCK * BLOCK),
+            _conv(BLOCK * BLOCK, width),
+            _conv(width, width),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.num_features = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,9 +97,15 @@ class FrequencyFusion(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def build_model(backbone: str, input_size: int, mean: Sequence[float], std: Sequence[float],
-                weights: WeightSource | None = None, frequency_branch: bool = False,
-                probe_layers: int | None = None) -> nn.Module:
+def build_model(
+    backbone: str,
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    weights: WeightSource | None = None,
+    frequency_branch: bool = False,
+    probe_layers: int | None = None,
+) -> nn.Module:
     """The frame model model.json describes: the backbone alone, fused with the frequency branch (which
     undoes the input normalisation `mean`/`std` to read the pixels' luma), or, with `probe_layers`, the frozen
     backbone under a linear probe (models/probe.py)."""

@@ -7,8 +7,12 @@ from torch import nn
 
 
 def _block(c_in: int, c_out: int, kernel: int, pool: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out),
-                         nn.ReLU(inplace=True), nn.MaxPool2d(pool))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(pool),
+    )
 
 
 class Meso4(nn.Module):
@@ -18,8 +22,13 @@ class Meso4(nn.Module):
         super().__init__()
         self.features = nn.Sequential(_block(3, 8, 3, 2), _block(8, 8, 5, 2), _block(8, 16, 5, 2), _block(16, 16, 5, 4))
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16 * 4 * 4, 16), nn.LeakyReLU(0.1),
-            nn.Dropout(0.5), nn.Linear(16, num_classes),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(16 * 4 * 4, 16),
+            nn.LeakyReLU(0.1),
+            nn.Dropout(0.5),
+            nn.Linear(16, num_classes),
         )
 
     # timm's interface, so the frequency branch and the temporal head treat every backbone alike

@@ -18,5 +18,7 @@ def eval_transform(input_size: int, mean: Sequence[float], std: Sequence[float])
 def to_model_input(crops: list[np.ndarray], input_size: int, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """RGB uint8 crops -> float32 NCHW batch, exactly as validation saw them."""
     transform = eval_transform(input_size, mean, std)
-    batch = np.stack([transform(image=c)["image"] for c in crops]) if crops else np.zeros((0, input_size, input_size, 3))
+    batch = (
+        np.stack([transform(image=c)["image"] for c in crops]) if crops else np.zeros((0, input_size, input_size, 3))
+    )
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -54,15 +54,19 @@ class WeightSource:
 def find_weights(backbone: str, weights_file: str | None = None) -> WeightSource:
     """Where `backbone`'s pretrained weights come from; raises WeightsError at once when nowhere."""
     if not timm.is_model(backbone):  # our own backbones (meso4) are not timm models: none have weights
-        raise WeightsError(f"no pretrained weights for backbone '{backbone}': use a timm model, e.g. "
-                           f"{', '.join(WEIGHT_PACKAGES)} (installed offline), or set train.pretrained: false")
+        raise WeightsError(
+            f"no pretrained weights for backbone '{backbone}': use a timm model, e.g. "
+            f"{', '.join(WEIGHT_PACKAGES)} (installed offline), or set train.pretrained: false"
+        )
     cfg = timm.get_pretrained_cfg(backbone)
     norm = {"mean": tuple(cfg.mean), "std": tuple(cfg.std)}
     if weights_file:
         path = Path(weights_file)
         if not path.is_file():
-            raise WeightsError(f"train.weights: {path} does not exist; point it at a .pth/.pt state dict for "
-                               f"'{backbone}' or remove it to use the installed package or the hub")
+            raise WeightsError(
+                f"train.weights: {path} does not exist; point it at a .pth/.pt state dict for "
+                f"'{backbone}' or remove it to use the installed package or the hub"
+            )
         return WeightSource("file", str(path), path=str(path), sha256=sha256_of(path), **norm)
     package = WEIGHT_PACKAGES.get(backbone)
     if package and (pth := package_weights_file(package)) is not None:
@@ -96,8 +100,10 @@ def hub_reachable(hub_id: str) -> bool:
         return True
     from huggingface_hub import try_to_load_from_cache
 
-    return any(isinstance(try_to_load_from_cache(hub_id, f), str)
-               for f in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"))
+    return any(
+        isinstance(try_to_load_from_cache(hub_id, f), str)
+        for f in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -122,8 +128,10 @@ def load_into(model: nn.Module, source: WeightSource) -> nn.Module:
     head = classifier_keys(model)
     missing = [k for k in missing if k not in head and not k.endswith("num_batches_tracked")]
     if missing:
-        raise WeightsError(f"{source.name}: no weights for {len(missing)} tensors of the model ({missing[:3]}...); "
-                           "these weights are for another architecture")
+        raise WeightsError(
+            f"{source.name}: no weights for {len(missing)} tensors of the model ({missing[:3]}...); "
+            "these weights are for another architecture"
+        )
     return model
 
 
@@ -143,14 +151,18 @@ def adapt_state_dict(state: dict[str, torch.Tensor], model: nn.Module, name: str
         source_keys = [k for k in state if not k.endswith("num_batches_tracked")]
         target_keys = [k for k in target if not k.endswith("num_batches_tracked")]
         if len(source_keys) != len(target_keys):
-            raise WeightsError(f"{name}: {len(source_keys)} tensors for a model with {len(target_keys)}; "
-                               "these weights are for another architecture")
+            raise WeightsError(
+                f"{name}: {len(source_keys)} tensors for a model with {len(target_keys)}; "
+                "these weights are for another architecture"
+            )
         pairs = list(zip(source_keys, target_keys, strict=True))
     out = {}
     for src, dst in pairs:
         if state[src].shape == target[dst].shape:
             out[dst] = state[src]
         elif dst not in head:
-            raise WeightsError(f"{name}: {src} has shape {tuple(state[src].shape)} but {dst} of the model has "
-                               f"{tuple(target[dst].shape)}; these weights are for another architecture")
+            raise WeightsError(
+                f"{name}: {src} has shape {tuple(state[src].shape)} but {dst} of the model has "
+                f"{tuple(target[dst].shape)}; these weights are for another architecture"
+            )
     return out

@@ -43,9 +43,7 @@ def block_features(backbone: nn.Module, x: torch.Tensor, layers: int) -> torch.T
 
 def check_layers(backbone: nn.Module, name: str, layers: int) -> None:
     """Intermediate blocks are read from token models (ViTs): their blocks share one width and one pooling."""
-    if layers > 1 and not (
-        hasattr(backbone, "num_prefix_tokens") and hasattr(backbone, "forward_intermediates")
-    ):
+    if layers > 1 and not (hasattr(backbone, "num_prefix_tokens") and hasattr(backbone, "forward_intermediates")):
         raise ProbeError(
             f"train.finetune.probe_layers {layers} reads intermediate blocks of a ViT-style backbone; "
             f"'{name}' is not one: set probe_layers: 1 (its pooled features) or use a ViT"
@@ -67,9 +65,9 @@ class ProbeModel(nn.Module):
         self.backbone = backbone.eval().requires_grad_(False)
         self.layers = layers
         with torch.no_grad():  # the width of the concatenation (block widths differ in some models)
-            self.num_features = block_features(
-                self.backbone, torch.zeros(1, 3, input_size, input_size), layers
-            ).shape[1]
+            self.num_features = block_features(self.backbone, torch.zeros(1, 3, input_size, input_size), layers).shape[
+                1
+            ]
         self.classifier = nn.Linear(self.num_features, 1)
 
     def train(self, mode: bool = True) -> ProbeModel:

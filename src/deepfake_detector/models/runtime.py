@@ -46,8 +46,14 @@ class TorchBackend:
         from deepfake_detector.models.frequency import build_model
 
         self.torch = torch
-        model = build_model(spec.backbone, spec.input_size, spec.mean, spec.std, frequency_branch=spec.frequency_branch,
-                            probe_layers=spec.probe_layers)
+        model = build_model(
+            spec.backbone,
+            spec.input_size,
+            spec.mean,
+            spec.std,
+            frequency_branch=spec.frequency_branch,
+            probe_layers=spec.probe_layers,
+        )
         self.model = load_weights(model, path)
         self.with_embedding = WithEmbedding(self.model).eval()
 

@@ -55,8 +55,13 @@ class EmbeddingRange(BaseModel):
         variance = embeddings.var(axis=0)
         # shrinkage keeps a dimension that barely varies on validation from calling every new face far away
         variance = (1 - cfg.shrinkage) * variance + cfg.shrinkage * variance.mean()
-        fitted = cls(mean=embeddings.mean(axis=0).tolist(), scale=np.sqrt(np.maximum(variance, 1e-12)).tolist(),
-                     max_distance=0.0, quantile=cfg.quantile, faces=len(embeddings))
+        fitted = cls(
+            mean=embeddings.mean(axis=0).tolist(),
+            scale=np.sqrt(np.maximum(variance, 1e-12)).tolist(),
+            max_distance=0.0,
+            quantile=cfg.quantile,
+            faces=len(embeddings),
+        )
         max_distance = float(np.quantile(fitted.distance(embeddings), cfg.quantile))
         return fitted.model_copy(update={"max_distance": max_distance})
 

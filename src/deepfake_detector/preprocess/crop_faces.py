@@ -19,8 +19,21 @@ from deepfake_detector.preprocess import Done
 
 log = logging.getLogger("preprocess")
 CROP_JPEG_QUALITY = 95
-NOT_FOUND = {"found": False, "x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "landmarks": "", "landmarks68": "",
-             "prob": 0.0, "face_px": 0.0, "crop_x": 0, "crop_y": 0, "crop_side": 0, "crop_path": ""}
+NOT_FOUND = {
+    "found": False,
+    "x1": 0.0,
+    "y1": 0.0,
+    "x2": 0.0,
+    "y2": 0.0,
+    "landmarks": "",
+    "landmarks68": "",
+    "prob": 0.0,
+    "face_px": 0.0,
+    "crop_x": 0,
+    "crop_y": 0,
+    "crop_side": 0,
+    "crop_path": "",
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,15 @@ class FaceCropper:
     """MTCNN on a batch of items' frames; the tracked main face of each frame cut with a margin, under `out`.
     Frames are opened through `fetch` (engines.UnitFiles)."""
 
-    def __init__(self, cfg: FacesConfig, detect_device: str, detect_threads: int, final: Path, out: Path,
-                 fetch: Callable[[str], str]):
+    def __init__(
+        self,
+        cfg: FacesConfig,
+        detect_device: str,
+        detect_threads: int,
+        final: Path,
+        out: Path,
+        fetch: Callable[[str], str],
+    ):
         self.cfg, self.final, self.out, self.fetch = cfg, final, out, fetch
         pin_threads(detect_threads)  # compute.detect_threads: the whole process's (a worker does nothing else)
         self.detector = FaceDetector(cfg, detect_device)
@@ -75,13 +95,33 @@ class FaceCropper:
         found = self.detector.main_faces_many([(images, item.cropped) for item, images in decoded])
         for (item, images), faces in zip(decoded, found, strict=True):
             for (frame_idx, _), image, face in zip(item.frames, images, faces, strict=True):
-                done.rows.append(face_row(item.item_id, frame_idx, image, face, self.cfg, item.cropped,
-                                          self.out, self.final, self.landmarker))
+                done.rows.append(
+                    face_row(
+                        item.item_id,
+                        frame_idx,
+                        image,
+                        face,
+                        self.cfg,
+                        item.cropped,
+                        self.out,
+                        self.final,
+                        self.landmarker,
+                    )
+                )
         return done
 
 
-def face_row(item_id: str, frame_idx: int, image, face: Face | None, cfg: FacesConfig, cropped: bool,
-             out: Path, final: Path, landmarker: Landmarker | None = None) -> dict:
+def face_row(
+    item_id: str,
+    frame_idx: int,
+    image,
+    face: Face | None,
+    cfg: FacesConfig,
+    cropped: bool,
+    out: Path,
+    final: Path,
+    landmarker: Landmarker | None = None,
+) -> dict:
     """The faces-table row of one frame; the crop is written under `out` (its path in the table is under
     `final`, where the stage moves `out`) when a face was found. Items that are face crops already are
     cropped inside the image (no black border). The square the crop was cut from is recorded, so nothing
@@ -97,8 +137,19 @@ def face_row(item_id: str, frame_idx: int, image, face: Face | None, cfg: FacesC
     cv2.imwrite(str(target), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, CROP_JPEG_QUALITY])
     x1, y1, x2, y2 = face.box
     dense = landmarker(image, face.box) if landmarker else None
-    row.update(found=True, x1=x1, y1=y1, x2=x2, y2=y2, landmarks=face.landmarks_json(),
-               landmarks68=landmarks_json(dense), prob=face.prob,
-               face_px=face.size_px, crop_x=square.x, crop_y=square.y, crop_side=square.side,
-               crop_path=str(final / name))
+    row.update(
+        found=True,
+        x1=x1,
+        y1=y1,
+        x2=x2,
+        y2=y2,
+        landmarks=face.landmarks_json(),
+        landmarks68=landmarks_json(dense),
+        prob=face.prob,
+        face_px=face.size_px,
+        crop_x=square.x,
+        crop_y=square.y,
+        crop_side=square.side,
+        crop_path=str(final / name),
+    )
     return row

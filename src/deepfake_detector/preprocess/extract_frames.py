@@ -46,8 +46,9 @@ class FrameExtractor:
             target.parent.mkdir(parents=True, exist_ok=True)
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             cv2.imwrite(str(target), bgr, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.jpeg_quality])
-            rows.append({"item_id": item.item_id, "frame_idx": frame.index, "t": frame.t,
-                         "path": str(self.final / name)})
+            rows.append(
+                {"item_id": item.item_id, "frame_idx": frame.index, "t": frame.t, "path": str(self.final / name)}
+            )
         return rows
 
 
@@ -56,5 +57,3 @@ def _size(source: str, path: str) -> int:
     if not Path(source).is_file():
         raise MediaError(f"{path}: file not found")
     return Path(source).stat().st_size
-
-

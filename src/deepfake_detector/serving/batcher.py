@@ -53,8 +53,13 @@ class MicroBatcher:
     def stats(self) -> dict[str, Any]:
         with self._stats_lock:
             counts = dict(sorted(self.batch_calls.items()))
-        return {"max_size": self.max_size, "max_wait_ms": self.max_wait_s * 1000,
-                "batches": sum(counts.values()), "calls_per_batch": counts, "queued": self._queue.qsize()}
+        return {
+            "max_size": self.max_size,
+            "max_wait_ms": self.max_wait_s * 1000,
+            "batches": sum(counts.values()),
+            "calls_per_batch": counts,
+            "queued": self._queue.qsize(),
+        }
 
     # -- the model thread ----------------------------------------------------------------------------------
     def _run(self) -> None:

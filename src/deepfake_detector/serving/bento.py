@@ -44,8 +44,13 @@ def package_bento(model_dir: Path, bentoml_home: Path, out_dir: Path, labels: di
         job = {"model_dir": str(model_dir), "out": str(partial), "labels": {k: str(v) for k, v in labels.items()}}
         env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "True"}
         env.pop(MODEL_DIR_ENV, None)  # with it set the service declares no model and the Bento would lack it
-        subprocess.run([sys.executable, "-m", "deepfake_detector.serving.bento", json.dumps(job)],
-                       env=env, cwd=project_root, check=True, timeout=BUILD_TIMEOUT_S)
+        subprocess.run(
+            [sys.executable, "-m", "deepfake_detector.serving.bento", json.dumps(job)],
+            env=env,
+            cwd=project_root,
+            check=True,
+            timeout=BUILD_TIMEOUT_S,
+        )
         os.replace(partial, final)
     return final
 

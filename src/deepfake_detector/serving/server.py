@@ -19,7 +19,9 @@ def serve_command(port: int = 3000, host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--port", str(port), "--host", host]
 
 
-def serve_env(model_dir: Path | None, config: ServeConfig | None = None, bentoml_home: Path | None = None) -> dict[str, str]:
+def serve_env(
+    model_dir: Path | None, config: ServeConfig | None = None, bentoml_home: Path | None = None
+) -> dict[str, str]:
     """Environment for the server process: which model, which limits, which BentoML store."""
     env = {**os.environ, "BENTOML_DO_NOT_TRACK": "True"}
     env.pop(MODEL_DIR_ENV, None)
@@ -35,8 +37,13 @@ def serve_env(model_dir: Path | None, config: ServeConfig | None = None, bentoml
     return env
 
 
-def serve(model_dir: Path | None, port: int = 3000, host: str = "127.0.0.1", config: ServeConfig | None = None,
-          bentoml_home: Path | None = None) -> int:
+def serve(
+    model_dir: Path | None,
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    config: ServeConfig | None = None,
+    bentoml_home: Path | None = None,
+) -> int:
     """Serve until the server exits or this process gets SIGTERM / SIGINT (Ctrl-C); returns the exit status.
 
     `model_dir` None serves `deepfake_detector:latest` from the BentoML store in `bentoml_home` (the package

@@ -161,8 +161,9 @@ async def predict_endpoint(request: Request, kind: str) -> Response:
             explain = query_flag(request, "explain", "false", FLAG_VALUES)
             frames = query_flag(request, "frames", "key", FRAMES_VALUES)
             name = await receive_upload(request, kind, target, limit)
-            result = await anyio.to_thread.run_sync(svc.detect, target, name, kind, cropped, explain, frames,
-                                                    limiter=svc.limiter)
+            result = await anyio.to_thread.run_sync(
+                svc.detect, target, name, kind, cropped, explain, frames, limiter=svc.limiter
+            )
         # time inside the service, upload included: the client's wall time minus this is the HTTP transport
         result["timings_ms"]["server"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(result)
@@ -199,11 +200,18 @@ async def predict_batch(request: Request) -> Response:
             cropped = query_flag(request, "cropped", "auto", CROPPED_VALUES)
             explain = query_flag(request, "explain", "false", FLAG_VALUES)
             frames = query_flag(request, "frames", "key", FRAMES_VALUES)
-            files = await receive_batch(request, Path(tmp), int(svc.config.max_upload_mb * 2**20),
-                                        svc.config.max_batch_files)
-            results = [await anyio.to_thread.run_sync(svc.detect_or_error, path, name, cropped, explain, frames,
-                                                      limiter=svc.limiter) for path, name in files]
-        return JSONResponse({"results": results, "timings_ms": {"server": round((time.perf_counter() - started) * 1000, 1)}})
+            files = await receive_batch(
+                request, Path(tmp), int(svc.config.max_upload_mb * 2**20), svc.config.max_batch_files
+            )
+            results = [
+                await anyio.to_thread.run_sync(
+                    svc.detect_or_error, path, name, cropped, explain, frames, limiter=svc.limiter
+                )
+                for path, name in files
+            ]
+        return JSONResponse(
+            {"results": results, "timings_ms": {"server": round((time.perf_counter() - started) * 1000, 1)}}
+        )
     except UploadError as err:
         return error_response(err.status, err.message)
     except Exception:
@@ -277,8 +285,9 @@ class DeepfakeDetector:
 
         self.model_dir, self.model_source = self._find_model()
         self.predictor = Predictor(self.model_dir)
-        self.batcher = MicroBatcher(self.predictor.assess_crops, self.config.batch_max_size,
-                                    self.config.batch_max_wait_ms / 1000)
+        self.batcher = MicroBatcher(
+            self.predictor.assess_crops, self.config.batch_max_size, self.config.batch_max_wait_ms / 1000
+        )
         _ = self.predictor.detector  # load MTCNN now, so the first request is not the slow one
         self._limiter: anyio.CapacityLimiter | None = None
         log.info("deepfake detector ready: model %s from %s", self.predictor.spec.version, self.model_source)
@@ -299,30 +308,47 @@ class DeepfakeDetector:
     def __is_ready__(self) -> bool:
         return self.predictor is not None
 
-    def detect(self, path: Path, name: str, expected: str | None, cropped: bool | None = None,
-               explain: bool = False, frames: str = "key") -> dict[str, Any]:
+    def detect(
+        self,
+        path: Path,
+        name: str,
+        expected: str | None,
+        cropped: bool | None = None,
+        explain: bool = False,
+        frames: str = "key",
+    ) -> dict[str, Any]:
         """Type, check and score one uploaded file (`expected`: image, video, or None for either; `frames`: a
         video's evidence frames, key, all or none). Raises UploadError for anything the user must fix."""
         with open(path, "rb") as f:
             sniffed = sniff(f.read(SNIFF_BYTES))
         if sniffed is None:
-            raise UnsupportedType(f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)")
+            raise UnsupportedType(
+                f"{name}: not a supported image (JPEG, PNG, BMP, WebP) or video (MP4, MOV, AVI, MKV, WebM)"
+            )
         kind, suffix = sniffed
         if expected is not None and kind != expected:
-            raise UnsupportedType(f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}")
+            raise UnsupportedType(
+                f"{name}: this is {'an' if kind == 'image' else 'a'} {kind}; post it to /predict_{kind}"
+            )
         typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         try:
             prediction, _ = self.predictor.predict_path_or_raise(
-                typed, max_pixels=self.config.max_image_pixels, frames_per_video=self.config.frames_per_video,
-                assess_crops=self.batcher, cropped=cropped, explain=explain, evidence=frames,
+                typed,
+                max_pixels=self.config.max_image_pixels,
+                frames_per_video=self.config.frames_per_video,
+                assess_crops=self.batcher,
+                cropped=cropped,
+                explain=explain,
+                evidence=frames,
             )
         except MediaError as err:  # the file cannot be decoded at all; its message names the upload, not the temp file
             raise media_refusal(err, str(err).replace(str(typed), name)) from None
         return self.response(prediction, name)
 
-    def detect_or_error(self, path: Path, name: str, cropped: bool | None, explain: bool,
-                        frames: str) -> dict[str, Any]:
+    def detect_or_error(
+        self, path: Path, name: str, cropped: bool | None, explain: bool, frames: str
+    ) -> dict[str, Any]:
         """One file of a batch: its result (status 200), or its error and the status a single upload would get."""
         try:
             if path.stat().st_size == 0:
@@ -335,9 +361,10 @@ class DeepfakeDetector:
         result = prediction.to_dict()
         result["path"] = name
         if prediction.media == "video":
-            result["timeline"] = [{"frame_idx": f.frame_idx, "t": f.t, "track": f.track,
-                                   "fake_probability": f.fake_probability}
-                                  for f in prediction.faces]
+            result["timeline"] = [
+                {"frame_idx": f.frame_idx, "t": f.t, "track": f.track, "fake_probability": f.fake_probability}
+                for f in prediction.faces
+            ]
         return result
 
     def model_card(self) -> dict[str, Any]:
@@ -349,8 +376,10 @@ class DeepfakeDetector:
             "backend": self.predictor.backend.name,
             # where each model runs, in torch's names (cpu, cuda): the classifier is on CUDA when onnxruntime-gpu
             # and a GPU are there
-            "devices": {"classifier": self.predictor.backend.device,
-                        "face_detection": torch_device(self.predictor.detect_device)},
+            "devices": {
+                "classifier": self.predictor.backend.device,
+                "face_detection": torch_device(self.predictor.detect_device),
+            },
             "spec": self.predictor.spec.model_dump(mode="json"),
             "serve_config": self.config.model_dump(mode="json"),
             "batching": self.batcher.stats(),

@@ -36,8 +36,11 @@ def web_facts(frames_per_video: int) -> dict:
     from deepfake_detector import scoring  # both import torch or pandas: the service's arbiter must not
     from deepfake_detector.media import mtcnn
 
-    return {"detector": _detector_facts(mtcnn), "frames_per_video": frames_per_video,
-            "confident": {"level": scoring.CONFIDENT_LEVEL, "min_share": scoring.CONFIDENT_MIN_SHARE}}
+    return {
+        "detector": _detector_facts(mtcnn),
+        "frames_per_video": frames_per_video,
+        "confident": {"level": scoring.CONFIDENT_LEVEL, "min_share": scoring.CONFIDENT_MIN_SHARE},
+    }
 
 
 def _detector_facts(mtcnn) -> dict:
@@ -47,8 +50,10 @@ def _detector_facts(mtcnn) -> dict:
         "cell": mtcnn.PNET_CELL,
         "norm_shift": float(mtcnn.NORM_SHIFT),
         "norm_scale": float(mtcnn.NORM_SCALE),
-        "nets": {net: {"file": f"{net}.onnx", "outputs": list(outputs), "input_size": NET_INPUTS[net]}
-                 for net, outputs in NETS.items()},
+        "nets": {
+            net: {"file": f"{net}.onnx", "outputs": list(outputs), "input_size": NET_INPUTS[net]}
+            for net, outputs in NETS.items()
+        },
     }
 
 
@@ -90,8 +95,10 @@ def write_site(model_dir: Path, out: Path) -> Path:
     model_dir, out = Path(model_dir), Path(out)
     missing = missing_web_files(model_dir)
     if missing:
-        raise FileNotFoundError(f"{model_dir}: no {', '.join(missing)}; point --model at the package stage's "
-                                "output (artifacts/model), which holds the web model files")
+        raise FileNotFoundError(
+            f"{model_dir}: no {', '.join(missing)}; point --model at the package stage's "
+            "output (artifacts/model), which holds the web model files"
+        )
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(STATIC_DIR, out / "static", dirs_exist_ok=True)
     shutil.copy2(STATIC_DIR / "index.html", out / "index.html")

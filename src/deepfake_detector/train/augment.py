@@ -22,12 +22,20 @@ def multiscale(input_size: int, min_size: int, p: float) -> A.Downscale:
     the stored crop, scaled by `strength`), its range is in absolute face pixels and does not depend on the
     augmentation strength."""
     low = min(min_size, input_size) / input_size
-    return A.Downscale(scale_range=(low, 1.0), interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}, p=p)
+    return A.Downscale(
+        scale_range=(low, 1.0), interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}, p=p
+    )
 
 
-def train_transform(input_size: int, strength: float, mean: Sequence[float], std: Sequence[float],
-                    seed: int | None = None, multiscale_cfg: MultiscaleConfig | None = None,
-                    crop_scale_min: float = 1.0) -> A.Compose:
+def train_transform(
+    input_size: int,
+    strength: float,
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int | None = None,
+    multiscale_cfg: MultiscaleConfig | None = None,
+    crop_scale_min: float = 1.0,
+) -> A.Compose:
     """Flip, rotation, noise, blur, JPEG and down-up resize: what faces go through in the wild; then, when
     enabled, the multi-scale resampling.
 
@@ -38,7 +46,11 @@ def train_transform(input_size: int, strength: float, mean: Sequence[float], std
     resize, normalize = eval_transform(input_size, mean, std).transforms
     if crop_scale_min < 1:
         resize = A.RandomResizedCrop(size=(input_size, input_size), scale=(crop_scale_min, 1.0), p=1.0)
-    scales = [multiscale(input_size, multiscale_cfg.min_size, multiscale_cfg.p)] if multiscale_cfg and multiscale_cfg.enabled else []
+    scales = (
+        [multiscale(input_size, multiscale_cfg.min_size, multiscale_cfg.p)]
+        if multiscale_cfg and multiscale_cfg.enabled
+        else []
+    )
     p = 0.6 * strength
     return A.Compose(
         [

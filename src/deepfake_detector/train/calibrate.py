@@ -52,8 +52,12 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, kind: str = "platt")
     if kind == "temperature":
         return temperature, 0.0
     low, high = np.log(TEMPERATURE_BOUNDS)
-    best = minimize(lambda x: _nll(logits, labels, np.exp(x[0]), x[1]), x0=[np.log(temperature), 0.0],
-                    bounds=[(low, high), (None, None)], method="L-BFGS-B")
+    best = minimize(
+        lambda x: _nll(logits, labels, np.exp(x[0]), x[1]),
+        x0=[np.log(temperature), 0.0],
+        bounds=[(low, high), (None, None)],
+        method="L-BFGS-B",
+    )
     return float(np.exp(best.x[0])), float(best.x[1])
 
 
@@ -96,29 +100,39 @@ def item_auc(items: pd.DataFrame) -> float:
 
 def embed_faces(predictor: Predictor, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Frame logits and embeddings of `rows`' crops, read a chunk at a time so memory stays flat."""
-    parts = [predictor.logits_and_embeddings(crops)
-             for crops in read_crops_in_chunks(rows["crop_path"].tolist(), EMBED_CHUNK)]
+    parts = [
+        predictor.logits_and_embeddings(crops)
+        for crops in read_crops_in_chunks(rows["crop_path"].tolist(), EMBED_CHUNK)
+    ]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def fit_method_head(embeddings: np.ndarray, methods: np.ndarray, cfg: MethodHeadConfig, seed: int = 0
-                    ) -> MethodHead | None:
+def fit_method_head(
+    embeddings: np.ndarray, methods: np.ndarray, cfg: MethodHeadConfig, seed: int = 0
+) -> MethodHead | None:
     """A multinomial logistic regression from fake faces' embeddings to their manipulation method, over the
     methods with at least `cfg.min_faces` faces; None (with a warning) when fewer than two methods qualify.
     The standardisation it is fitted with is folded into its weights, so it applies to raw embeddings."""
     counts = pd.Series(methods).value_counts()
     kept = sorted(counts[counts >= cfg.min_faces].index)
     if len(kept) < 2:
-        log.warning("train.method_head: the train split's fakes have %s faces per method; it needs two methods "
-                    "with at least %d faces (method_head.min_faces), so no method head", counts.to_dict(),
-                    cfg.min_faces)
+        log.warning(
+            "train.method_head: the train split's fakes have %s faces per method; it needs two methods "
+            "with at least %d faces (method_head.min_faces), so no method head",
+            counts.to_dict(),
+            cfg.min_faces,
+        )
         return None
     rows = np.isin(methods, kept)
     coef, intercept, classes = fit_logistic(embeddings[rows], methods[rows], cfg.regularization, seed)
     if len(kept) == 2:  # scikit-learn keeps one row for two classes: p(second) = sigmoid(row); as a softmax pair
         coef, intercept = np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
-    return MethodHead(methods=[str(m) for m in classes], coef=coef.tolist(), intercept=intercept.tolist(),
-                      train_faces={str(m): int(counts[m]) for m in kept})
+    return MethodHead(
+        methods=[str(m) for m in classes],
+        coef=coef.tolist(),
+        intercept=intercept.tolist(),
+        train_faces={str(m): int(counts[m]) for m in kept},
+    )
 
 
 def method_accuracy(head: MethodHead, embeddings: np.ndarray, methods: np.ndarray) -> float | None:
@@ -135,8 +149,11 @@ def has_videos_of_both_labels(faces: pd.DataFrame) -> bool:
     for split in ("train", "val"):
         videos = faces[(faces["split"] == split) & (faces["media"] == "video")]
         if videos["label"].nunique() < 2:
-            log.warning("train.temporal_head: the %s split has no real and fake videos (images only, or one "
-                        "class), so the head is not trained; videos use the aggregation rule", split)
+            log.warning(
+                "train.temporal_head: the %s split has no real and fake videos (images only, or one "
+                "class), so the head is not trained; videos use the aggregation rule",
+                split,
+            )
             return False
     return True
 
@@ -174,26 +191,41 @@ def calibrate_on_validation(model_dir: Path, faces: pd.DataFrame, train_cfg: Tra
     cross_fitted = cross_fitted_ece(logits, labels, val["item_id"].to_numpy(), train_cfg.calibration)
     if cross_fitted is not None:
         validation["val_ece_cross_fitted"] = cross_fitted
-    update = {"temperature": temperature, "bias": bias, "threshold": threshold, "temporal_head": None,
-              "embedding_range": EmbeddingRange.fit(embeddings, train_cfg.embedding_range), "method_head": None}
+    update = {
+        "temperature": temperature,
+        "bias": bias,
+        "threshold": threshold,
+        "temporal_head": None,
+        "embedding_range": EmbeddingRange.fit(embeddings, train_cfg.embedding_range),
+        "method_head": None,
+    }
     if train_cfg.method_head.enabled:
-        update["method_head"] = calibrate_method_head(train, train_embeddings, val, embeddings, train_cfg.method_head,
-                                                      seed)
+        update["method_head"] = calibrate_method_head(
+            train, train_embeddings, val, embeddings, train_cfg.method_head, seed
+        )
     if temporal:
-        head_spec, head_auc = calibrate_temporal_head(model_dir, predictor, train, train_embeddings, frame_scores,
-                                                      embeddings, train_cfg, seed)
+        head_spec, head_auc = calibrate_temporal_head(
+            model_dir, predictor, train, train_embeddings, frame_scores, embeddings, train_cfg, seed
+        )
         rule_auc = item_auc(video_scores(frame_scores, aggregation))
         validation.update(val_item_auc_aggregation=rule_auc, val_item_auc_temporal=head_auc)
         update["temporal_head"] = head_spec
         aggregation = "temporal" if head_auc > rule_auc else aggregation
-    spec = ModelSpec.load(model_dir).model_copy(update={**update, "video_aggregation": aggregation,
-                                                         "validation": validation})
+    spec = ModelSpec.load(model_dir).model_copy(
+        update={**update, "video_aggregation": aggregation, "validation": validation}
+    )
     spec.save(model_dir)
     return spec
 
 
-def calibrate_method_head(train: pd.DataFrame, train_embeddings: np.ndarray, val: pd.DataFrame,
-                          val_embeddings: np.ndarray, cfg: MethodHeadConfig, seed: int) -> MethodHead | None:
+def calibrate_method_head(
+    train: pd.DataFrame,
+    train_embeddings: np.ndarray,
+    val: pd.DataFrame,
+    val_embeddings: np.ndarray,
+    cfg: MethodHeadConfig,
+    seed: int,
+) -> MethodHead | None:
     """The method head fitted on the train split's fake faces, with its accuracy on the val split's."""
     fakes, val_fakes = (train["label"] == 1).to_numpy(), (val["label"] == 1).to_numpy()
     head = fit_method_head(train_embeddings[fakes], train.loc[fakes, "method"].astype(str).to_numpy(), cfg, seed)
@@ -204,9 +236,16 @@ def calibrate_method_head(train: pd.DataFrame, train_embeddings: np.ndarray, val
     return head.model_copy(update={"val_accuracy": accuracy})
 
 
-def calibrate_temporal_head(model_dir: Path, predictor: Predictor, train: pd.DataFrame, train_embeddings: np.ndarray,
-                            val_scores: pd.DataFrame, val_embeddings: np.ndarray, train_cfg: TrainConfig,
-                            seed: int) -> tuple[TemporalSpec, float]:
+def calibrate_temporal_head(
+    model_dir: Path,
+    predictor: Predictor,
+    train: pd.DataFrame,
+    train_embeddings: np.ndarray,
+    val_scores: pd.DataFrame,
+    val_embeddings: np.ndarray,
+    train_cfg: TrainConfig,
+    seed: int,
+) -> tuple[TemporalSpec, float]:
     """Train the head on the train split's videos (`train`: the split's faces, `train_embeddings` theirs),
     save it next to the frame model, calibrate it on the val videos. Returns its spec and the val item-level
     AUC it gives (images keep their frame score)."""
@@ -214,8 +253,9 @@ def calibrate_temporal_head(model_dir: Path, predictor: Predictor, train: pd.Dat
     cfg = train_cfg.temporal_head
     head = train_temporal_head(sequences, labels, cfg, seed)
     torch.save(head.state_dict(), model_dir / TEMPORAL_WEIGHTS)
-    spec = TemporalSpec(kind=cfg.kind, input_dim=train_embeddings.shape[1], hidden=cfg.hidden,
-                        train_videos=len(sequences))
+    spec = TemporalSpec(
+        kind=cfg.kind, input_dim=train_embeddings.shape[1], hidden=cfg.hidden, train_videos=len(sequences)
+    )
     scorer = TemporalTorch(model_dir / TEMPORAL_WEIGHTS, predictor.spec.model_copy(update={"temporal_head": spec}))
     items, val_sequences, val_labels = video_sequences(val_scores, val_embeddings)
     val_logits = np.array([scorer.logit(s) for s in val_sequences])

@@ -92,8 +92,9 @@ def make_loaders(
         train_rows = train_rows.sample(max_train_items, random_state=seed)
     val_rows = faces[faces["split"] == "val"]
     check_splits(train_rows, val_rows, blend_only)
-    transform = train_transform(train.input_size, train.augment.strength, mean, std, seed, train.multiscale,
-                                train.augment.crop_scale_min)
+    transform = train_transform(
+        train.input_size, train.augment.strength, mean, std, seed, train.multiscale, train.augment.crop_scale_min
+    )
     train_set = CropDataset(train_rows, transform, train.self_blend_rate, seed)
     val_set = CropDataset(val_rows, eval_transform(train.input_size, mean, std))
     generator = torch.Generator().manual_seed(seed)
@@ -102,8 +103,13 @@ def make_loaders(
     sampler = balanced_sampler(sampling_cells(train_rows, train.balance), seed) if balanced else None
     batch_size, workers = train.batch_size, train.num_workers
     train_loader = DataLoader(
-        train_set, batch_size=batch_size, sampler=sampler, shuffle=sampler is None, generator=generator,
-        num_workers=workers, drop_last=len(train_set) > batch_size,
+        train_set,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=sampler is None,
+        generator=generator,
+        num_workers=workers,
+        drop_last=len(train_set) > batch_size,
     )
     val_loader = DataLoader(val_set, batch_size=batch_size * 2, shuffle=False, num_workers=workers)
     return train_loader, val_loader

@@ -85,22 +85,37 @@ def fit(
     if keep_best.state is not None:
         module.model.load_state_dict(keep_best.state)
     log.info("best val AUC %.4f at epoch %d of %d", keep_best.best_auc, keep_best.best_epoch, trainer.current_epoch)
-    return FitResult(module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights,
-                     trained_on(trainer))
+    return FitResult(
+        module.model.eval(), keep_best.best_auc, trainer.current_epoch, mean, std, weights, trained_on(trainer)
+    )
 
 
-def fit_linear_probe(faces: pd.DataFrame, train: TrainConfig, weights: WeightSource, seed: int,
-                     compute: ComputeConfig, max_train_items: int | None, features_dir: Path | None) -> FitResult:
+def fit_linear_probe(
+    faces: pd.DataFrame,
+    train: TrainConfig,
+    weights: WeightSource,
+    seed: int,
+    compute: ComputeConfig,
+    max_train_items: int | None,
+    features_dir: Path | None,
+) -> FitResult:
     """Mode linear_probe: no training loop, a head fitted on the frozen backbone's features (train/probe.py)."""
-    ignored = {"train.frequency_branch": train.frequency_branch, "train.multiscale": train.multiscale.enabled,
-               "train.self_blend_rate": train.self_blend_rate > 0}
+    ignored = {
+        "train.frequency_branch": train.frequency_branch,
+        "train.multiscale": train.multiscale.enabled,
+        "train.self_blend_rate": train.self_blend_rate > 0,
+    }
     if any(ignored.values()):
-        log.warning("train.finetune.mode linear_probe fits a linear head on frozen features of the unaugmented "
-                    "crops: %s not used", [k for k, on in ignored.items() if on])
+        log.warning(
+            "train.finetune.mode linear_probe fits a linear head on frozen features of the unaugmented "
+            "crops: %s not used",
+            [k for k, on in ignored.items() if on],
+        )
     device = torch_device(compute.accelerator, "compute.accelerator")
     probe = fit_probe(faces, train, weights, seed, device, max_train_items, features_dir)
-    log.info("linear probe over %d block(s): val AUC %.4f with C=%g", train.finetune.probe_layers, probe.val_auc,
-             probe.c)
+    log.info(
+        "linear probe over %d block(s): val AUC %.4f with C=%g", train.finetune.probe_layers, probe.val_auc, probe.c
+    )
     trained = {"accelerator": device, "processes": 1, "strategy": "linear probe", "precision": "32-true"}
     return FitResult(probe.model, probe.val_auc, 0, weights.mean, weights.std, weights, trained, probe.c)
 
@@ -108,8 +123,12 @@ def fit_linear_probe(faces: pd.DataFrame, train: TrainConfig, weights: WeightSou
 def trained_on(trainer: L.Trainer) -> dict:
     """The hardware and parallelism Lightning actually used (params.compute's `auto` resolved)."""
     accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()  # cpu, cuda, mps
-    return {"accelerator": accelerator, "processes": trainer.world_size,
-            "strategy": type(trainer.strategy).__name__, "precision": str(trainer.precision)}
+    return {
+        "accelerator": accelerator,
+        "processes": trainer.world_size,
+        "strategy": type(trainer.strategy).__name__,
+        "precision": str(trainer.precision),
+    }
 
 
 class KeepBest(Callback):

@@ -44,12 +44,15 @@ def pad(sequences: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return batch, lengths
 
 
-def train_temporal_head(sequences: list[np.ndarray], labels: np.ndarray, cfg: TemporalHeadConfig,
-                        seed: int) -> TemporalHead:
+def train_temporal_head(
+    sequences: list[np.ndarray], labels: np.ndarray, cfg: TemporalHeadConfig, seed: int
+) -> TemporalHead:
     """AdamW on BCE, classes weighted to balance; deterministic given `seed`. Returns the head in eval mode."""
     if len(sequences) < 2 or len(np.unique(labels)) < 2:
-        raise ValueError(f"the temporal head needs real and fake train videos; got {len(sequences)} video(s) "
-                         f"with labels {sorted(set(labels.tolist()))}. Set train.temporal_head.enabled: false")
+        raise ValueError(
+            f"the temporal head needs real and fake train videos; got {len(sequences)} video(s) "
+            f"with labels {sorted(set(labels.tolist()))}. Set train.temporal_head.enabled: false"
+        )
     torch.manual_seed(seed)
     stacked = np.concatenate(sequences)
     head = TemporalHead(stacked.shape[1], cfg.hidden, cfg.dropout)

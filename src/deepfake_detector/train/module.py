@@ -49,13 +49,23 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 
 
 class FrameClassifier(L.LightningModule):
-    def __init__(self, train: TrainConfig, mean: Sequence[float], std: Sequence[float],
-                 weights: WeightSource | None = None):
+    def __init__(
+        self, train: TrainConfig, mean: Sequence[float], std: Sequence[float], weights: WeightSource | None = None
+    ):
         super().__init__()
         # what the loggers record (the train stage's dvclive/params.yaml, a DVC output): these keys, in this order
-        self.save_hyperparameters({"backbone": train.backbone, "input_size": train.input_size, "lr": train.lr,
-                                   "weight_decay": train.weight_decay, "epochs": train.epochs, "mean": mean,
-                                   "std": std, "frequency_branch": train.frequency_branch})
+        self.save_hyperparameters(
+            {
+                "backbone": train.backbone,
+                "input_size": train.input_size,
+                "lr": train.lr,
+                "weight_decay": train.weight_decay,
+                "epochs": train.epochs,
+                "mean": mean,
+                "std": std,
+                "frequency_branch": train.frequency_branch,
+            }
+        )
         self.finetune = train.finetune
         # only pretrained weights have statistics worth keeping: a from-scratch model (a baseline merged onto
         # a freeze_bn profile) would otherwise normalise with its initial mean 0 / variance 1 for the whole run
@@ -91,7 +101,9 @@ class FrameClassifier(L.LightningModule):
         if self.keep_bn_statistics or frozen:  # a frozen backbone keeps its statistics too
             head = {id(p) for p in self.head_params}
             for module in self.model.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(id(p) in head for p in module.parameters()):
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                    id(p) in head for p in module.parameters()
+                ):
                     module.eval()
 
     def training_step(self, batch, _):

@@ -89,15 +89,12 @@ def read_features(folder: Path, rows: pd.DataFrame, key: dict) -> np.ndarray:
         raise FeaturesError(f"{folder}: no cached features for train.finetune.mode linear_probe: {rerun}")
     stored = read_json(folder / KEY_FILE)
     if "skipped" in stored:
-        raise FeaturesError(
-            f"{folder} holds no features ({stored['skipped']} when the embed stage ran): {rerun}"
-        )
+        raise FeaturesError(f"{folder} holds no features ({stored['skipped']} when the embed stage ran): {rerun}")
     if stored != key:
         was = {k: stored.get(k) for k in key if stored.get(k) != key[k]}
         needs = {k: key[k] for k in was}
         raise FeaturesError(
-            f"{folder}: stale features, computed with {was} but training needs {needs} "
-            f"(train.use_tuned?): {rerun}"
+            f"{folder}: stale features, computed with {was} but training needs {needs} (train.use_tuned?): {rerun}"
         )
     index = pd.read_csv(folder / INDEX_FILE, keep_default_na=False, dtype=str)
     where = pd.Series(np.arange(len(index)), index=index["crop_path"].to_numpy())

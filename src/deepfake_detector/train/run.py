@@ -36,13 +36,19 @@ def self_blend_spec(train: TrainConfig, faces: pd.DataFrame) -> SelfBlendSpec | 
         return None
     reals = faces[(faces["split"] == "train") & (faces["label"] == 0)]
     share = float((reals["landmarks68"] != "").mean()) if len(reals) else 0.0
-    return SelfBlendSpec(rate=train.self_blend_rate, only=train.self_blend_only,
-                         dense_landmark_share=round(share, 4))
+    return SelfBlendSpec(rate=train.self_blend_rate, only=train.self_blend_only, dense_landmark_share=round(share, 4))
 
 
-def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, metrics_path: Path,
-                        tuned_file: Path | None = None, live_dir: Path | None = None,
-                        callbacks: list | None = None, features_dir: Path | None = None) -> dict:
+def train_and_calibrate(
+    params: Params,
+    faces: pd.DataFrame,
+    model_dir: Path,
+    metrics_path: Path,
+    tuned_file: Path | None = None,
+    live_dir: Path | None = None,
+    callbacks: list | None = None,
+    features_dir: Path | None = None,
+) -> dict:
     """Fit, keep the best weights by validation AUC, calibrate on validation data; write the model folder
     (model.pt + model.json) and its metrics. `live_dir`: DVCLive training curves (none when omitted);
     `callbacks`: extra Lightning callbacks (the ablation script times each epoch with one); `features_dir`:
@@ -54,24 +60,39 @@ def train_and_calibrate(params: Params, faces: pd.DataFrame, model_dir: Path, me
 
         shutil.rmtree(live_dir, ignore_errors=True)
         logger = DVCLiveLogger(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False)
-    result = fit(faces, train, params.seed, params.compute, logger=logger, callbacks=callbacks,
-                 features_dir=features_dir)
+    result = fit(
+        faces, train, params.seed, params.compute, logger=logger, callbacks=callbacks, features_dir=features_dir
+    )
     probe = train.finetune.mode == "linear_probe"
     made_by = provenance()
     with atomic_dir(model_dir) as out:
         torch.save(result.model.state_dict(), out / TORCH_WEIGHTS)
         spec = ModelSpec(
-            backbone=train.backbone, input_size=train.input_size, faces=params.faces,
-            mean=result.mean, std=result.std, weights=result.weights.describe() if result.weights else None,
-            frames_per_video=params.frames.per_video, frequency_branch=train.frequency_branch and not probe,
+            backbone=train.backbone,
+            input_size=train.input_size,
+            faces=params.faces,
+            mean=result.mean,
+            std=result.std,
+            weights=result.weights.describe() if result.weights else None,
+            frames_per_video=params.frames.per_video,
+            frequency_branch=train.frequency_branch and not probe,
             self_blend=None if probe else self_blend_spec(train, faces),
-            finetune_mode=train.finetune.mode, probe_layers=train.finetune.probe_layers if probe else None,
-            trained_on=result.trained_on, provenance=made_by, version=made_by["params_hash"],
+            finetune_mode=train.finetune.mode,
+            probe_layers=train.finetune.probe_layers if probe else None,
+            trained_on=result.trained_on,
+            provenance=made_by,
+            version=made_by["params_hash"],
         )
         spec.save(out)
         spec = calibrate_on_validation(out, faces, train, params.seed)
-    metrics = {"best_val_auc": result.best_val_auc, "epochs": result.epochs_run, **spec.validation,
-               "temperature": spec.temperature, "bias": spec.bias, "threshold": spec.threshold}
+    metrics = {
+        "best_val_auc": result.best_val_auc,
+        "epochs": result.epochs_run,
+        **spec.validation,
+        "temperature": spec.temperature,
+        "bias": spec.bias,
+        "threshold": spec.threshold,
+    }
     if result.probe_c is not None:
         metrics["probe_c"] = result.probe_c
     write_json(metrics, metrics_path)

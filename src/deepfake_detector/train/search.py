@@ -51,12 +51,21 @@ def run_study(faces: pd.DataFrame, params: Params, storage: str, data_key: str =
         direction="maximize",
         load_if_exists=True,
     )
-    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
     remaining = params.tune.n_trials - len(finished)
 
     def objective(trial: optuna.Trial) -> float:
-        result = fit(faces, suggest_train(trial, params), params.seed, params.compute.single_process(),
-                     params.tune.max_train_items, callbacks=[PruneOnValAuc(trial)], progress=False)
+        result = fit(
+            faces,
+            suggest_train(trial, params),
+            params.seed,
+            params.compute.single_process(),
+            params.tune.max_train_items,
+            callbacks=[PruneOnValAuc(trial)],
+            progress=False,
+        )
         return result.best_val_auc
 
     if remaining > 0:

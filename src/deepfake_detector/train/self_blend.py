@@ -37,9 +37,7 @@ SECOND_BLUR_SIGMA = (5, 46)
 
 class SelfBlend(NamedTuple):
     image: np.ndarray  # RGB uint8, the pseudo-fake
-    mask: (
-        np.ndarray
-    )  # float32 in [0, 1], H x W: how much of the copy each pixel took (0: the crop's own pixel)
+    mask: np.ndarray  # float32 in [0, 1], H x W: how much of the copy each pixel took (0: the crop's own pixel)
 
 
 def crop_landmarks(row) -> np.ndarray | None:
@@ -117,17 +115,11 @@ class SelfBlender:
         )
         self.jitter = A.Compose([colour, frequency])
         self.shift = A.Compose(
-            [
-                A.Affine(
-                    translate_percent={"x": (-0.03, 0.03), "y": (-0.015, 0.015)}, scale=(0.95, 1 / 0.95), p=1
-                )
-            ]
+            [A.Affine(translate_percent={"x": (-0.03, 0.03), "y": (-0.015, 0.015)}, scale=(0.95, 1 / 0.95), p=1)]
         )
         self.deform = A.Compose([A.ElasticTransform(alpha=50, sigma=7, p=1)])
 
-    def __call__(
-        self, image: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator
-    ) -> SelfBlend:
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator) -> SelfBlend:
         """RGB uint8 crop and its landmarks in crop pixels -> the pseudo-fake and its blend mask."""
         h, w = image.shape[:2]
         mask = hull_mask((h, w), landmarks, rng)
@@ -136,9 +128,7 @@ class SelfBlender:
         source = moved["image"]
         mask = self._at_mask_side(moved["mask"], lambda m: self._draw(self.deform, rng, image=m)["image"])
         mask = _soften(mask, rng) * rng.choice(BLEND_RATIOS)
-        blended = source.astype(np.float32) * mask[..., None] + image.astype(np.float32) * (
-            1 - mask[..., None]
-        )
+        blended = source.astype(np.float32) * mask[..., None] + image.astype(np.float32) * (1 - mask[..., None])
         return SelfBlend(np.clip(np.round(blended), 0, 255).astype(np.uint8), mask.astype(np.float32))
 
     @staticmethod

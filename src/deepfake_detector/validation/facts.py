@@ -29,9 +29,7 @@ def media_facts(manifest: pd.DataFrame, root: Path) -> pd.DataFrame:
     """The manifest with, per file, `exists` and `decodes` (not judged where the file is missing)."""
     m = manifest.reset_index(drop=True).copy()
     exists, decodes = [], []
-    for path, media in tqdm(
-        zip(m["path"], m["media"], strict=True), total=len(m), desc="check media", unit="file"
-    ):
+    for path, media in tqdm(zip(m["path"], m["media"], strict=True), total=len(m), desc="check media", unit="file"):
         file = resolve(path, root)
         exists.append(file.is_file())
         decodes.append(media_decodes(file, media) if exists[-1] else None)  # missing: judged by `exists`

@@ -54,9 +54,7 @@ class ValidationReport:
                 lines.append(f"  ... and {r.unexpected_count - len(r.examples)} more")
             lines += [f"  fix: {r.fix}", ""]
         lines += [
-            f"ok   {r.suite}.{r.column}: {r.expectation} {r.expected} ({r.observed})"
-            for r in self.results
-            if r.success
+            f"ok   {r.suite}.{r.column}: {r.expectation} {r.expected} ({r.observed})" for r in self.results if r.success
         ]
         return "\n".join(lines) + "\n"
 
@@ -94,7 +92,8 @@ def render_html(report: ValidationReport) -> str:
 <h1>Data validation <span class="{"ok" if report.success else "fail"}">{e(status)}</span></h1>
 <p><small>Great Expectations suites over the manifest and faces tables. Suite names link to the GX data docs
 pages; the <a href="gx_docs/index.html">GX index</a> needs internet access for its scripts.
-Plain-text report: <a href="report.txt">report.txt</a>, machine-readable: <a href="report.json">report.json</a>.</small></p>
+Plain-text report: <a href="report.txt">report.txt</a>,
+machine-readable: <a href="report.json">report.json</a>.</small></p>
 <table><tr><th></th><th>suite</th><th>column</th><th>expectation</th><th>observed</th></tr>
 {"".join(rows)}
 </table></body></html>

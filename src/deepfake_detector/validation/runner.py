@@ -89,9 +89,7 @@ def run_gx(suites: list[Suite], docs_dir: Path) -> tuple[list[CheckResult], dict
     context.build_data_docs()
     for page in docs_dir.rglob("*.html"):
         _strip_build_noise(page)
-    pages = {
-        p.parts[-4]: str(p.relative_to(docs_dir.parent)) for p in docs_dir.glob("validations/*/*/*/*.html")
-    }
+    pages = {p.parts[-4]: str(p.relative_to(docs_dir.parent)) for p in docs_dir.glob("validations/*/*/*/*.html")}
     return results, pages
 
 

@@ -31,9 +31,7 @@ class Suite:
     expectations: list[gxe.Expectation]
 
 
-def manifest_suites(
-    manifest: pd.DataFrame, cfg: ValidateConfig, root: Path, holdout_methods: list[str]
-) -> list[Suite]:
+def manifest_suites(manifest: pd.DataFrame, cfg: ValidateConfig, root: Path, holdout_methods: list[str]) -> list[Suite]:
     m = media_facts(manifest, root)
 
     items = Suite(
@@ -57,9 +55,7 @@ def manifest_suites(
                 [True],
                 "File missing: re-run ingest, or fix the path (relative to the project root).",
             ),
-            _in_set(
-                "decodes", [True], "File is corrupt or not a readable image/video: re-download it or drop it."
-            ),
+            _in_set("decodes", [True], "File is corrupt or not a readable image/video: re-download it or drop it."),
         ],
     )
     splits = Suite(
@@ -93,9 +89,7 @@ def manifest_suites(
     return [items, splits, groups]
 
 
-def faces_suites(
-    faces: pd.DataFrame, manifest: pd.DataFrame, cfg: ValidateConfig, root: Path
-) -> list[Suite]:
+def faces_suites(faces: pd.DataFrame, manifest: pd.DataFrame, cfg: ValidateConfig, root: Path) -> list[Suite]:
     f = faces_with_items(faces, manifest)
 
     rows = Suite(
@@ -108,9 +102,7 @@ def faces_suites(
                 [True],
                 "Face rows refer to items missing from the manifest: re-run the faces stage.",
             ),
-            _between(
-                "prob", 0.0, 1.0, "Detector probability must be in [0, 1]: check the face detector's output."
-            ),
+            _between("prob", 0.0, 1.0, "Detector probability must be in [0, 1]: check the face detector's output."),
         ],
     )
     found = f[f["found"].astype(bool)].reset_index(drop=True)

@@ -67,9 +67,7 @@ def _training_part(folder: Path) -> list[Item]:
 def _test_set(folder: Path) -> list[Item]:
     table = pd.read_csv(folder / "labels.csv", dtype=str, keep_default_na=False)
     if not {"filename", "label"} <= set(table.columns):
-        raise LayoutError(
-            f"{folder / 'labels.csv'}: needs columns filename,label; found {list(table.columns)}"
-        )
+        raise LayoutError(f"{folder / 'labels.csv'}: needs columns filename,label; found {list(table.columns)}")
     videos = {p.name: p for p in media_files(folder)}
     _warn_unmatched(folder, set(table["filename"]), set(videos))
     items = []

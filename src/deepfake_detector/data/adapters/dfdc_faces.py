@@ -25,9 +25,7 @@ def index_dfdc_faces(root: Path, options: dict[str, Any]) -> list[Item]:
     require(root, "faces_224", "metadata.csv", adapter="dfdc_faces")
     table = pd.read_csv(root / "metadata.csv", dtype=str, keep_default_na=False)
     if not COLUMNS <= set(table.columns):
-        raise LayoutError(
-            f"{root / 'metadata.csv'}: needs columns {sorted(COLUMNS)}; found {list(table.columns)}"
-        )
+        raise LayoutError(f"{root / 'metadata.csv'}: needs columns {sorted(COLUMNS)}; found {list(table.columns)}")
     items, missing = [], 0
     for row in table.itertuples(index=False):
         path = root / "faces_224" / f"{Path(row.videoname).stem}.jpg"

@@ -61,12 +61,6 @@ def _vidtimit(root: Path) -> list[Path]:
     videos = _videos(root)
     if not videos:
         frames = sorted(root.glob("*/video/*/*"))
-        hint = (
-            f"; it holds frame folders like {frames[0].parent}: convert each to a video file"
-            if frames
-            else ""
-        )
-        raise LayoutError(
-            f"dftimit: no videos under vidtimit_root {root} (expected <subject>/video/*.avi){hint}"
-        )
+        hint = f"; it holds frame folders like {frames[0].parent}: convert each to a video file" if frames else ""
+        raise LayoutError(f"dftimit: no videos under vidtimit_root {root} (expected <subject>/video/*.avi){hint}")
     return videos

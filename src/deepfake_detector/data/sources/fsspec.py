@@ -13,9 +13,7 @@ from deepfake_detector.io import atomic_dir
 
 FIX = "Copy the data by hand, unpack it and use a 'local' source."
 # short timeouts and few retries, so an unreachable store fails in seconds rather than minutes
-FAST_FAIL = {
-    "s3": {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}}
-}
+FAST_FAIL = {"s3": {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}}}
 
 
 def acquire(source: SourceConfig, project_root: Path) -> Path:

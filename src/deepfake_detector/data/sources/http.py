@@ -41,9 +41,7 @@ def download(url: str, dest: Path) -> None:
             if resp.status_code == 416:  # nothing left to fetch: the partial file is already complete
                 return
             resp.raise_for_status()
-            resumed = resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(
-                f"bytes {have}-"
-            )
+            resumed = resp.status_code == 206 and resp.headers.get("Content-Range", "").startswith(f"bytes {have}-")
             with dest.open("ab" if resumed else "wb") as out:  # a 200 means the server restarted from byte 0
                 for chunk in resp.iter_content(CHUNK):
                     out.write(chunk)

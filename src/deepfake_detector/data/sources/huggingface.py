@@ -9,9 +9,7 @@ from pathlib import Path
 from deepfake_detector.config import SourceConfig
 from deepfake_detector.data.sources.base import SourceError, cache_dir
 
-FIX = (
-    "Download the repo's files by hand (e.g. on a machine with access), unpack them and use a 'local' source."
-)
+FIX = "Download the repo's files by hand (e.g. on a machine with access), unpack them and use a 'local' source."
 
 
 def acquire(source: SourceConfig, project_root: Path) -> Path:
@@ -19,9 +17,7 @@ def acquire(source: SourceConfig, project_root: Path) -> Path:
     try:
         from huggingface_hub import snapshot_download
     except ImportError:
-        raise SourceError(
-            f"{what}: huggingface_hub is not installed (pip install huggingface_hub). {FIX}"
-        ) from None
+        raise SourceError(f"{what}: huggingface_hub is not installed (pip install huggingface_hub). {FIX}") from None
     # read at call time: huggingface_hub reads HF_HUB_OFFLINE once, when first imported
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     try:

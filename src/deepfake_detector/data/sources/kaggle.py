@@ -36,9 +36,7 @@ def _check_credentials(what: str) -> None:
     """The kaggle package accepts an API token (env or file) or a legacy username/key (env or kaggle.json)."""
     folder = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
     files = [folder / "kaggle.json", folder / "access_token"]
-    env = os.environ.get("KAGGLE_API_TOKEN") or (
-        os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
-    )
+    env = os.environ.get("KAGGLE_API_TOKEN") or (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
     if env or any(f.exists() for f in files):
         return
     raise SourceError(
