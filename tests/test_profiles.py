@@ -23,11 +23,11 @@ def params_yaml() -> dict:
 
 @pytest.mark.parametrize("path", sorted((PROJECT_ROOT / ABLATIONS_DIR).glob("*.yaml")), ids=lambda p: p.name)
 def test_every_committed_variant_is_valid_on_the_profiles_it_runs_on(path: Path) -> None:
-    """Each variant file's variants validate on params.yaml and on the real and ffpp profiles (which the
-    pretrained and SBI files were written for)."""
+    """Each variant file's variants validate on params.yaml and on every profile (the pretrained variants run
+    leave-one-dataset-out on the all profile, whose `plain` baseline must then say its own fine-tuning mode)."""
     ablation = read_ablation(path)
     assert ablation.variants
-    bases = [params_yaml(), *(profile_params(p, root=PROJECT_ROOT) for p in ("real", "ffpp"))]
+    bases = [params_yaml(), *(profile_params(p, root=PROJECT_ROOT) for p in ("real", "ffpp", "all"))]
     for name in ablation.variants:
         for base in bases:
             ablation.params(name, base)
