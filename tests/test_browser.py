@@ -244,14 +244,17 @@ def test_a_video_the_browser_cannot_play_shows_its_evidence_frames(page, media, 
 
 @pytest.mark.timeout(400)
 def test_evidence_frames_on_a_phone(browser, server, media):  # noqa: F811
-    """390 px wide: the evidence frame fits the screen and nothing scrolls sideways."""
+    """390 px wide: the demo video's player and its evidence frame below it fit the screen, and nothing scrolls
+    sideways."""
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.set_default_timeout(TIMEOUT_MS)
     phone.goto(server)
     upload(phone, media["video"])
-    phone.wait_for_function("document.getElementById('stage').hidden")
-    box = phone.locator("#evidence-frame").bounding_box()
-    assert box["width"] > 0 and box["x"] + box["width"] <= 390
+    phone.wait_for_function("document.getElementById('video').readyState >= 1")  # it plays: H.264
+    phone.wait_for_function("document.getElementById('evidence-frame').naturalWidth > 0")
+    for element in ("#video", "#evidence-frame"):
+        box = phone.locator(element).bounding_box()
+        assert box["width"] > 0 and box["x"] + box["width"] <= 390, element
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(phone, "evidence_frames_phone.png")
     phone.close()
