@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from ablation_tables import lodo_table, runs_table
+from ablation_tables import lodo_table, markdown, runs_table
 from lightning.pytorch.callbacks import Callback
 
 from deepfake_detector.config import ConfigError, Params, load_params
@@ -208,10 +208,10 @@ def command_line(argv: list[str]) -> str:
 def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:
     """table.md and auc_vs_time.png from results.json (and lodo.md from leave-one-dataset-out runs)."""
     table = runs_table(results)
-    (out / "table.md").write_text(table.to_markdown(index=False) + "\n")
+    (out / "table.md").write_text(markdown(table) + "\n")
     lodo = lodo_table(results)
     if not lodo.empty:
-        (out / "lodo.md").write_text(lodo.to_markdown(index=False) + "\n")
+        (out / "lodo.md").write_text(markdown(lodo) + "\n")
     curves = {
         f"{name} (seed {run['seed']})": pd.DataFrame(run["curve"], columns=["seconds", "val_auc"])
         for name, runs in results.items()
@@ -267,7 +267,7 @@ def main() -> None:
     results_file = args.out / "results.json"
     results: dict[str, list[dict]] = read_json(results_file) if results_file.exists() else {}
     if args.report_only:
-        print(write_reports(results, args.out).to_markdown(index=False))
+        print(markdown(write_reports(results, args.out)))
         return
     params_yaml = yaml.safe_load(Path("params.yaml").read_text())
     check_variants(ablation, names, params_yaml)  # in seconds, not after the first variant's training
@@ -292,7 +292,7 @@ def main() -> None:
                     )
                 write_json(results, results_file)  # after every run: more seeds or variants add to the file
     table = write_reports(results, args.out)
-    print(table.to_markdown(index=False))
+    print(markdown(table))
     print(json.dumps({"out": str(args.out)}))
 
 

@@ -75,6 +75,11 @@ def metric_columns(results: dict[str, list[dict]]) -> dict[str, str]:
     return {key: columns[key] for key in order if key in columns}
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The table as markdown, every cell as written (tabulate would reformat "0.500" as 0.5)."""
+    return table.to_markdown(index=False, disable_numparse=True)
+
+
 def runs_table(results: dict[str, list[dict]]) -> pd.DataFrame:
     """A row per variant: its seeds, then each metric's mean ± standard deviation over them (a single run's
     AUC with its 95% bootstrap interval)."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from ablation_tables import lodo_table, runs_table
+from ablation_tables import lodo_table, markdown, runs_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(  # markers on lines of their own: a page can mention them in its text
@@ -96,11 +96,6 @@ def made_by(runs: list[dict]) -> str:
 
 def commit_text(commit: str | None) -> str:
     return f"commit `{short(commit)}`" if commit else "commit not recorded"
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """The table as markdown, every cell as written (tabulate would reformat "0.730" as a number)."""
-    return table.to_markdown(index=False, disable_numparse=True)
 
 
 def ablation_block(source: str, options: dict[str, str], root: Path) -> str:
