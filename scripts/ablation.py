@@ -17,7 +17,8 @@ turned unseen: all its items in test), and on each one alone (data.splits.traini
 sets each left-out dataset's AUC beside the AUCs on it of the models trained on one other dataset alone.
 Writes <out>/results.json, <out>/table.md (mean and spread over seeds) and <out>/auc_vs_time.png. Each run
 in results.json records its `command` and `git_commit` (HEAD; see code_commit), which the results pages
-show (scripts/write_results.py); runs made before they were recorded have neither.
+show (scripts/write_results.py); runs made before they were recorded have neither, and a provenance.json
+beside results.json gives their command and committing commit from git history.
 No number is tuned on the test split: thresholds, temperature and aggregation come from validation data.
 
 Run after the pipeline's validate stage (it reads artifacts/manifest.csv and artifacts/faces.csv):

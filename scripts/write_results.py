@@ -15,6 +15,14 @@ A table lives in a block of its page, between two markers; the first names the s
 Everything between the markers is generated: the command and commit that made the source, then the table.
 Text outside them is the author's.
 
+scripts/ablation.py records each run's command and code commit in results.json. Older runs lack them; for
+those, a provenance.json beside results.json says what git history proves (the command as the docs of the
+committing commit state it, and that commit), and the block names them, saying the code commit is unknown:
+  {"runs": [{"variants": ["meso4", "plain"],            results.json keys these runs are under
+             "command": "python scripts/ablation.py ...",
+             "committed_in": "<40-hex sha>",            the commit that committed these runs as they are now
+             "evidence": "where git shows the command"}]}    for the reader; not rendered
+
   python scripts/write_results.py           rewrite every block in place
   python scripts/write_results.py --check   exit 1, naming each block that differs from its source (CI)
 """
@@ -79,30 +87,55 @@ def short(commit: str) -> str:
 
 
 def made_by(runs: list[dict]) -> str:
-    """Who made these runs: a line per (command, commit), naming the variants when there are several."""
+    """Who made these runs: a line per maker (made_line), naming the variants when there are several."""
     groups: dict[tuple, list[str]] = {}
     for run in runs:
-        groups.setdefault((run.get("command"), run.get("git_commit")), []).append(run["variant"])
+        key = (run.get("command"), run.get("git_commit"), run.get("committed_in"))
+        groups.setdefault(key, []).append(run["variant"])
     lines = []
-    for (command, commit), variants in groups.items():
+    for (command, commit, committed_in), variants in groups.items():
         names = f": {', '.join(dict.fromkeys(variants))}" if len(groups) > 1 else ""
-        if not command and not commit:
-            lines.append(f"- command and commit not recorded (made before scripts/ablation.py recorded them){names}")
-        else:
-            how = f"`{command}`" if command else "command not recorded"
-            lines.append(f"- {how}, {commit_text(commit)}{names}")
+        lines.append(f"- {made_line(command, commit, committed_in)}{names}")
     return "\n".join(lines)
+
+
+def made_line(command: str | None, commit: str | None, committed_in: str | None) -> str:
+    """One maker: the run's own command and code commit, else provenance.json's command and committing commit."""
+    if committed_in and not commit:
+        return f"`{command}`, results committed in `{short(committed_in)}` (the run did not record its code commit)"
+    if not command and not commit:
+        return "command and commit not recorded (made before scripts/ablation.py recorded them)"
+    how = f"`{command}`" if command else "command not recorded"
+    return f"{how}, {commit_text(commit)}"
 
 
 def commit_text(commit: str | None) -> str:
     return f"commit `{short(commit)}`" if commit else "commit not recorded"
 
 
+def provenance(folder: Path) -> dict[str, dict]:
+    """Each variant's command and committing commit from the folder's provenance.json; none without one."""
+    path = folder / "provenance.json"
+    entries = json.loads(path.read_text())["runs"] if path.exists() else []
+    return {
+        variant: {"command": entry["command"], "committed_in": entry["committed_in"]}
+        for entry in entries
+        for variant in entry["variants"]
+    }
+
+
+def with_provenance(variant: str, run: dict, known: dict[str, dict]) -> dict:
+    """A run as made_by reads it: what it records itself, else what provenance.json says of its variant."""
+    recorded = run.get("command") or run.get("git_commit")
+    return {"variant": variant, **({} if recorded else known.get(variant, {})), **run}
+
+
 def ablation_block(source: str, options: dict[str, str], root: Path) -> str:
     results = json.loads((root / source / "results.json").read_text())
     if "only" in options:
         results = {variant: results[variant] for variant in options["only"].split(",")}
-    runs = [{"variant": variant, **run} for variant, runs_of in results.items() for run in runs_of]
+    known = provenance(root / source)
+    runs = [with_provenance(variant, run, known) for variant, runs_of in results.items() for run in runs_of]
     if options.get("table") == "lodo":
         table, legend = (
             lodo_table(results),

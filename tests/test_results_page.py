@@ -1,10 +1,12 @@
 """scripts/write_results.py: the committed pages match their sources (the CI check), a block renders the exact
-table of a small results.json, and a stale block is named by --check."""
+table of a small results.json and who made it (provenance.json for runs that do not record it), and a stale
+block is named by --check."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,41 @@ After.
 """
     )
     assert write_results.write(root) == []  # written once, up to date
+
+
+def test_runs_without_a_record_take_the_command_and_committing_commit_from_provenance_json(tmp_path: Path) -> None:
+    """b's run records nothing; provenance.json beside results.json names its command and the commit that
+    committed it, and the block says so; a's recorded runs keep their own command and commit."""
+    root = _project(tmp_path)
+    old_command = "python scripts/ablation.py --out reports/x --only b"
+    entry = {
+        "variants": ["b"],
+        "command": old_command,
+        "committed_in": "89abcdef0123456789abcdef0123456789abcdef",
+        "evidence": "docs/x.md of 89abcde gives the command",
+    }
+    (root / "reports" / "x" / "provenance.json").write_text(json.dumps({"runs": [entry]}))
+    write_results.write(root)
+    made = [line for line in (root / "docs" / "page.md").read_text().splitlines() if line.startswith("- ")]
+    assert made == [
+        f"- `{COMMAND}`, commit `0123456`: a",
+        f"- `{old_command}`, results committed in `89abcde` (the run did not record its code commit): b",
+    ]
+
+
+def test_every_unrecorded_committed_run_is_in_its_folders_provenance_json() -> None:
+    """Each committed results.json of scripts/ablation.py: a variant whose runs lack a command and commit is named
+    by exactly one entry of the provenance.json beside it, with a full commit, and every entry names its variants."""
+    for results_path in sorted((PROJECT_ROOT / "reports").glob("*/*/results.json")):
+        results = json.loads(results_path.read_text())
+        provenance = results_path.parent / "provenance.json"
+        entries = json.loads(provenance.read_text())["runs"] if provenance.exists() else []
+        named = [variant for entry in entries for variant in entry["variants"]]
+        unrecorded = [
+            v for v, runs in results.items() if not all(r.get("command") and r.get("git_commit") for r in runs)
+        ]
+        assert sorted(unrecorded) == sorted(named), results_path
+        assert all(re.fullmatch(r"[0-9a-f]{40}", entry["committed_in"]) for entry in entries), provenance
 
 
 def test_check_names_the_stale_block_and_fails(tmp_path: Path) -> None:
