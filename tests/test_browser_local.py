@@ -18,6 +18,7 @@ from test_real_server import free_port, running_server
 from test_service import media  # noqa: F401  (fixture: the demo media)
 from test_web import web_model_dir  # noqa: F401  (fixture: the tiny model with its web model files)
 
+from deepfake_detector.prediction import PredictOptions
 from deepfake_detector.serving.web import WEB_FACTS, write_site
 
 pytestmark = [
@@ -156,7 +157,7 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
     assert set(local) - {"checked_on"} == set(api(web_server, "video", clip))  # the API's structure
     frames = json.loads((web_model_dir / WEB_FACTS).read_text())["frames_per_video"]
     predictor = Predictor(web_model_dir)
-    python = predictor.predict_path(clip, frames_per_video=frames).to_dict()
+    python = predictor.predict_path(clip, PredictOptions(frames_per_video=frames)).to_dict()
     assert local["verdict"] == python["verdict"]
     assert local["fake_probability"] == pytest.approx(python["fake_probability"], abs=0.01)
     decoded = [
@@ -167,7 +168,7 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
             frames,
         )
     ]
-    same_pixels = predictor.predict_frames(decoded, "video", clip.name, cropped=None).to_dict()
+    same_pixels = predictor.predict_frames(decoded, "video", clip.name).to_dict()
     assert [f["fake_probability"] for f in local["faces"]] == pytest.approx(
         [f["fake_probability"] for f in same_pixels["faces"]], abs=0.01
     )

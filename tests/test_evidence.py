@@ -18,6 +18,7 @@ from deepfake_detector.cli import app
 from deepfake_detector.config import EvidenceConfig, ExplainConfig
 from deepfake_detector.evidence import FAKE_RGB, REAL_RGB, pick
 from deepfake_detector.inference import Predictor
+from deepfake_detector.prediction import PredictOptions
 
 SMALL = EvidenceConfig(max_side=160, jpeg_quality=80, box_px=2)  # under the demo's 256 px: the frame shrinks
 JPEG_TOLERANCE = 25  # per channel: JPEG's chroma subsampling blurs a 2 px line into its neighbours
@@ -32,7 +33,9 @@ def predictor(tiny_model_dir: Path) -> Predictor:
 
 @pytest.fixture(scope="module")
 def every_frame(predictor, media):  # noqa: F811
-    return predictor.predict_path(media["video"], frames_per_video=CONFIG.frames_per_video, evidence="all")
+    return predictor.predict_path(
+        media["video"], PredictOptions(frames_per_video=CONFIG.frames_per_video, evidence="all")
+    )
 
 
 def decode(jpeg: str) -> np.ndarray:
@@ -50,7 +53,9 @@ def test_pick_takes_the_highest_and_the_lower_median_in_frame_order() -> None:
 
 
 def test_key_frames_are_each_judged_persons_highest_and_median_frame(predictor, media):  # noqa: F811
-    result = predictor.predict_path(media["video"], frames_per_video=CONFIG.frames_per_video, evidence="key")
+    result = predictor.predict_path(
+        media["video"], PredictOptions(frames_per_video=CONFIG.frames_per_video, evidence="key")
+    )
     judged = [t.track for t in result.tracks if t.verdict in ("fake", "real")]
     assert judged == [0] and result.timings_ms["evidence"] > 0
     faces = [f for f in result.faces if f.track == 0]
@@ -70,7 +75,7 @@ def test_key_frames_are_each_judged_persons_highest_and_median_frame(predictor, 
 
 
 def test_all_gives_every_scored_frame_and_no_score_changes(predictor, media, every_frame):  # noqa: F811
-    plain = predictor.predict_path(media["video"], frames_per_video=CONFIG.frames_per_video)
+    plain = predictor.predict_path(media["video"], PredictOptions(frames_per_video=CONFIG.frames_per_video))
     assert plain.evidence_frames == [] and "evidence" not in plain.timings_ms
     assert [(e.track, e.frame_idx) for e in every_frame.evidence_frames] == [
         (f.track, f.frame_idx) for f in plain.faces
@@ -104,7 +109,7 @@ def test_each_jpeg_has_the_configured_size_and_the_box_where_it_is_reported(pred
 
 def test_images_have_no_evidence_frames(predictor, media):  # noqa: F811
     """An image is its own evidence: the page and the CLI show the file itself."""
-    assert predictor.predict_path(media["image"], evidence="all").evidence_frames == []
+    assert predictor.predict_path(media["image"], PredictOptions(evidence="all")).evidence_frames == []
 
 
 def test_cli_frames_writes_the_jpegs_and_the_json_names_them(tiny_model_dir, media, tmp_path):  # noqa: F811

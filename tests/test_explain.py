@@ -15,6 +15,7 @@ from deepfake_detector.config import ExplainConfig
 from deepfake_detector.explain import heatmap_png, heatmap_rgba, occlusion_maps, overlay
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.frames import read_image
+from deepfake_detector.prediction import PredictOptions
 from deepfake_detector.train.self_blend import self_blend
 
 SIDE = 128
@@ -88,8 +89,8 @@ def test_heatmap_png_round_trip() -> None:
 @pytest.mark.real_data
 def test_predictor_explains_a_real_face(tiny_model_dir: Path, real_face_file: Path) -> None:
     predictor = Predictor(tiny_model_dir)
-    plain = predictor.predict_path(real_face_file, cropped=True)
-    explained = predictor.predict_path(real_face_file, cropped=True, explain=True)
+    plain = predictor.predict_path(real_face_file, PredictOptions(cropped=True))
+    explained = predictor.predict_path(real_face_file, PredictOptions(cropped=True, explain=True))
     assert plain.faces and plain.faces[0].heatmap is None and "explain" not in plain.timings_ms
     face = explained.faces[0]
     assert face.fake_probability == plain.faces[0].fake_probability  # explaining never changes the score

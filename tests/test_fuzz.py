@@ -18,7 +18,8 @@ from PIL import Image
 
 from deepfake_detector.config import load_params
 from deepfake_detector.engines import in_place
-from deepfake_detector.inference import Prediction, Predictor
+from deepfake_detector.inference import Predictor
+from deepfake_detector.prediction import Prediction
 from deepfake_detector.preprocess.crop_faces import FaceCropper, FaceItem
 from deepfake_detector.preprocess.extract_frames import FrameExtractor, FrameItem
 

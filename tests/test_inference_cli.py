@@ -17,6 +17,7 @@ from deepfake_detector.demo.render import render_face
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.faces import CropSquare, cut_square
 from deepfake_detector.media.frames import MediaError, MediaTooLarge, read_image, uniform_indices
+from deepfake_detector.prediction import PredictOptions
 
 KEYS = {"path", "media", "fake_probability", "verdict", "reason", "faces", "error"}
 
@@ -96,7 +97,7 @@ def test_predict_video(predictor: Predictor, media: dict[str, Path]) -> None:
     assert [f.frame_idx for f in result.faces] == uniform_indices(8, 4)
     assert result.fake_probability == pytest.approx(np.mean([f.fake_probability for f in result.faces]))
     assert result.faces[1].t == pytest.approx(3 / 12, abs=1e-3)  # the corpus is 12 fps
-    override = predictor.predict_path(media["video"], frames_per_video=2)
+    override = predictor.predict_path(media["video"], PredictOptions(frames_per_video=2))
     assert override.frames == 2
 
 
@@ -131,10 +132,10 @@ def test_predict_image_without_a_face(predictor: Predictor, media: dict[str, Pat
 
 
 def test_predict_respects_max_pixels(predictor: Predictor, media: dict[str, Path]) -> None:
-    result = predictor.predict_path(media["face"], max_pixels=100 * 100)
+    result = predictor.predict_path(media["face"], PredictOptions(max_pixels=100 * 100))
     assert result.error is not None and "over the limit of 10000" in result.error
     with pytest.raises(MediaTooLarge, match="over the limit of 10000") as raised:  # the type the service maps to 413
-        predictor.predict_path_or_raise(media["face"], max_pixels=100 * 100)
+        predictor.predict_path_or_raise(media["face"], PredictOptions(max_pixels=100 * 100))
     assert str(raised.value) == result.error
     with pytest.raises(MediaError, match="not a readable image") as raised:
         predictor.predict_path_or_raise(media["corrupt"])

@@ -15,6 +15,7 @@ from deepfake_detector.cli import app
 from deepfake_detector.inference import Predictor
 from deepfake_detector.media.faces import crop_square, cut_square
 from deepfake_detector.media.frames import read_image
+from deepfake_detector.prediction import PredictOptions
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +50,15 @@ def training_probability(predictor: Predictor, path: Path) -> float:
 @pytest.mark.real_data
 def test_a_real_face_crop_is_recognised_and_cut_as_training_cut_it(predictor, dfdc_crops):
     for path in dfdc_crops:
-        auto, told = predictor.predict_path(path), predictor.predict_path(path, cropped=True)
+        auto, told = predictor.predict_path(path), predictor.predict_path(path, PredictOptions(cropped=True))
         assert auto.treated_as == "face_crop" and auto.treated_as_because.startswith("the face fills the image")
         assert told.treated_as == "face_crop" and told.treated_as_because == "cropped=true was given"
         expected = training_probability(predictor, path)
         assert auto.faces[0].fake_probability == pytest.approx(expected, abs=1e-6)
         assert told.faces[0].fake_probability == pytest.approx(expected, abs=1e-6)
-        scene = predictor.predict_path(path, cropped=False)  # as a photo: MTCNN's box, a black border around it
+        scene = predictor.predict_path(
+            path, PredictOptions(cropped=False)
+        )  # as a photo: MTCNN's box, a black border around it
         assert scene.treated_as == "scene" and scene.faces[0].fake_probability != pytest.approx(expected, abs=1e-6)
 
 

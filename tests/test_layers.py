@@ -39,20 +39,24 @@ LAYERS: dict[str, int] = {
     "explain": 2,
     "evidence": 2,
     "preprocess": 2,
-    # the Predictor: media -> verdict
-    "inference": 3,
+    # what the Predictor returns (Prediction) and how it is asked (PredictOptions)
+    "prediction": 3,
+    # scores -> verdicts: the threshold, the judge rules, out of distribution, the manipulation method
+    "verdicts": 4,
+    # the Predictor: media -> scored faces -> verdict
+    "inference": 5,
     # what the stages run: training, evaluation, data validation, the reports they write
-    "train": 4,
-    "evaluate": 4,
-    "validation": 4,
-    "model_card": 4,
-    "summary": 4,
-    "batch": 4,
+    "train": 6,
+    "evaluate": 6,
+    "validation": 6,
+    "model_card": 6,
+    "summary": 6,
+    "batch": 6,
     # the top: serving the Predictor, generating the demo corpus
-    "serving": 5,
-    "demo": 5,
+    "serving": 7,
+    "demo": 7,
     # the command line, which launches the demo generator and the server
-    "cli": 6,
+    "cli": 8,
 }
 FOUNDATION = 0  # its modules are small leaves that may use each other (tables writes through io...)
 RULE = (

@@ -11,6 +11,7 @@ import numpy as np
 from test_judge import judged, save  # noqa: F401  (fixture: the untrained model with params.yaml's judge rules)
 
 from deepfake_detector.media.frames import sample_frames
+from deepfake_detector.prediction import PredictOptions
 
 
 def demo_images(corpus: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +53,7 @@ def test_a_video_with_two_people_gets_a_verdict_per_person(judged, tiny_corpus, 
     videos = [sorted((tiny_corpus / label).rglob("*.mp4"))[0] for label in ("real", "fake")]
     clips = [[f.rgb for f in sample_frames(v, 6)] for v in videos]
     side_by_side = write_video([np.hstack(pair) for pair in zip(*clips, strict=True)], tmp_path / "two.mp4")
-    result = judged.predict_path(side_by_side, frames_per_video=6)
+    result = judged.predict_path(side_by_side, PredictOptions(frames_per_video=6))
     assert len(result.tracks) == 2 and all(t.faces >= 3 and t.verdict in ("fake", "real") for t in result.tracks)
     width = clips[0][0].shape[1]
     for track in (0, 1):
@@ -65,7 +66,7 @@ def test_a_bystander_seen_in_one_frame_does_not_count(judged, tiny_corpus, tmp_p
     main, bystander = demo_images(tiny_corpus)
     grey = np.full_like(bystander, 128)
     frames = [np.hstack([main, bystander if i == 2 else grey]) for i in range(6)]
-    result = judged.predict_path(write_video(frames, tmp_path / "bystander.mp4"), frames_per_video=6)
+    result = judged.predict_path(write_video(frames, tmp_path / "bystander.mp4"), PredictOptions(frames_per_video=6))
     assert len(result.tracks) == 2 and result.tracks[1].faces == 1
     assert result.tracks[1].verdict == "cannot_judge" and result.tracks[1].reason["code"] == "too_few_face_frames"
     assert result.decided_by_track == 0 and result.fake_probability == result.tracks[0].fake_probability

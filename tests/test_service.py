@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from deepfake_detector.config import ServeConfig
+from deepfake_detector.prediction import PredictOptions
 from deepfake_detector.serving.env import MODEL_DIR_ENV, SERVE_CONFIG_ENV
 
 # Small limits, so over-limit uploads and videos stay cheap to make.
@@ -344,7 +345,9 @@ def test_service_matches_predictor(client, media, tiny_model_dir):
 
     predictor = Predictor(tiny_model_dir)
     for kind in ("image", "video"):
-        expected = predictor.predict_path(media[kind], CONFIG.max_image_pixels, CONFIG.frames_per_video)
+        expected = predictor.predict_path(
+            media[kind], PredictOptions(max_pixels=CONFIG.max_image_pixels, frames_per_video=CONFIG.frames_per_video)
+        )
         served = post(client, kind, media[kind]).json()
         assert served["fake_probability"] == pytest.approx(expected.fake_probability, abs=1e-6)
         assert [f["box"] for f in served["faces"]] == [f.box for f in expected.faces]

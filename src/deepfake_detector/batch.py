@@ -16,9 +16,10 @@ import pandas as pd
 
 from deepfake_detector.config import ComputeConfig
 from deepfake_detector.engines import Progress, run_units
-from deepfake_detector.inference import Prediction, Predictor
+from deepfake_detector.inference import Predictor
 from deepfake_detector.io import atomic_path
 from deepfake_detector.models.spec import ModelSpec
+from deepfake_detector.prediction import Prediction, PredictOptions
 
 PART_GLOB = "part-*.parquet"
 CHUNK_FILES = 64  # files per part file: small enough that a lost worker redoes little, big enough to be few files
@@ -76,7 +77,10 @@ class ChunkScorer:
         self.out, self.cropped = out, cropped
 
     def __call__(self, chunk: Chunk) -> dict[str, int]:
-        rows = [prediction_row(self.predictor.predict_path(path, cropped=self.cropped)) for path in chunk.paths]
+        rows = [
+            prediction_row(self.predictor.predict_path(path, PredictOptions(cropped=self.cropped)))
+            for path in chunk.paths
+        ]
         with atomic_path(self.out / chunk.name) as tmp:
             pd.DataFrame(rows, columns=list(COLUMNS)).to_parquet(tmp, index=False)
         return {"files": len(rows), "failed": sum(row["error"] is not None for row in rows)}

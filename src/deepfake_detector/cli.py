@@ -118,7 +118,11 @@ def _predict_and_print(
 
     from deepfake_detector.inference import Predictor
     from deepfake_detector.media.frames import media_files
+    from deepfake_detector.prediction import PredictOptions
 
+    options = PredictOptions(
+        cropped=cropped, explain=explain is not None, evidence=which_frames if frames is not None else "none"
+    )
     try:
         predictor = Predictor(model)
     except FileNotFoundError as err:
@@ -130,9 +134,7 @@ def _predict_and_print(
         raise typer.Exit(2)
     failed = 0
     for path in tqdm(inputs, desc="predict", unit="file", file=sys.stderr):
-        r, decoded = predictor.predict_path_and_frames(
-            path, cropped=cropped, explain=explain is not None, evidence=which_frames if frames is not None else "none"
-        )
+        r, decoded = predictor.predict_path_and_frames(path, options)
         if explain is not None:
             _save_overlays(explain, path, r, decoded)
         if frames is not None:

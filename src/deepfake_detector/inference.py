@@ -9,93 +9,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from deepfake_detector.config import ExplainConfig
 from deepfake_detector.evidence import EvidenceFrame, FrameChoice, evidence_frames
 from deepfake_detector.explain import heatmap_png, occlusion_maps
-from deepfake_detector.judge import CANNOT_JUDGE, Reason, cannot_judge, outside_range
-from deepfake_detector.media.credentials import ContentCredentials, read_credentials
-from deepfake_detector.media.faces import Face, FaceDetector, crop_square, cut_square, track_faces
-from deepfake_detector.media.frames import (
-    Frame,
-    MediaError,
-    media_kind,
-    read_image,
-    sample_frames,
-)
+from deepfake_detector.judge import CANNOT_JUDGE, cannot_judge
+from deepfake_detector.media.credentials import read_credentials
+from deepfake_detector.media.faces import CropSquare, Face, FaceDetector, crop_square, cut_square, track_faces
+from deepfake_detector.media.frames import Frame, MediaError, media_kind, read_image, sample_frames
 from deepfake_detector.models.preprocess import to_model_input
 from deepfake_detector.models.runtime import OnnxBackend, TemporalOnnx, TemporalTorch, TorchBackend
 from deepfake_detector.models.spec import ONNX_FILE, TEMPORAL_ONNX, TEMPORAL_WEIGHTS, TORCH_WEIGHTS, ModelSpec
+from deepfake_detector.prediction import FaceScore, Prediction, PredictOptions
 from deepfake_detector.scoring import aggregate, calibrated_probability
+from deepfake_detector.verdicts import ScoredFaces, Verdicts
 
-# face crops -> N x (2 + methods): each one's calibrated fake probability, embedding distance and method
-# probabilities (Predictor.assess_crops)
-CropAssessor = Callable[[list[np.ndarray]], np.ndarray]
-
-
-@dataclass
-class FaceScore:
-    frame_idx: int
-    t: float
-    box: list[float]  # x1, y1, x2, y2 in the source frame
-    detection_prob: float
-    fake_probability: float
-    crop_box: list[int]  # x1, y1, x2, y2 of the square the model saw (may extend past the frame)
-    heatmap: str | None = None  # where the model looked (explain.py): base64 RGBA PNG over crop_box, on request
-    track: int = 0  # the person: 0 is the main face's track (TrackVerdict.track)
-    # how far its embedding lies from the validation faces' (about 1 for a typical one; judge.outside_range);
-    # None when model.json has no embedding_range
-    embedding_distance: float | None = None
-    # if the face is fake, how likely each manipulation method is (model.json's method_head); None without a head
-    method_probabilities: dict[str, float] | None = None
-
-
-@dataclass
-class TrackVerdict:
-    """One person's verdict: an image's face, or a video's face followed across frames (media/faces.track_faces)."""
-
-    track: int  # 0: the main face (the largest, followed); then the others in order of appearance
-    faces: int  # frames this person's face was scored in
-    verdict: str  # "fake" | "real" | "cannot_judge" (see reason; it then does not count for the file)
-    fake_probability: float | None = None
-    reason: dict[str, str] | None = None
-    manipulation: dict[str, Any] | None = None  # its most likely method (Predictor.manipulation), when judged
-
-
-@dataclass
-class Prediction:
-    path: str
-    media: str | None = None
-    fake_probability: float | None = None
-    verdict: str | None = None  # "fake" | "real" | "cannot_judge" (see reason) | None when the file is unreadable
-    reason: dict[str, str] | None = None  # why it cannot be judged: {code, message} (judge.py)
-    # "face_crop" (cut as training cut crop datasets, faces.already_cropped) or "scene", and why
-    treated_as: str | None = None
-    treated_as_because: str | None = None
-    threshold: float | None = None
-    faces: list[FaceScore] = field(default_factory=list)
-    # a video's frames behind each judged person's verdict, as JPEGs with the box (evidence.py), on request
-    evidence_frames: list[EvidenceFrame] = field(default_factory=list)
-    # one verdict per person; the file's is the highest of those that can be judged, and decided_by_track says whose
-    tracks: list[TrackVerdict] = field(default_factory=list)
-    decided_by_track: int | None = None
-    # the deciding track's most likely manipulation method, if it is fake: {method, probability, probabilities}
-    manipulation: dict[str, Any] | None = None
-    # the file's signed C2PA claims (media/credentials.py), reported beside the verdict and never part of it
-    credentials: ContentCredentials | None = None
-    frames: int = 0  # frames looked at
-    error: str | None = None
-    model_version: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+DEFAULT_OPTIONS = PredictOptions()
 
 
 class Predictor:
@@ -112,6 +44,7 @@ class Predictor:
             self.backend = TorchBackend(torch_path, self.spec)
         else:
             raise FileNotFoundError(f"{self.model_dir}: no {ONNX_FILE} or {TORCH_WEIGHTS} for backend '{backend}'")
+        self.verdicts = Verdicts(self.spec)  # what the scores mean: thresholds, judge rules, methods
         self.temporal = self._load_temporal() if self.spec.temporal_head is not None else None
         self._detector: FaceDetector | None = None
         self._detector_lock = threading.Lock()
@@ -209,7 +142,7 @@ class Predictor:
     @property
     def methods(self) -> list[str]:
         """The manipulation methods the method head tells apart (none without one)."""
-        return self.spec.method_head.methods if self.spec.method_head else []
+        return self.verdicts.methods
 
     def assess_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """N x (2 + len(self.methods)): each crop's calibrated fake probability, embedding distance (NaN without
@@ -230,23 +163,6 @@ class Predictor:
         assessed = np.column_stack([self.calibrate(logits), distances, methods])
         return assessed, embeddings if self.uses_temporal_head else None
 
-    def method_probabilities(self, method_probs: np.ndarray) -> dict[str, float] | None:
-        """One face's method probabilities (or a track's, averaged over its frames) by method name; None
-        without a method head."""
-        if not self.methods:
-            return None
-        mean = np.asarray(method_probs).reshape(-1, len(self.methods)).mean(axis=0)
-        return {m: round(float(p), 4) for m, p in zip(self.methods, mean, strict=True)}
-
-    def manipulation(self, method_probs: np.ndarray) -> dict[str, Any] | None:
-        """The most likely method of a face or track: {method, probability, probabilities}; None without a
-        method head."""
-        probabilities = self.method_probabilities(method_probs)
-        if probabilities is None:
-            return None
-        method = max(probabilities, key=probabilities.get)  # the first of equals, as numpy's argmax
-        return {"method": method, "probability": probabilities[method], "probabilities": probabilities}
-
     def heatmaps(self, crops: list[np.ndarray]) -> list[str]:
         """Where the model looked in each crop (explain.py), as PNGs the size of the model's input."""
         cfg = self.spec.explain or ExplainConfig()
@@ -260,113 +176,34 @@ class Predictor:
         rgb_of = {frame.index: frame.rgb for frame in frames}
         return evidence_frames(rgb_of, result.faces, judged, self.spec.threshold, choice, cfg)
 
-    def track_verdicts(
-        self,
-        media: str,
-        frames: int,
-        kept: list[tuple[Frame, Face, int]],
-        probs: np.ndarray,
-        embeddings: np.ndarray | None,
-        distances: np.ndarray,
-        methods: np.ndarray,
-        main_reason: Reason | None,
-    ) -> list[TrackVerdict]:
-        """Each person's verdict from their scored faces (`kept`: frame, face, track), under the same "cannot
-        judge" rules as the file: a bystander seen in too few frames, too small, or unlike the validation
-        faces, does not count. The main track carries the file's own reason."""
-        track_of = np.array([n for _, _, n in kept])
-        verdicts = []
-        for n in range(int(track_of.max()) + 1):
-            mine = track_of == n
-            sizes = [face.size_px for _, face, track in kept if track == n]
-            reason = (
-                (cannot_judge(self.spec.judge, media, frames, sizes) or self.outside_range(distances[mine]))
-                if n
-                else main_reason
-            )
-            if reason is not None:
-                verdicts.append(TrackVerdict(n, int(mine.sum()), CANNOT_JUDGE, reason=reason.to_dict()))
-                continue
-            p = self.item_probability(media, probs[mine], None if embeddings is None else embeddings[mine])
-            verdicts.append(
-                TrackVerdict(
-                    n,
-                    int(mine.sum()),
-                    "fake" if p >= self.spec.threshold else "real",
-                    p,
-                    manipulation=self.manipulation(methods[mine]),
-                )
-            )
-        return verdicts
-
-    def outside_range(self, distances: np.ndarray) -> Reason | None:
-        """ "out_of_distribution" for a face whose embedding distances (one per scored frame) are beyond the
-        validation faces' range, under the judge rules."""
-        limit = self.spec.embedding_range.max_distance if self.spec.embedding_range else None
-        return outside_range(self.spec.judge, [float(d) for d in distances if np.isfinite(d)], limit)
-
     # -- files -> verdicts -------------------------------------------------------------------------------
-    def predict_path(
-        self,
-        path: str | Path,
-        max_pixels: int | None = None,
-        frames_per_video: int | None = None,
-        assess_crops: CropAssessor | None = None,
-        cropped: bool | None = None,
-        explain: bool = False,
-        evidence: FrameChoice = "none",
-    ) -> Prediction:
-        """Never raises for bad input: the error is reported in the Prediction.
-
-        `frames_per_video` overrides the model's setting (the service takes it from ServeConfig); `assess_crops`
-        replaces `self.assess_crops` (the service passes its micro-batcher, which calls `self.assess_crops`);
-        `cropped`: the file is a face crop (True), is not (False), or decide from the detection (None);
-        `explain`: add each face's heatmap; `evidence`: which frames of a video to return as JPEGs (evidence.py)."""
-        return self.predict_path_and_frames(
-            path, max_pixels, frames_per_video, assess_crops, cropped, explain, evidence
-        )[0]
+    def predict_path(self, path: str | Path, options: PredictOptions = DEFAULT_OPTIONS) -> Prediction:
+        """Never raises for bad input: the error is reported in the Prediction."""
+        return self.predict_path_and_frames(path, options)[0]
 
     def predict_path_and_frames(
-        self,
-        path: str | Path,
-        max_pixels: int | None = None,
-        frames_per_video: int | None = None,
-        assess_crops: CropAssessor | None = None,
-        cropped: bool | None = None,
-        explain: bool = False,
-        evidence: FrameChoice = "none",
+        self, path: str | Path, options: PredictOptions = DEFAULT_OPTIONS
     ) -> tuple[Prediction, list[Frame]]:
         """predict_path, and the frames it decoded (none when unreadable): the CLI draws heatmaps on them."""
         try:
-            return self.predict_path_or_raise(
-                path, max_pixels, frames_per_video, assess_crops, cropped, explain, evidence
-            )
+            return self.predict_path_or_raise(path, options)
         except MediaError as err:
             return Prediction(path=str(path), error=str(err), model_version=self.spec.version), []
 
     def predict_path_or_raise(
-        self,
-        path: str | Path,
-        max_pixels: int | None = None,
-        frames_per_video: int | None = None,
-        assess_crops: CropAssessor | None = None,
-        cropped: bool | None = None,
-        explain: bool = False,
-        evidence: FrameChoice = "none",
+        self, path: str | Path, options: PredictOptions = DEFAULT_OPTIONS
     ) -> tuple[Prediction, list[Frame]]:
         """predict_path_and_frames, but a file that cannot be read raises its MediaError (MediaTooLarge when
-        over max_pixels): the service refuses it with the HTTP status of the error's type."""
+        over options.max_pixels): the service refuses it with the HTTP status of the error's type."""
         path = Path(path)
         media = media_kind(path)
         started = time.perf_counter()
         if media == "image":
-            frames = [Frame(0, 0.0, read_image(path, max_pixels))]
+            frames = [Frame(0, 0.0, read_image(path, options.max_pixels))]
         else:
-            frames = sample_frames(path, frames_per_video or self.spec.frames_per_video)
+            frames = sample_frames(path, options.frames_per_video or self.spec.frames_per_video)
         decoded = time.perf_counter()
-        prediction = self.predict_frames(
-            frames, media, str(path), assess_crops, cropped=cropped, explain=explain, evidence=evidence
-        )
+        prediction = self.predict_frames(frames, media, str(path), options)
         scored = time.perf_counter()
         prediction.credentials = read_credentials(path)  # after scoring: it cannot touch the score
         prediction.timings_ms["decode"] = round((decoded - started) * 1000, 1)
@@ -378,20 +215,15 @@ class Predictor:
         frames: list[Frame],
         media: str,
         name: str,
-        assess_crops: CropAssessor | None = None,
+        options: PredictOptions = DEFAULT_OPTIONS,
         faces: list[Face | None] | None = None,
-        cropped: bool | None = False,
-        explain: bool = False,
-        evidence: FrameChoice = "none",
     ) -> Prediction:
         """`faces`: the frames' main faces when already detected with this model's face settings (the
-        robustness sweep detects once per video for all its models); `cropped`, `explain`, `evidence` as in
-        predict_path."""
+        robustness sweep detects once per video for all its models; options.cropped is then not used)."""
         started = time.perf_counter()
         faces_in_image, treated_as, tracks = None, ("scene", "the faces were detected by the caller"), [faces]
         if faces is None:
-            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, cropped)
-        is_crop = treated_as[0] == "face_crop"
+            tracks, faces_in_image, treated_as = self.find_faces([f.rgb for f in frames], media, options.cropped)
         detected = time.perf_counter()
         kept = [
             (frame, face, n)
@@ -411,22 +243,46 @@ class Predictor:
         main_sizes = [face.size_px for face in tracks[0] if face is not None]
         reason = cannot_judge(self.spec.judge, media, len(frames), main_sizes, faces_in_image)
         if reason is not None and not kept:
-            result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
+            self.verdicts.decide(result, reason)
             return result
-        squares = [crop_square(fr.rgb.shape, face, self.spec.faces.margin, fit_inside=is_crop) for fr, face, _ in kept]
+        squares = [
+            crop_square(fr.rgb.shape, face, self.spec.faces.margin, fit_inside=treated_as[0] == "face_crop")
+            for fr, face, _ in kept
+        ]
         crops = [
             cut_square(fr.rgb, sq, self.spec.faces.crop_size) for (fr, _, _), sq in zip(kept, squares, strict=True)
         ]
         if media == "video" and self.uses_temporal_head:  # the head needs the embeddings themselves
             assessed, embeddings = self.assess_with_embeddings(crops)
-        else:  # `assess_crops`: the service's micro-batcher, when given
-            assessed, embeddings = (assess_crops or self.assess_crops)(crops), None
-        probs, distances, methods = assessed[:, 0], assessed[:, 1], assessed[:, 2:]
-        scored = time.perf_counter()
-        heatmaps = self.heatmaps(crops) if explain else [None] * len(crops)
-        if explain:
-            result.timings_ms["explain"] = round((time.perf_counter() - scored) * 1000, 1)
-        result.faces = [
+        else:  # options.assess_crops: the service's micro-batcher, when given
+            assessed, embeddings = (options.assess_crops or self.assess_crops)(crops), None
+        scored = ScoredFaces(kept, assessed[:, 0], assessed[:, 1], assessed[:, 2:])
+        classified = time.perf_counter()
+        heatmaps = self.heatmaps(crops) if options.explain else [None] * len(crops)
+        if options.explain:
+            result.timings_ms["explain"] = round((time.perf_counter() - classified) * 1000, 1)
+        result.faces = self.face_scores(scored, squares, heatmaps)
+        reason = reason or self.verdicts.outside_range(scored.distances[scored.tracks == 0])  # known only now
+
+        def track_probability(rows: np.ndarray) -> float:
+            return self.item_probability(media, scored.probs[rows], None if embeddings is None else embeddings[rows])
+
+        result.tracks = self.verdicts.track_verdicts(media, len(frames), scored, reason, track_probability)
+        self.verdicts.decide(result, reason)
+        if media == "video" and options.evidence != "none":  # after scoring: the pictures cannot touch a score
+            drawn = time.perf_counter()
+            result.evidence_frames = self.evidence(frames, result, options.evidence)
+            result.timings_ms["evidence"] = round((time.perf_counter() - drawn) * 1000, 1)
+        result.timings_ms.update(
+            detect=round((detected - started) * 1000, 1), classify=round((classified - detected) * 1000, 1)
+        )
+        return result
+
+    def face_scores(
+        self, scored: ScoredFaces, squares: list[CropSquare], heatmaps: list[str | None]
+    ) -> list[FaceScore]:
+        """Each scored face as the Prediction reports it (rounded for reading; the verdicts use the exact values)."""
+        return [
             FaceScore(
                 fr.index,
                 round(fr.t, 3),
@@ -437,29 +293,9 @@ class Predictor:
                 heatmap,
                 n,
                 round(float(d), 3) if np.isfinite(d) else None,
-                self.method_probabilities(m),
+                self.verdicts.method_probabilities(m),
             )
             for (fr, face, n), p, d, m, sq, heatmap in zip(
-                kept, probs, distances, methods, squares, heatmaps, strict=True
+                scored.kept, scored.probs, scored.distances, scored.methods, squares, heatmaps, strict=True
             )
         ]
-        main = np.array([n == 0 for _, _, n in kept])
-        reason = reason or self.outside_range(distances[main])  # the face's embedding is known only now
-        result.tracks = self.track_verdicts(media, len(frames), kept, probs, embeddings, distances, methods, reason)
-        if reason is not None:  # the faces' scores stay as evidence; the file gets no verdict and no probability
-            result.verdict, result.reason = CANNOT_JUDGE, reason.to_dict()
-        else:  # the main track is judged (it has the file's reason, None), so there is always a decider
-            decider = max(
-                (t for t in result.tracks if t.fake_probability is not None), key=lambda t: t.fake_probability
-            )
-            result.fake_probability, result.decided_by_track = decider.fake_probability, decider.track
-            result.manipulation = decider.manipulation
-            result.verdict = decider.verdict
-        if media == "video" and evidence != "none":  # after scoring: the pictures cannot touch a score
-            drawn = time.perf_counter()
-            result.evidence_frames = self.evidence(frames, result, evidence)
-            result.timings_ms["evidence"] = round((time.perf_counter() - drawn) * 1000, 1)
-        result.timings_ms.update(
-            detect=round((detected - started) * 1000, 1), classify=round((scored - detected) * 1000, 1)
-        )
-        return result

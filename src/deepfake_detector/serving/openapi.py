@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from deepfake_detector.inference import Prediction
+from deepfake_detector.prediction import Prediction
 from deepfake_detector.serving.env import BENTO_NAME
 from deepfake_detector.serving.web import WEB_FILES, WEB_MODEL_URL
 

@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from deepfake_detector.devices import torch_device
 from deepfake_detector.media.frames import MediaError
+from deepfake_detector.prediction import PredictOptions
 from deepfake_detector.serving.batcher import MicroBatcher
 from deepfake_detector.serving.env import BENTO_NAME, MODEL_DIR_ENV, serve_config
 from deepfake_detector.serving.memory import tune_malloc, tune_threads
@@ -52,7 +53,7 @@ from deepfake_detector.serving.uploads import (
 from deepfake_detector.serving.web import STATIC_DIR, WEB_FILES, WEB_MODEL_URL
 
 if TYPE_CHECKING:  # the Predictor (torch, MTCNN, ONNX Runtime) is imported in the worker only, see __init__
-    from deepfake_detector.inference import Prediction
+    from deepfake_detector.prediction import Prediction
 
 log = logging.getLogger("deepfake_detector.serving")
 
@@ -333,8 +334,7 @@ class DeepfakeDetector:
         typed = path.rename(path.with_suffix(suffix))  # the Predictor picks the decoder from the suffix
         (check_image if kind == "image" else check_video)(typed, name, self.config)
         try:
-            prediction, _ = self.predictor.predict_path_or_raise(
-                typed,
+            options = PredictOptions(
                 max_pixels=self.config.max_image_pixels,
                 frames_per_video=self.config.frames_per_video,
                 assess_crops=self.batcher,
@@ -342,6 +342,7 @@ class DeepfakeDetector:
                 explain=explain,
                 evidence=frames,
             )
+            prediction, _ = self.predictor.predict_path_or_raise(typed, options)
         except MediaError as err:  # the file cannot be decoded at all; its message names the upload, not the temp file
             raise media_refusal(err, str(err).replace(str(typed), name)) from None
         return self.response(prediction, name)
