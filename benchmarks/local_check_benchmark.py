@@ -32,7 +32,7 @@ from test_real_server import free_port  # noqa: E402
 
 from deepfake_detector.config import load_params  # noqa: E402
 from deepfake_detector.paths import MODEL_DIR  # noqa: E402
-from deepfake_detector.serving.web import export_detector, missing_web_files  # noqa: E402
+from deepfake_detector.serving.web import export_web_files, missing_web_files  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 WEBM_SECONDS = 2.0
@@ -65,7 +65,7 @@ def web_model(model: Path, tmp: Path) -> Path:
         shutil.copytree(model, out)
     else:
         tiny_model(out, "efficientnet_lite0", 128, True)
-    export_detector(out, opset=18, atol=1e-4, frames_per_video=load_params().serve.frames_per_video)
+    export_web_files(out, opset=18, atol=1e-4, frames_per_video=load_params().serve.frames_per_video)
     return out
 
 

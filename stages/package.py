@@ -24,7 +24,7 @@ from deepfake_detector.paths import (
     TRAINED_MODEL_DIR,
 )
 from deepfake_detector.serving.bento import package_bento
-from deepfake_detector.serving.web import export_detector
+from deepfake_detector.serving.web import export_web_files
 from deepfake_detector.tables import load_face_table
 
 log = logging.getLogger("package")
@@ -52,7 +52,7 @@ def main() -> None:
         # the page's in-browser check runs MTCNN too (serving/web.py): its three networks ship beside the model
         diff = max(
             diff,
-            export_detector(out, params.package.onnx_opset, params.package.onnx_atol, params.serve.frames_per_video),
+            export_web_files(out, params.package.onnx_opset, params.package.onnx_atol, params.serve.frames_per_video),
         )
         # + when to answer "cannot judge", and how heatmaps are made
         spec.model_copy(update={"judge": params.judge, "explain": params.explain}).save(out)

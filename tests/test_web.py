@@ -13,7 +13,7 @@ import pytest
 from test_service import media  # noqa: F401  (fixture: the demo media)
 
 from deepfake_detector.models.spec import ModelSpec
-from deepfake_detector.serving.web import WEB_FACTS, WEB_FILES, export_detector, write_site
+from deepfake_detector.serving.web import WEB_FACTS, WEB_FILES, export_web_files, write_site
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def web_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
     dest = tmp_path_factory.mktemp("web_model") / "model"
     shutil.copytree(tiny_model_dir, dest)
-    export_detector(dest, opset=18, atol=1e-4, frames_per_video=ModelSpec.load(tiny_model_dir).frames_per_video)
+    export_web_files(dest, opset=18, atol=1e-4, frames_per_video=ModelSpec.load(tiny_model_dir).frames_per_video)
     ModelSpec.load(dest).model_copy(update={"temperature": 0.02}).save(dest)
     return dest
 
@@ -69,7 +69,7 @@ def test_web_facts_are_mtcnns_and_the_scorings_constants(web_model_dir):
         "input_size": 48,
     }
     assert facts["confident"] == {"level": 0.8, "min_share": 0.25}
-    assert facts["frames_per_video"] == ModelSpec.load(web_model_dir).frames_per_video  # what export_detector got
+    assert facts["frames_per_video"] == ModelSpec.load(web_model_dir).frames_per_video  # what export_web_files got
 
 
 def test_the_web_site_holds_the_page_and_the_web_model(web_model_dir, tmp_path):

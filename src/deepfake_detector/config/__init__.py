@@ -154,14 +154,16 @@ RENAMED = {
 }
 
 
+def has_key(raw: dict, dotted: str) -> bool:
+    """Whether parsed YAML sets `section.key`."""
+    section, key = dotted.split(".")
+    return isinstance(raw.get(section), dict) and key in raw[section]
+
+
 def validate_params(raw: dict, where: str) -> Params:
     """Params from parsed YAML; ConfigError naming `where`, each renamed key and its new name, or the invalid
     key paths."""
-    renamed = [
-        f"{old} is now {new}"
-        for old, new in RENAMED.items()
-        if isinstance(raw.get(old.split(".")[0]), dict) and old.split(".")[1] in raw[old.split(".")[0]]
-    ]
+    renamed = [f"{old} is now {new}" for old, new in RENAMED.items() if has_key(raw, old)]
     if renamed:
         raise ConfigError(f"{where}: renamed keys, rename them: " + "; ".join(renamed))
     try:

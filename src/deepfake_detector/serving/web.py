@@ -57,9 +57,10 @@ def _detector_facts(mtcnn) -> dict:
     }
 
 
-def export_detector(out: Path, opset: int, atol: float, frames_per_video: int) -> float:
-    """P-Net (any height and width), R-Net and O-Net (any batch) as ONNX in `out`, each checked against PyTorch
-    on random inputs, plus web.json. Returns the largest difference."""
+def export_web_files(out: Path, opset: int, atol: float, frames_per_video: int) -> float:
+    """The page's files besides the classifier's: MTCNN's P-Net (any height and width), R-Net and O-Net (any
+    batch) as ONNX in `out`, each checked against PyTorch on random inputs, and web.json. Returns the largest
+    difference."""
     import torch
     from facenet_pytorch import MTCNN  # the weights ship inside the wheel (works offline)
 
