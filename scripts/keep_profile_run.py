@@ -59,7 +59,8 @@ def main() -> None:
     for path, copy in files.items():
         shutil.copyfile(path, out / copy)
     commit = read_json(MODEL_JSON)["provenance"]["git_commit"]
-    made = {"command": f"scripts/use_profile.sh {name} && dvc exp run -n {name}-data", "git_commit": commit}
+    target = " evaluate" if not_run else ""  # a run down to evaluate only: the stages after it are not_run
+    made = {"command": f"scripts/use_profile.sh {name} && dvc exp run -n {name}-data{target}", "git_commit": commit}
     write_json(made | ({"stages_not_run": not_run} if not_run else {}), out / "made.json")
     print(
         f"{out}: {len(files)} files and made.json (commit {commit[:7]})"
