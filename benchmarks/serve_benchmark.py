@@ -242,6 +242,7 @@ class InProcess:
 
 def in_process_main(model: str, cfg_json: str) -> None:
     from deepfake_detector.inference import Predictor
+    from deepfake_detector.prediction import PredictOptions
     from deepfake_detector.serving.memory import tune_malloc, tune_threads
 
     cfg = ServeConfig.model_validate_json(cfg_json)
@@ -249,9 +250,10 @@ def in_process_main(model: str, cfg_json: str) -> None:
     tune_threads(cfg)
     predictor = Predictor(model)
     _ = predictor.detector  # loaded up front, as the service does
+    options = PredictOptions(max_pixels=cfg.max_image_pixels, frames_per_video=cfg.frames_per_video)
     with ThreadPoolExecutor(1) as thread:
         for line in sys.stdin:
-            call = thread.submit(predictor.predict_path, line.strip(), cfg.max_image_pixels, cfg.frames_per_video)
+            call = thread.submit(predictor.predict_path, line.strip(), options)
             ms, _ = timed(call.result)
             print(f"{InProcess.MARK}{ms}", flush=True)
 
