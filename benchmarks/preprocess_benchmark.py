@@ -6,7 +6,9 @@ wall time, videos per minute, frames per second and the peak RSS of the stage pr
     the number of videos shows up (the stages stream: they must not hold a dataset in memory);
   - 1080p x3: the full-HD originals.
 The crop_faces target is at least 15 frames/s on 720p frames on 2 cores.
-Run: python benchmarks/preprocess_benchmark.py [--root ../shared/data/ffpp_c40_dev] [--per-video 32]
+Run: python benchmarks/preprocess_benchmark.py [--root ../shared/data/ffpp_c40_dev] [--per-video 32] [--out DIR]
+With --out, DIR/results.json keeps the runs with the command, commit and machine (the `table=preprocess` block of
+docs/datasets.md renders it: scripts/write_results.py).
 Wall times include each stage's start-up (Python, torch and MTCNN imports, about 3 s), as a user sees them.
 """
 
@@ -25,9 +27,15 @@ import cv2
 import psutil
 import yaml
 
+from deepfake_detector.io import write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from run_record import command_line, head_commit, machine  # noqa: E402  (scripts/run_record.py)
+
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = ("download", "extract_frames", "crop_faces")
 POLL_SECONDS = 0.05
+CODE_PATHS = ("src", "stages", "benchmarks")  # what a run's numbers depend on, for its recorded commit
 
 
 def videos_by_height(root: Path) -> dict[int, list[Path]]:
@@ -125,8 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=PROJECT.parent / "shared/data/ffpp_c40_dev")
     parser.add_argument("--per-video", type=int, default=32, help="frames sampled per video")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--out", type=Path, help="also write the runs to OUT/results.json")
     args = parser.parse_args()
+    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
     if not args.root.is_dir():
         sys.exit(f"{args.root}: not found; pass --root <FaceForensics++ folder> (see docs/datasets.md)")
     by_height = videos_by_height(args.root)
@@ -141,8 +150,8 @@ def main() -> None:
             results.append(benchmark(name, videos, args.per_video, Path(workdir)))
     print_table(results)
     print(f"\ncpu cores: {psutil.cpu_count()}, load average before the last run: {psutil.getloadavg()[0]:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.out:
+        write_json(made_by | {"frames_per_video": args.per_video, "runs": results}, args.out / "results.json")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16
     servers measured in alternating rounds;
   - the RSS of the server process tree (arbiter + worker) at start, after every 100 of `--requests` requests
     (8 clients, every 10th a video) and its peak, sampled every 0.2 s.
-Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only]
+Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only] [--out DIR]
+With --out, DIR/results.json keeps the latencies with the command, commit and machine (the `table=serve` block of
+docs/serving.md renders it: scripts/write_results.py).
 Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`,
 `--frequency-branch`): the numbers then still measure the plumbing and a classifier of the served size.
 """
@@ -20,6 +22,7 @@ Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--ba
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -36,8 +39,12 @@ import numpy as np
 import psutil
 
 from deepfake_detector.config import ServeConfig, load_params
+from deepfake_detector.io import write_json
 from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.serving.server import serve_command, serve_env
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from run_record import command_line, head_commit, machine  # noqa: E402  (scripts/run_record.py)
 
 W, H, FPS, SECONDS = 1280, 720, 25, 13
 PORTRAIT = 600
@@ -50,6 +57,7 @@ VIDEO_EVERY = 10  # in the memory run, every 10th request is a video
 RSS_SAMPLE_S = 0.2
 MB = 2**20
 SPLIT = ("decode", "detect", "classify", "evidence")  # Predictor's timings_ms, passed through by the service
+CODE_PATHS = ("src", "benchmarks")  # what a run's numbers depend on, for its recorded commit
 
 
 def make_media(out: Path) -> dict[str, tuple[str, Path]]:
@@ -344,8 +352,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per latency median")
     parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput and memory runs")
+    parser.add_argument("--out", type=Path, help="also write the latencies to OUT/results.json")
     args = parser.parse_args()
     cfg = load_params().serve
+    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         tmp = Path(tmp)
         model = (
@@ -365,6 +375,7 @@ def main() -> None:
         try:
             servers.append(start_server(model, args.port, cfg, tmp / "bentoml"))
             results = measure(f"http://127.0.0.1:{args.port}", servers[0], model, media, cfg, args)
+            results["model"] = model_name(model)
             if not args.latency_only:
                 # the same service with batching off, for the throughput comparison only
                 servers.append(
@@ -381,6 +392,8 @@ def main() -> None:
             for proc in servers:
                 stop_server(proc)
     report(results, args)
+    if args.out:
+        write_json(made_by | {"targets_ms": TARGET_MS} | latencies(results), args.out / "results.json")
 
 
 def measure(
@@ -410,6 +423,24 @@ def measure(
     if not args.latency_only:
         results["memory"] = memory_run(url, server, media["portrait"][1], media["video"][1], args.requests)
     return results
+
+
+def model_name(model: Path) -> str:
+    """What was served: the model folder's version and backbone."""
+    spec = json.loads((model / "model.json").read_text())
+    return f"{spec['version']} ({spec['backbone']}, {spec['input_size']} px)"
+
+
+def latencies(r: dict) -> dict:
+    """The medians report() prints, in ms to 0.1, for results.json."""
+    return {"model": r["model"], "latency_ms": rounded(r["latency"]), "explain_ms": rounded(r["explain"])}
+
+
+def rounded(medians: dict[str, dict]) -> dict[str, dict]:
+    return {
+        name: {key: round(value, 1) if isinstance(value, float) else value for key, value in m.items()}
+        for name, m in medians.items()
+    }
 
 
 def report(r: dict, args: argparse.Namespace) -> None:

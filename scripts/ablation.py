@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ import pandas as pd
 import yaml
 from ablation_tables import lodo_table, markdown, runs_table
 from lightning.pytorch.callbacks import Callback
+from run_record import command_line, head_commit
 
 from deepfake_detector.config import ConfigError, Params, load_params
 from deepfake_detector.data.splits import hold_out_methods, leave_one_dataset_out
@@ -178,32 +177,10 @@ def dataset_runs(params: Params, faces: pd.DataFrame, name: str) -> list[Run]:
 
 
 def code_commit() -> str:
-    """HEAD, with "-dirty" when the code differs from it: the commit a run records.
-
-    Not provenance.git_commit() (the last commit that changed src/ or stages/, what the pipeline's models
-    record): the code that runs here is also this script and the variants files, in scripts/ and ablations/.
-    params.yaml is left out of "-dirty": a profile run always rewrites it (scripts/use_profile.sh)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-
-    try:
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "stages", "scripts", "ablations")
-        return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def command_line(argv: list[str]) -> str:
-    """The command as typed, absolute paths inside the working directory made relative to it (the project
-    root), so the command runs again in any checkout."""
-    cwd = Path.cwd()
-
-    def relative(arg: str) -> str:
-        path = Path(arg)
-        return str(path.relative_to(cwd)) if path.is_absolute() and path.is_relative_to(cwd) else arg
-
-    return shlex.join(["python", *map(relative, argv)])
+    """The commit a run records: HEAD, "-dirty" when the code that runs here differs from it (src/ and
+    stages/, this script and the variants files). params.yaml is left out: a profile run always rewrites it
+    (scripts/use_profile.sh)."""
+    return head_commit(("src", "stages", "scripts", "ablations"))
 
 
 def write_reports(results: dict[str, list[dict]], out: Path) -> pd.DataFrame:

@@ -11,6 +11,8 @@ A table lives in a block of its page, between two markers; the first names the s
   <!-- results: artifacts/robustness/metrics.json table=robustness -->   the robustness stage: AUC per
                                                             degradation level, then per dataset and method, per
                                                             model (also a profile run's robustness.json)
+  <!-- results: reports/benchmarks/serve table=serve -->   benchmarks/serve_benchmark.py --out's latencies
+  <!-- results: reports/benchmarks/preprocess table=preprocess -->   benchmarks/preprocess_benchmark.py --out's runs
   <!-- /results -->
 Everything between the markers is generated: the command and commit that made the source, then the table.
 Text outside them is the author's.
@@ -282,6 +284,56 @@ def robustness_block(source: str, root: Path, stated: str) -> str:
     )
 
 
+def benchmark_made_by(made: dict) -> str:
+    """Who made a benchmark's results.json, and on what: a benchmark's numbers mean little without the machine."""
+    return (
+        f"made by `{made['command']}`, {commit_text(made['git_commit'])}, on {made['cpu']} ({made['cores']} cores, "
+        f"load average {made['load_average_before']} when it started)"
+    )
+
+
+def serve_block(source: str, root: Path) -> str:
+    made = json.loads((root / source / "results.json").read_text())
+    rows = [
+        {
+            "media": name,
+            "frames": m["frames"],
+            "p50 over HTTP": m["wall"],
+            "target": made["targets_ms"].get(name, "-"),
+            "in-process": m["local"],
+            **{part: m[part] for part in ("decode", "detect", "classify", "evidence")},
+        }
+        for name, m in made["latency_ms"].items()
+    ]
+    return (
+        f"From `{source}/results.json`, {benchmark_made_by(made)}; served model: {made['model']}. Medians in ms: "
+        f"over HTTP, its target, the same file through the Predictor in a separate process, and the service's "
+        f"split (`timings_ms`).\n\n{markdown(pd.DataFrame(rows))}\n"
+    )
+
+
+def preprocess_block(source: str, root: Path) -> str:
+    made = json.loads((root / source / "results.json").read_text())
+    rows = [
+        {
+            "run": run["run"],
+            "frames": run["frames"],
+            "extract s": run["extract_frames"]["seconds"],
+            "extract frames/s": run["extract_frames"]["frames_per_second"],
+            "crop s": run["crop_faces"]["seconds"],
+            "crop frames/s": run["crop_faces"]["frames_per_second"],
+            "crop frames/s once started": run["crop_faces"]["steady_frames_per_second"],
+            "crop peak MB": run["crop_faces"]["peak_rss_mb"],
+            "detection rate": f"{run['detection_rate']:.3f}",
+        }
+        for run in made["runs"]
+    ]
+    return (
+        f"From `{source}/results.json`, {benchmark_made_by(made)}; {made['frames_per_video']} frames per video. "
+        f"Wall times include each stage's start-up.\n\n{markdown(pd.DataFrame(rows))}\n"
+    )
+
+
 def render(spec: str, root: Path, stated: str = "") -> str:
     """The body of a block; `stated` is its current body."""
     source, options = parse_spec(spec)
@@ -291,6 +343,10 @@ def render(spec: str, root: Path, stated: str = "") -> str:
         return profile_block(source, root)
     if options.get("table") == "robustness":
         return robustness_block(source, root, stated)
+    if options.get("table") == "serve":
+        return serve_block(source, root)
+    if options.get("table") == "preprocess":
+        return preprocess_block(source, root)
     return ablation_block(source, options, root)
 
 
