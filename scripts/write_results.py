@@ -301,7 +301,7 @@ def serve_block(source: str, root: Path) -> str:
             "p50 over HTTP": m["wall"],
             "target": made["targets_ms"].get(name, "-"),
             "in-process": m["local"],
-            **{part: m[part] for part in ("decode", "detect", "classify", "evidence")},
+            **{part: "-" if m[part] is None else m[part] for part in ("decode", "detect", "classify", "evidence")},
         }
         for name, m in made["latency_ms"].items()
     ]

@@ -315,7 +315,7 @@ def test_a_serving_benchmark_block_is_its_medians_with_the_machine(tmp_path: Pat
                 "model": "demo-1 (efficientnet_lite0, 128 px)",
                 "targets_ms": {"portrait": 150, "video": 1500},
                 "latency_ms": {
-                    "portrait": {"frames": 1, "wall": 90.2, "local": 80.1, "server": 85.0, **split},
+                    "portrait": {"frames": 1, "wall": 90.2, "local": 80.1, "server": 85.0, **split, "evidence": None},
                     "video": {"frames": 16, "wall": 1200.0, "local": 1100.5, "server": 1150.0, **split},
                 },
             }
@@ -328,7 +328,7 @@ def test_a_serving_benchmark_block_is_its_medians_with_the_machine(tmp_path: Pat
     )
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
     assert rows[1:] == [
-        ["portrait", "1", "90.2", "150", "80.1", "40.5", "300.0", "20.0", "0.0"],
+        ["portrait", "1", "90.2", "150", "80.1", "40.5", "300.0", "20.0", "-"],
         ["video", "16", "1200.0", "1500", "1100.5", "40.5", "300.0", "20.0", "0.0"],
     ]
 
