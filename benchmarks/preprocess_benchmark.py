@@ -7,7 +7,7 @@ wall time, videos per minute, frames per second and the peak RSS of the stage pr
   - 1080p x3: the full-HD originals.
 The crop_faces target is at least 15 frames/s on 720p frames on 2 cores.
 Run: python benchmarks/preprocess_benchmark.py [--root ../shared/data/ffpp_c40_dev] [--per-video 32] [--out DIR]
-With --out, DIR/results.json keeps the runs with the command, commit and machine (the `table=preprocess` block of
+With --out, DIR/benchmark.json keeps the runs with the command, commit and machine (the `table=preprocess` block of
 docs/datasets.md renders it: scripts/write_results.py).
 Wall times include each stage's start-up (Python, torch and MTCNN imports, about 3 s), as a user sees them.
 """
@@ -133,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=PROJECT.parent / "shared/data/ffpp_c40_dev")
     parser.add_argument("--per-video", type=int, default=32, help="frames sampled per video")
-    parser.add_argument("--out", type=Path, help="also write the runs to OUT/results.json")
+    parser.add_argument("--out", type=Path, help="also write the runs to OUT/benchmark.json")
     args = parser.parse_args()
     made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
     if not args.root.is_dir():
@@ -151,7 +151,7 @@ def main() -> None:
     print_table(results)
     print(f"\ncpu cores: {psutil.cpu_count()}, load average before the last run: {psutil.getloadavg()[0]:.2f}")
     if args.out:
-        write_json(made_by | {"frames_per_video": args.per_video, "runs": results}, args.out / "results.json")
+        write_json(made_by | {"frames_per_video": args.per_video, "runs": results}, args.out / "benchmark.json")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16
   - the RSS of the server process tree (arbiter + worker) at start, after every 100 of `--requests` requests
     (8 clients, every 10th a video) and its peak, sampled every 0.2 s.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only] [--out DIR]
-With --out, DIR/results.json keeps the latencies with the command, commit and machine (the `table=serve` block of
+With --out, DIR/benchmark.json keeps the latencies with the command, commit and machine (the `table=serve` block of
 docs/serving.md renders it: scripts/write_results.py).
 Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`,
 `--frequency-branch`): the numbers then still measure the plumbing and a classifier of the served size.
@@ -353,7 +353,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per latency median")
     parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput and memory runs")
-    parser.add_argument("--out", type=Path, help="also write the latencies to OUT/results.json")
+    parser.add_argument("--out", type=Path, help="also write the latencies to OUT/benchmark.json")
     args = parser.parse_args()
     cfg = load_params().serve
     made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
@@ -394,7 +394,7 @@ def main() -> None:
                 stop_server(proc)
     report(results, args)
     if args.out:
-        write_json(made_by | {"targets_ms": TARGET_MS} | latencies(results), args.out / "results.json")
+        write_json(made_by | {"targets_ms": TARGET_MS} | latencies(results), args.out / "benchmark.json")
 
 
 def measure(
@@ -433,7 +433,7 @@ def model_name(model: Path) -> str:
 
 
 def latencies(r: dict) -> dict:
-    """The medians report() prints, in ms to 0.1, for results.json."""
+    """The medians report() prints, in ms to 0.1, for benchmark.json."""
     return {"model": r["model"], "latency_ms": rounded(r["latency"]), "explain_ms": rounded(r["explain"])}
 
 

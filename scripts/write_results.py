@@ -285,7 +285,7 @@ def robustness_block(source: str, root: Path, stated: str) -> str:
 
 
 def benchmark_made_by(made: dict) -> str:
-    """Who made a benchmark's results.json, and on what: a benchmark's numbers mean little without the machine."""
+    """Who made a benchmark's benchmark.json, and on what: a benchmark's numbers mean little without the machine."""
     return (
         f"made by `{made['command']}`, {commit_text(made['git_commit'])}, on {made['cpu']} ({made['cores']} cores, "
         f"load average {made['load_average_before']} when it started)"
@@ -293,7 +293,7 @@ def benchmark_made_by(made: dict) -> str:
 
 
 def serve_block(source: str, root: Path) -> str:
-    made = json.loads((root / source / "results.json").read_text())
+    made = json.loads((root / source / "benchmark.json").read_text())
     rows = [
         {
             "media": name,
@@ -306,14 +306,14 @@ def serve_block(source: str, root: Path) -> str:
         for name, m in made["latency_ms"].items()
     ]
     return (
-        f"From `{source}/results.json`, {benchmark_made_by(made)}; served model: {made['model']}. Medians in ms: "
+        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}; served model: {made['model']}. Medians in ms: "
         f"over HTTP, its target, the same file through the Predictor in a separate process, and the service's "
         f"split (`timings_ms`).\n\n{markdown(pd.DataFrame(rows))}\n"
     )
 
 
 def preprocess_block(source: str, root: Path) -> str:
-    made = json.loads((root / source / "results.json").read_text())
+    made = json.loads((root / source / "benchmark.json").read_text())
     rows = [
         {
             "run": run["run"],
@@ -329,7 +329,7 @@ def preprocess_block(source: str, root: Path) -> str:
         for run in made["runs"]
     ]
     return (
-        f"From `{source}/results.json`, {benchmark_made_by(made)}; {made['frames_per_video']} frames per video. "
+        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}; {made['frames_per_video']} frames per video. "
         f"Wall times include each stage's start-up.\n\n{markdown(pd.DataFrame(rows))}\n"
     )
 

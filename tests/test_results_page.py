@@ -302,11 +302,11 @@ MACHINE = {"git_commit": "0123456789abcdef0123456789abcdef01234567", "cpu": "AMD
 
 
 def test_a_serving_benchmark_block_is_its_medians_with_the_machine(tmp_path: Path) -> None:
-    """benchmarks/serve_benchmark.py --out's results.json -> a row per medium, and who made it on what."""
+    """benchmarks/serve_benchmark.py --out's benchmark.json -> a row per medium, and who made it on what."""
     folder = tmp_path / "reports" / "benchmarks" / "serve"
     folder.mkdir(parents=True)
     split = {"decode": 40.5, "detect": 300.0, "classify": 20.0, "evidence": 0.0}
-    (folder / "results.json").write_text(
+    (folder / "benchmark.json").write_text(
         json.dumps(
             MACHINE
             | {
@@ -344,7 +344,7 @@ def test_a_preprocessing_benchmark_block_is_a_row_per_run(tmp_path: Path) -> Non
         "crop_faces": stage | {"steady_frames_per_second": 20.1},
         "detection_rate": 0.96875,
     }
-    (folder / "results.json").write_text(
+    (folder / "benchmark.json").write_text(
         json.dumps(
             MACHINE
             | {"command": "python benchmarks/preprocess_benchmark.py", "load_average_before": 1.5}
