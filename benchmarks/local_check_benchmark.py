@@ -6,7 +6,9 @@ re-encoded as VP9 WebM, which both Chromium and OpenCV decode (OpenCV's VP9 enco
 The page samples model.json's frames_per_video frames, the service serve.frames_per_video: per-frame times
 divide each by its own count. The first check, which loads the web model (about 16 MB of ONNX plus the 15-MB
 WebAssembly runtime), is reported apart.
-Run: python benchmarks/local_check_benchmark.py [--model artifacts/model] [--repeats 5]
+Run: python benchmarks/local_check_benchmark.py [--model artifacts/model] [--repeats 5] [--out DIR]
+With --out, DIR/benchmark.json keeps the table with the command, commit and machine (rendered by the
+`table=benchmark` block of docs/private_check.md: scripts/write_results.py).
 Without a model folder holding the web model files, an untrained EfficientNet-Lite0 at 128 px with the
 frequency branch (the demo's architecture) is built and MTCNN exported as the package stage does.
 """
@@ -27,6 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402
 from serve_benchmark import make_media, start_server, stop_server, tiny_model  # noqa: E402
 from test_real_server import free_port  # noqa: E402
 
@@ -79,7 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="also write the table to OUT/benchmark.json")
     args = parser.parse_args()
+    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(("src", "benchmarks")), **machine()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         model = web_model(args.model, tmp)
@@ -90,13 +96,21 @@ def main() -> None:
         port = free_port()
         server = start_server(model, port, load_params().serve, tmp / "bentoml")
         try:
-            measure(f"http://127.0.0.1:{port}", media, args.repeats)
+            rows, first = measure(f"http://127.0.0.1:{port}", media, args.repeats)
         finally:
             stop_server(server)
+    if args.out:
+        about = (
+            f"Web model (classifier and MTCNN as ONNX): {size / 2**20:.1f} MB of `{args.model}` (or an untrained "
+            f"Lite0 with the frequency branch without one). Medians of {args.repeats} in ms, per sampled frame for "
+            f"the 2-s 720p VP9 clip; the first check, which loads the runtime and the model, took {first:.0f} ms."
+        )
+        write_benchmark(args.out, made_by, about, rows)
 
 
-def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> None:
-    """Print per medium the median in-browser and service latency (per frame for the video)."""
+def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> tuple[list[dict], float]:
+    """Print per medium the median in-browser and service latency (per frame for the video); return them as
+    rows, and the first check's time (it loads the web model)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -105,6 +119,7 @@ def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> None:
         page.set_default_timeout(600_000)
         page.goto(url)
         print(f"{'media':<12} {'in the browser':>22} {'service (HTTP)':>22}   (median of {repeats}, ms)")
+        rows, first_check = [], float("nan")
         for name, (kind, path) in media.items():
             b64 = base64.b64encode(path.read_bytes()).decode()
             first = page.evaluate(CHECK, [b64, path.name, kind])[0] if name == "portrait" else None
@@ -117,7 +132,10 @@ def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> None:
                 f"{name:<12} {mine:>12.0f}{per:<10} {theirs:>12.0f}{per:<10}"
                 + (f"   first check, loading the model: {first:.0f} ms" if first else "")
             )
+            rows.append({"media": name + per, "in the browser": round(mine), "service (HTTP)": round(theirs)})
+            first_check = first if first else first_check
         browser.close()
+    return rows, first_check
 
 
 if __name__ == "__main__":

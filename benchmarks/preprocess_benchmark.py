@@ -7,8 +7,8 @@ wall time, videos per minute, frames per second and the peak RSS of the stage pr
   - 1080p x3: the full-HD originals.
 The crop_faces target is at least 15 frames/s on 720p frames on 2 cores.
 Run: python benchmarks/preprocess_benchmark.py [--root ../shared/data/ffpp_c40_dev] [--per-video 32] [--out DIR]
-With --out, DIR/benchmark.json keeps the runs with the command, commit and machine (the `table=preprocess` block of
-docs/datasets.md renders it: scripts/write_results.py).
+With --out, DIR/benchmark.json keeps the runs with the command, commit and machine (rendered by the
+`table=benchmark` block of docs/datasets.md: scripts/write_results.py).
 Wall times include each stage's start-up (Python, torch and MTCNN imports, about 3 s), as a user sees them.
 """
 
@@ -27,10 +27,8 @@ import cv2
 import psutil
 import yaml
 
-from deepfake_detector.io import write_json
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from run_record import command_line, head_commit, machine  # noqa: E402  (scripts/run_record.py)
+from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402  (scripts/)
 
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = ("download", "extract_frames", "crop_faces")
@@ -114,6 +112,22 @@ def benchmark(name: str, videos: list[Path], per_video: int, workdir: Path) -> d
     return result
 
 
+def table_row(run: dict) -> dict:
+    """One run as the docs' table shows it."""
+    extract, crop = run["extract_frames"], run["crop_faces"]
+    return {
+        "run": run["run"],
+        "frames": run["frames"],
+        "extract s": extract["seconds"],
+        "extract frames/s": extract["frames_per_second"],
+        "crop s": crop["seconds"],
+        "crop frames/s": crop["frames_per_second"],
+        "crop frames/s once started": crop["steady_frames_per_second"],
+        "crop peak MB": crop["peak_rss_mb"],
+        "detection rate": round(run["detection_rate"], 3),
+    }
+
+
 def print_table(results: list[dict]) -> None:
     print(f"\n{'run':<12}{'frames':>7}  {'stage':<15}{'wall s':>7}{'videos/min':>11}{'frames/s':>9}{'peak MB':>8}")
     for r in results:
@@ -151,7 +165,8 @@ def main() -> None:
     print_table(results)
     print(f"\ncpu cores: {psutil.cpu_count()}, load average before the last run: {psutil.getloadavg()[0]:.2f}")
     if args.out:
-        write_json(made_by | {"frames_per_video": args.per_video, "runs": results}, args.out / "benchmark.json")
+        about = f"{args.per_video} frames per video; wall times include each stage's start-up."
+        write_benchmark(args.out, made_by, about, [table_row(r) for r in results])
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ a 13-s 720p MP4 (25 fps) of which the service samples serve.frames_per_video (16
   - the RSS of the server process tree (arbiter + worker) at start, after every 100 of `--requests` requests
     (8 clients, every 10th a video) and its peak, sampled every 0.2 s.
 Run: python benchmarks/serve_benchmark.py [--model artifacts/model] [--requests 500] [--latency-only] [--out DIR]
-With --out, DIR/benchmark.json keeps the latencies with the command, commit and machine (the `table=serve` block of
-docs/serving.md renders it: scripts/write_results.py).
+                                          [--video FILE]   (a real clip instead of the built one, e.g. FF++'s)
+With --out, DIR/benchmark.json keeps the latency table with the command, commit and machine (rendered by the
+`table=benchmark` block of docs/serving.md: scripts/write_results.py).
 Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--backbone`, `--input-size`,
 `--frequency-branch`): the numbers then still measure the plumbing and a classifier of the served size.
 """
@@ -40,12 +41,11 @@ import numpy as np
 import psutil
 
 from deepfake_detector.config import ServeConfig, load_params
-from deepfake_detector.io import write_json
 from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.serving.server import serve_command, serve_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from run_record import command_line, head_commit, machine  # noqa: E402  (scripts/run_record.py)
+from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402  (scripts/)
 
 W, H, FPS, SECONDS = 1280, 720, 25, 13
 PORTRAIT = 600
@@ -354,6 +354,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3071, help="this port and the next one are used")
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput and memory runs")
     parser.add_argument("--out", type=Path, help="also write the latencies to OUT/benchmark.json")
+    parser.add_argument("--video", type=Path, help="time this video instead of the built 13-s 720p clip")
     args = parser.parse_args()
     cfg = load_params().serve
     made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
@@ -365,6 +366,8 @@ def main() -> None:
             else tiny_model(tmp / "model", args.backbone, args.input_size, args.frequency_branch)
         )
         media = make_media(tmp)
+        if args.video:
+            media["video"] = ("video", args.video)
         print(
             f"model: {model}; media: "
             + ", ".join(f"{name} {path.name}" for name, (_, path) in media.items())
@@ -376,7 +379,7 @@ def main() -> None:
         try:
             servers.append(start_server(model, args.port, cfg, tmp / "bentoml"))
             results = measure(f"http://127.0.0.1:{args.port}", servers[0], model, media, cfg, args)
-            results["model"] = model_name(model)
+            results["model"], results["video"] = model_name(model), video_name(media["video"][1])
             if not args.latency_only:
                 # the same service with batching off, for the throughput comparison only
                 servers.append(
@@ -394,7 +397,7 @@ def main() -> None:
                 stop_server(proc)
     report(results, args)
     if args.out:
-        write_json(made_by | {"targets_ms": TARGET_MS} | latencies(results), args.out / "benchmark.json")
+        write_benchmark(args.out, made_by, about(results), latency_rows(results))
 
 
 def measure(
@@ -432,18 +435,38 @@ def model_name(model: Path) -> str:
     return f"{spec['version']} ({spec['backbone']}, {spec['input_size']} px)"
 
 
-def latencies(r: dict) -> dict:
-    """The medians report() prints, in ms to 0.1, for benchmark.json."""
-    return {"model": r["model"], "latency_ms": rounded(r["latency"]), "explain_ms": rounded(r["explain"])}
+def video_name(video: Path) -> str:
+    capture = cv2.VideoCapture(str(video))
+    seconds = capture.get(cv2.CAP_PROP_FRAME_COUNT) / (capture.get(cv2.CAP_PROP_FPS) or 1)
+    size = f"{int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
+    capture.release()
+    return f"{video.name} ({size}, {seconds:.1f} s)"
 
 
-def rounded(medians: dict[str, dict]) -> dict[str, dict]:
-    """Each median to 0.1 ms; a part a medium does not have (an image's evidence, NaN) as null."""
+def about(r: dict) -> str:
+    return (
+        f"Served model: {r['model']}; video: {r['video']}. Medians in ms: over HTTP, its target on an idle 2-core "
+        "machine, the same file through the Predictor in a separate process, and the service's split (`timings_ms`)."
+    )
 
-    def ms(value):
-        return (None if math.isnan(value) else round(value, 1)) if isinstance(value, float) else value
 
-    return {name: {key: ms(value) for key, value in m.items()} for name, m in medians.items()}
+def latency_rows(r: dict) -> list[dict]:
+    """The latency table report() prints, a row per medium, to 0.1 ms (None: the medium has no such part)."""
+
+    def ms(value: float) -> float | None:
+        return None if math.isnan(value) else round(value, 1)
+
+    return [
+        {
+            "media": name,
+            "frames": m["frames"],
+            "p50 over HTTP": ms(m["wall"]),
+            "target": TARGET_MS.get(name),
+            "in-process": ms(m["local"]),
+            **{part: ms(m[part]) for part in SPLIT},
+        }
+        for name, m in r["latency"].items()
+    ]
 
 
 def report(r: dict, args: argparse.Namespace) -> None:

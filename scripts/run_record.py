@@ -5,6 +5,7 @@ src/ or stages/, so code here can change without making the committed demo outpu
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -48,3 +49,11 @@ def machine() -> dict[str, object]:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
         name = names[0] if names else name
     return {"cpu": name, "cores": os.cpu_count(), "load_average_before": round(os.getloadavg()[0], 2)}
+
+
+def write_benchmark(out: Path, made_by: dict, about: str, rows: list[dict]) -> None:
+    """OUT/benchmark.json: who made the run on what (made_by: command, git_commit, machine()), a sentence on
+    what the rows measure, and the rows (column -> value; None for a cell that does not apply). The
+    `table=benchmark` blocks of the docs render it (scripts/write_results.py)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(made_by | {"about": about, "rows": rows}, indent=2) + "\n")

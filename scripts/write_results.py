@@ -11,8 +11,8 @@ A table lives in a block of its page, between two markers; the first names the s
   <!-- results: artifacts/robustness/metrics.json table=robustness -->   the robustness stage: AUC per
                                                             degradation level, then per dataset and method, per
                                                             model (also a profile run's robustness.json)
-  <!-- results: reports/benchmarks/serve table=serve -->   benchmarks/serve_benchmark.py --out's latencies
-  <!-- results: reports/benchmarks/preprocess table=preprocess -->   benchmarks/preprocess_benchmark.py --out's runs
+  <!-- results: reports/benchmarks/serve table=benchmark -->   a benchmark's --out DIR (benchmarks/*.py): its rows,
+                                                            with the command, commit and machine
   <!-- /results -->
 Everything between the markers is generated: the command and commit that made the source, then the table.
 Text outside them is the author's.
@@ -292,45 +292,12 @@ def benchmark_made_by(made: dict) -> str:
     )
 
 
-def serve_block(source: str, root: Path) -> str:
+def benchmark_block(source: str, root: Path) -> str:
     made = json.loads((root / source / "benchmark.json").read_text())
-    rows = [
-        {
-            "media": name,
-            "frames": m["frames"],
-            "p50 over HTTP": m["wall"],
-            "target": made["targets_ms"].get(name, "-"),
-            "in-process": m["local"],
-            **{part: "-" if m[part] is None else m[part] for part in ("decode", "detect", "classify", "evidence")},
-        }
-        for name, m in made["latency_ms"].items()
-    ]
+    rows = [{column: "-" if value is None else value for column, value in row.items()} for row in made["rows"]]
     return (
-        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}; served model: {made['model']}. Medians in ms: "
-        f"over HTTP, its target, the same file through the Predictor in a separate process, and the service's "
-        f"split (`timings_ms`).\n\n{markdown(pd.DataFrame(rows))}\n"
-    )
-
-
-def preprocess_block(source: str, root: Path) -> str:
-    made = json.loads((root / source / "benchmark.json").read_text())
-    rows = [
-        {
-            "run": run["run"],
-            "frames": run["frames"],
-            "extract s": run["extract_frames"]["seconds"],
-            "extract frames/s": run["extract_frames"]["frames_per_second"],
-            "crop s": run["crop_faces"]["seconds"],
-            "crop frames/s": run["crop_faces"]["frames_per_second"],
-            "crop frames/s once started": run["crop_faces"]["steady_frames_per_second"],
-            "crop peak MB": run["crop_faces"]["peak_rss_mb"],
-            "detection rate": f"{run['detection_rate']:.3f}",
-        }
-        for run in made["runs"]
-    ]
-    return (
-        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}; {made['frames_per_video']} frames per video. "
-        f"Wall times include each stage's start-up.\n\n{markdown(pd.DataFrame(rows))}\n"
+        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}. {made['about']}\n\n"
+        f"{markdown(pd.DataFrame(rows))}\n"
     )
 
 
@@ -343,10 +310,8 @@ def render(spec: str, root: Path, stated: str = "") -> str:
         return profile_block(source, root)
     if options.get("table") == "robustness":
         return robustness_block(source, root, stated)
-    if options.get("table") == "serve":
-        return serve_block(source, root)
-    if options.get("table") == "preprocess":
-        return preprocess_block(source, root)
+    if options.get("table") == "benchmark":
+        return benchmark_block(source, root)
     return ablation_block(source, options, root)
 
 

@@ -298,60 +298,33 @@ def test_a_profile_runs_robustness_block_names_the_run_that_made_it(tmp_path: Pa
     assert rows == [["H.264 CRF, mean kB (video AUC)", "23 (900) / 43 (90)", "0.76 / 0.56"]]
 
 
-MACHINE = {"git_commit": "0123456789abcdef0123456789abcdef01234567", "cpu": "AMD EPYC", "cores": 2}
+def test_a_benchmark_block_is_its_rows_with_who_made_them_on_what(tmp_path: Path) -> None:
+    """A benchmark's --out DIR (scripts/run_record.write_benchmark) -> its rows, a cell that does not apply as
+    "-", and the command, commit and machine before them."""
+    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+    from run_record import write_benchmark
 
-
-def test_a_serving_benchmark_block_is_its_medians_with_the_machine(tmp_path: Path) -> None:
-    """benchmarks/serve_benchmark.py --out's benchmark.json -> a row per medium, and who made it on what."""
-    folder = tmp_path / "reports" / "benchmarks" / "serve"
-    folder.mkdir(parents=True)
-    split = {"decode": 40.5, "detect": 300.0, "classify": 20.0, "evidence": 0.0}
-    (folder / "benchmark.json").write_text(
-        json.dumps(
-            MACHINE
-            | {
-                "command": "python benchmarks/serve_benchmark.py --latency-only --out reports/benchmarks/serve",
-                "load_average_before": 0.3,
-                "model": "demo-1 (efficientnet_lite0, 128 px)",
-                "targets_ms": {"portrait": 150, "video": 1500},
-                "latency_ms": {
-                    "portrait": {"frames": 1, "wall": 90.2, "local": 80.1, "server": 85.0, **split, "evidence": None},
-                    "video": {"frames": 16, "wall": 1200.0, "local": 1100.5, "server": 1150.0, **split},
-                },
-            }
-        )
-    )
-    body = write_results.render("reports/benchmarks/serve table=serve", tmp_path)
-    assert (
-        "made by `python benchmarks/serve_benchmark.py --latency-only --out reports/benchmarks/serve`, commit "
-        "`0123456`, on AMD EPYC (2 cores, load average 0.3 when it started); served model: demo-1" in body
-    )
-    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
-    assert rows[1:] == [
-        ["portrait", "1", "90.2", "150", "80.1", "40.5", "300.0", "20.0", "-"],
-        ["video", "16", "1200.0", "1500", "1100.5", "40.5", "300.0", "20.0", "0.0"],
-    ]
-
-
-def test_a_preprocessing_benchmark_block_is_a_row_per_run(tmp_path: Path) -> None:
-    folder = tmp_path / "reports" / "benchmarks" / "preprocess"
-    folder.mkdir(parents=True)
-    stage = {"seconds": 12.5, "frames_per_second": 2.6, "peak_rss_mb": 900}
-    run = {
-        "run": "720p x1",
-        "frames": 32,
-        "extract_frames": stage,
-        "crop_faces": stage | {"steady_frames_per_second": 20.1},
-        "detection_rate": 0.96875,
+    made_by = {
+        "command": "python benchmarks/serve_benchmark.py --latency-only --out reports/benchmarks/serve",
+        "git_commit": "0123456789abcdef0123456789abcdef01234567",
+        "cpu": "AMD EPYC",
+        "cores": 2,
+        "load_average_before": 0.3,
     }
-    (folder / "benchmark.json").write_text(
-        json.dumps(
-            MACHINE
-            | {"command": "python benchmarks/preprocess_benchmark.py", "load_average_before": 1.5}
-            | {"frames_per_video": 32, "runs": [run]}
-        )
+    rows = [
+        {"media": "portrait", "frames": 1, "p50 over HTTP": 90.2, "target": 150, "evidence": None},
+        {"media": "video", "frames": 16, "p50 over HTTP": 1200.0, "target": 1000, "evidence": 3.0},
+    ]
+    write_benchmark(tmp_path / "reports/benchmarks/serve", made_by, "Medians in ms.", rows)
+    body = write_results.render("reports/benchmarks/serve table=benchmark", tmp_path)
+    assert body.startswith(
+        "From `reports/benchmarks/serve/benchmark.json`, made by `python benchmarks/serve_benchmark.py "
+        "--latency-only --out reports/benchmarks/serve`, commit `0123456`, on AMD EPYC (2 cores, load average 0.3 "
+        "when it started). Medians in ms.\n"
     )
-    body = write_results.render("reports/benchmarks/preprocess table=preprocess", tmp_path)
-    assert "on AMD EPYC (2 cores, load average 1.5 when it started); 32 frames per video." in body
-    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
-    assert rows[1:] == [["720p x1", "32", "12.5", "2.6", "12.5", "2.6", "20.1", "900", "0.969"]]
+    table = [[cell.strip() for cell in line.split("|")[1:-1]] for line in body.splitlines() if line.startswith("| ")]
+    assert table == [
+        ["media", "frames", "p50 over HTTP", "target", "evidence"],
+        ["portrait", "1", "90.2", "150", "-"],
+        ["video", "16", "1200.0", "1000", "3.0"],
+    ]
