@@ -30,7 +30,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402
+from run_record import benchmark_made_by, write_benchmark  # noqa: E402
 from serve_benchmark import make_media, start_server, stop_server, tiny_model  # noqa: E402
 from test_real_server import free_port  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the table to OUT/benchmark.json")
     args = parser.parse_args()
-    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(("src", "benchmarks")), **machine()}
+    made_by = benchmark_made_by()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         model = web_model(args.model, tmp)

@@ -28,7 +28,7 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402  (scripts/)
+from run_record import benchmark_made_by, write_benchmark  # noqa: E402  (scripts/)
 
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = ("download", "extract_frames", "crop_faces")
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--per-video", type=int, default=32, help="frames sampled per video")
     parser.add_argument("--out", type=Path, help="also write the runs to OUT/benchmark.json")
     args = parser.parse_args()
-    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
+    made_by = benchmark_made_by(CODE_PATHS)
     if not args.root.is_dir():
         sys.exit(f"{args.root}: not found; pass --root <FaceForensics++ folder> (see docs/datasets.md)")
     by_height = videos_by_height(args.root)

@@ -45,7 +45,7 @@ from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.serving.server import serve_command, serve_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from run_record import command_line, head_commit, machine, write_benchmark  # noqa: E402  (scripts/)
+from run_record import benchmark_made_by, write_benchmark  # noqa: E402  (scripts/)
 
 W, H, FPS, SECONDS = 1280, 720, 25, 13
 PORTRAIT = 600
@@ -58,7 +58,6 @@ VIDEO_EVERY = 10  # in the memory run, every 10th request is a video
 RSS_SAMPLE_S = 0.2
 MB = 2**20
 SPLIT = ("decode", "detect", "classify", "evidence")  # Predictor's timings_ms, passed through by the service
-CODE_PATHS = ("src", "benchmarks")  # what a run's numbers depend on, for its recorded commit
 
 
 def make_media(out: Path) -> dict[str, tuple[str, Path]]:
@@ -357,7 +356,7 @@ def main() -> None:
     parser.add_argument("--video", type=Path, help="time this video instead of the built 13-s 720p clip")
     args = parser.parse_args()
     cfg = load_params().serve
-    made_by = {"command": command_line(sys.argv), "git_commit": head_commit(CODE_PATHS), **machine()}
+    made_by = benchmark_made_by()
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         tmp = Path(tmp)
         model = (

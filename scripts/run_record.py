@@ -10,6 +10,7 @@ import os
 import platform
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -49,6 +50,11 @@ def machine() -> dict[str, object]:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
         name = names[0] if names else name
     return {"cpu": name, "cores": os.cpu_count(), "load_average_before": round(os.getloadavg()[0], 2)}
+
+
+def benchmark_made_by(code_paths: tuple[str, ...] = ("src", "benchmarks")) -> dict[str, object]:
+    """Who starts this benchmark run, on what: its command, commit and machine (taken before it loads the CPU)."""
+    return {"command": command_line(sys.argv), "git_commit": head_commit(code_paths), **machine()}
 
 
 def write_benchmark(out: Path, made_by: dict, about: str, rows: list[dict]) -> None:
