@@ -284,7 +284,7 @@ def robustness_block(source: str, root: Path, stated: str) -> str:
     )
 
 
-def benchmark_made_by(made: dict) -> str:
+def benchmark_made_line(made: dict) -> str:
     """Who made a benchmark's benchmark.json, and on what: a benchmark's numbers mean little without the machine."""
     return (
         f"made by `{made['command']}`, {commit_text(made['git_commit'])}, on {made['cpu']} ({made['cores']} cores, "
@@ -296,7 +296,7 @@ def benchmark_block(source: str, root: Path) -> str:
     made = json.loads((root / source / "benchmark.json").read_text())
     rows = [{column: "-" if value is None else value for column, value in row.items()} for row in made["rows"]]
     return (
-        f"From `{source}/benchmark.json`, {benchmark_made_by(made)}. {made['about']}\n\n"
+        f"From `{source}/benchmark.json`, {benchmark_made_line(made)}. {made['about']}\n\n"
         f"{markdown(pd.DataFrame(rows))}\n"
     )
 
