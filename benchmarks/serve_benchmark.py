@@ -23,7 +23,6 @@ Without a model folder an untrained EfficientNet-Lite0 at 128 px is built (`--ba
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -41,6 +40,7 @@ import numpy as np
 import psutil
 
 from deepfake_detector.config import ServeConfig, load_params
+from deepfake_detector.models.spec import ModelSpec
 from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.serving.server import serve_command, serve_env
 
@@ -430,8 +430,8 @@ def measure(
 
 def model_name(model: Path) -> str:
     """What was served: the model folder's version and backbone."""
-    spec = json.loads((model / "model.json").read_text())
-    return f"{spec['version']} ({spec['backbone']}, {spec['input_size']} px)"
+    spec = ModelSpec.load(model)
+    return f"{spec.version} ({spec.backbone}, {spec.input_size} px)"
 
 
 def video_name(video: Path) -> str:

@@ -43,20 +43,22 @@ def copies(name: str) -> tuple[dict[Path, str], list[str]]:
     }
     summaries = {path: path.name for path in sorted(Path("artifacts/summaries").glob("*.json"))}
     files = needed | summaries
-    not_run = [stage for stage, stage_files in later.items() if not stage_files or not up_to_date(stage)]
+    stale = out_of_date([stage for stage, stage_files in later.items() if stage_files])
+    not_run = [stage for stage, stage_files in later.items() if not stage_files or stage in stale]
     for stage, stage_files in later.items():
         if stage not in not_run:
             files |= stage_files
     return files, not_run
 
 
-def up_to_date(stage: str) -> bool:
-    """True when `stage` ran on this run's inputs. A profile run down to evaluate in a checkout of the demo
-    still has the demo's git-tracked robustness and baseline outputs; dvc.lock says they belong to another model."""
+def out_of_date(stages: list[str]) -> set[str]:
+    """Those of `stages` that did not run on this run's inputs. A profile run down to evaluate in a checkout of
+    the demo still has the demo's git-tracked robustness and baseline outputs; dvc.lock says they belong to
+    another model."""
     from dvc.repo import Repo
 
     with Repo() as repo:
-        return not repo.status(targets=[stage])
+        return {stage for stage in stages if repo.status(targets=[stage])}
 
 
 def main() -> None:
