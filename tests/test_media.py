@@ -4,10 +4,12 @@ real files."""
 from __future__ import annotations
 
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -31,6 +33,7 @@ from deepfake_detector.media.frames import (
     sample_frames,
     uniform_indices,
 )
+from deepfake_detector.media.video import _display_ranks
 
 STEP = 10  # pixel value per frame index in the test videos
 
@@ -127,6 +130,60 @@ def test_missing_video(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="file not found") as info:
         sample_frames(path, 4)
     assert str(path) in str(info.value)
+
+
+def _encode(tmp_path: Path, name: str, *args: str) -> Path:
+    """A 3-second 320x240 clip of a moving, textured picture (so B-frames carry real work), encoded by FFmpeg."""
+    out = tmp_path / name
+    source = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=3"]
+    run = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *source, *args, str(out)])
+    assert run.returncode == 0
+    return out
+
+
+def _ffmpeg_frames(path: Path) -> list[np.ndarray]:
+    """Every frame as the FFmpeg command line decodes it to RGB: a reference independent of our decoder."""
+    frames = imageio_ffmpeg.read_frames(str(path))
+    width, height = next(frames)["size"]
+    return [np.frombuffer(raw, np.uint8).reshape(height, width, 3) for raw in frames]
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("b_pyramid.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "3"]),  # x264's default GOP
+        ("b_pyramid.mkv", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "3"]),
+        ("no_b_frames.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "0"]),
+        ("slices.mov", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-x264-params", "slices=4"]),
+        ("part2.avi", ["-c:v", "mpeg4", "-bf", "2"]),
+    ],
+)
+def test_sampled_frames_are_the_frames_ffmpeg_decodes(tmp_path: Path, name: str, args: list[str]) -> None:
+    """Skipping the B-frames nothing refers to (media/video.py) changes no pixel of the frames kept."""
+    path = _encode(tmp_path, name, *args)
+    reference = _ffmpeg_frames(path)
+    for n in (5, 16, len(reference)):
+        frames = sample_frames(path, n)
+        assert [f.index for f in frames] == uniform_indices(len(reference), n)
+        for frame in frames:
+            assert np.array_equal(frame.rgb, reference[frame.index]), (name, n, frame.index)
+
+
+def test_h264_b_frames_no_frame_refers_to_are_left_undecoded(tmp_path: Path) -> None:
+    path = _encode(tmp_path, "b.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "3")
+    ranks = _display_ranks(path)
+    assert ranks is not None and sorted(rank for rank, _ in ranks.values()) == list(range(72))
+    unreferenced = sum(not referenced for _, referenced in ranks.values())
+    assert 72 // 4 <= unreferenced < 72  # most B-frames; never the I- and P-frames
+
+
+def test_interlaced_h264_gives_pictures(tmp_path: Path) -> None:
+    """OpenCV's decoder returned black frames for interlaced H.264 (broadcast footage); these are the pictures."""
+    path = _encode(tmp_path, "interlaced.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-flags", "+ildct+ilme")
+    reference = _ffmpeg_frames(path)
+    for frame in sample_frames(path, 4):
+        assert abs(frame.rgb.mean() - reference[frame.index].mean()) < 2  # the CLI deinterlaces chroma otherwise
+        assert frame.rgb.mean() > 50
 
 
 def test_read_image_rgb(tmp_path: Path) -> None:

@@ -18,10 +18,12 @@ import torch.nn.functional as F
 from facenet_pytorch import MTCNN
 
 from deepfake_detector.config import FacesConfig
+from deepfake_detector.devices import usable_cores
 from deepfake_detector.media.faces import Face, FaceDetector, track_main_face
 from deepfake_detector.media.frames import read_image, sample_frames
 from deepfake_detector.media.mtcnn import (
     FastMTCNN,
+    frame_workers,
     pyramid_scales,
     resample_frame,
     resample_regions,
@@ -230,3 +232,25 @@ def test_batched_pnet_for_gpus_finds_the_faces_one_frame_at_a_time_finds(demo_it
             assert np.abs(a.probs - b.probs).max(initial=0) < 1e-5
             compared += len(a.boxes)
     assert compared >= sum(map(len, videos)) // 2  # the frames have faces: the comparison is not vacuous
+
+
+def test_frames_detected_side_by_side_get_the_faces_they_get_one_after_another(demo_items, fast: FastMTCNN) -> None:
+    """With torch on one thread (the service's serve.torch_threads), a video's frames are detected on the idle
+    cores side by side (frame_workers); each frame's detections are bit-identical to running them in turn."""
+    if usable_cores() < 2:
+        pytest.skip("one usable CPU core: frames are never detected side by side here")
+    videos = [item for item in demo_items if len(item) > 1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert frame_workers() == usable_cores()
+        min_face = FacesConfig().min_face_detect_px
+        for frames in videos:
+            side_by_side = fast.detect(frames, min_face)
+            in_turn = [fast._detect_one_no_grad(np.ascontiguousarray(f), min_face, 0.0) for f in frames]
+            for a, b in zip(side_by_side, in_turn, strict=True):
+                assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.probs, b.probs)
+                assert np.array_equal(a.landmarks, b.landmarks)
+        assert sum(len(d.boxes) for d in side_by_side) >= 1  # the frames have faces
+    finally:
+        torch.set_num_threads(threads)

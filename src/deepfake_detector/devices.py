@@ -3,6 +3,8 @@ providers. `auto` is a GPU when one is there, so one params.yaml serves CPU and 
 
 from __future__ import annotations
 
+import os
+
 from deepfake_detector.logs import UserError
 
 ONNX_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")  # preferred first
@@ -25,6 +27,14 @@ def pin_threads(threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (a container's or taskset's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def onnx_providers() -> list[str]:

@@ -6,13 +6,13 @@ import logging
 import os
 from pathlib import Path
 
-import cv2
 import pandas as pd
 
 from deepfake_detector.config import DatasetConfig, SplitConfig
 from deepfake_detector.data.adapters import Item, get_adapter
 from deepfake_detector.data.dedup import DUPLICATE_BITS, merge_duplicate_groups
 from deepfake_detector.data.splits import assign_splits
+from deepfake_detector.media.video import VideoOpenError, read_header
 from deepfake_detector.tables import MANIFEST
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,11 @@ def probe_sizes(df: pd.DataFrame) -> pd.DataFrame:
 
 def _probe(path: Path, media: str) -> tuple[int, int]:
     if media == "video":
-        cap = cv2.VideoCapture(str(path))
         try:
-            return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or -1), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or -1)
-        finally:
-            cap.release()
+            header = read_header(path)
+        except VideoOpenError:
+            return -1, -1
+        return header.width or -1, header.height or -1
     from PIL import Image
 
     try:

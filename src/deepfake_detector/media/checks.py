@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 from PIL import Image
+
+from deepfake_detector.media.video import VideoOpenError, decode_chosen
 
 
 def media_decodes(file: Path, media: str) -> bool:
     if media == "video":
-        cap = cv2.VideoCapture(str(file))
         try:
-            ok, frame = cap.read() if cap.isOpened() else (False, None)
-            return bool(ok) and frame is not None
-        finally:
-            cap.release()
+            return bool(decode_chosen(file, [0]))
+        except VideoOpenError:
+            return False
     return image_decodes(file)
 
 

@@ -22,6 +22,7 @@ differs is how the work is done, measured single-threaded on 640x360 frames:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -29,6 +30,8 @@ import numpy as np
 import torch
 from facenet_pytorch.models.utils.detect_face import bbreg, generateBoundingBox, nms_numpy, pad, rerec
 from torchvision.ops.boxes import batched_nms
+
+from deepfake_detector.devices import usable_cores
 
 NORM_SHIFT, NORM_SCALE = np.float32(127.5), np.float32(0.0078125)  # facenet-pytorch's input normalisation
 PNET_CELL = 12  # P-Net's window: a face of min_face_size pixels is searched at scale 12 / min_face_size
@@ -135,13 +138,21 @@ class FastMTCNN:
                 integrals = [cv2.integral(f, sdepth=cv2.CV_32S) for f in frames]
                 candidates = self._pnet_candidates(integrals, *frames[0].shape[:2], min_face_size, skip_below)
                 return [self._refine(i, c, *f.shape[:2]) for i, c, f in zip(integrals, candidates, frames, strict=True)]
-            return [self._detect_one(frame, min_face_size, skip_below) for frame in frames]
+            workers = min(len(frames), frame_workers())
+            if workers <= 1:
+                return [self._detect_one(frame, min_face_size, skip_below) for frame in frames]
+            with ThreadPoolExecutor(workers) as pool:  # inference mode is per thread: each worker enters it
+                return list(pool.map(lambda frame: self._detect_one_no_grad(frame, min_face_size, skip_below), frames))
 
     def _run(self, net: torch.nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, ...]:
         """One network on k x h x w x 3 float32 (seen as k x 3 x h x w, channels-last: no copy on the CPU), on
         the detection device; its outputs back on the CPU, where the suppressions and box arithmetic run."""
         outputs = net(torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device))
         return tuple(out.cpu() for out in outputs)
+
+    @torch.inference_mode()
+    def _detect_one_no_grad(self, frame: np.ndarray, min_face_size: float, skip_below: float) -> Detections:
+        return self._detect_one(frame, min_face_size, skip_below)
 
     def _detect_one(self, frame: np.ndarray, min_face_size: float, skip_below: float) -> Detections:
         h, w = frame.shape[:2]
@@ -226,6 +237,13 @@ class FastMTCNN:
         if not valid.all():
             boxes, regions = boxes[torch.from_numpy(valid)], regions[valid]
         return boxes, resample_regions(integral, regions, size)
+
+
+def frame_workers() -> int:
+    """How many frames to detect side by side on the CPU: the cores torch's own threads leave idle (the service
+    runs torch on one thread, serve.torch_threads). Each frame's detection is the same computation on its own
+    thread, so the faces are the same; torch and OpenCV release the GIL while they compute."""
+    return max(1, usable_cores() // torch.get_num_threads())
 
 
 def _nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import cv2
 from PIL import Image
 
 from deepfake_detector.config import ServeConfig
 from deepfake_detector.media.frames import MediaError, MediaTooLarge
+from deepfake_detector.media.video import VideoOpenError, read_header
 
 SNIFF_BYTES = 32
 
@@ -94,15 +94,11 @@ def check_image(path: Path, name: str, cfg: ServeConfig) -> None:
 
 def check_video(path: Path, name: str, cfg: ServeConfig) -> None:
     """Refuse over-long or oversized videos from the container header (no frame is decoded)."""
-    cap = cv2.VideoCapture(str(path))
     try:
-        if not cap.isOpened():
-            return  # the Predictor reports it as unreadable, with advice
-        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
-    finally:
-        cap.release()
+        header = read_header(path)
+    except VideoOpenError:
+        return  # the Predictor reports it as unreadable, with advice
+    count, fps, w, h = header.frame_count, header.fps, header.width, header.height
     if w * h > cfg.max_image_pixels:
         raise TooLarge(f"{name}: {int(w)}x{int(h)} video frames are too large; downscale the video")
     if fps > 0 and count / fps > cfg.max_video_seconds:
