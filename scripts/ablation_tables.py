@@ -20,6 +20,7 @@ LAST_COLUMNS = {
     "val_ece_cross_fitted": "val ECE cross-fitted",
     "train_seconds": "train s",
 }
+AGGREGATION_COLUMN = "video frames by"  # train.video_aggregation as each run's calibration chose it on validation
 UNSEEN = re.compile(r"unseen_(.+)_item_auc")
 HELD_OUT = re.compile(r"heldout_(?:(.+)_)?item_auc")  # heldout_item_auc; early runs named the method
 
@@ -84,10 +85,14 @@ def runs_table(results: dict[str, list[dict]]) -> pd.DataFrame:
     """A row per variant: its seeds, then each metric's mean ± standard deviation over them (a single run's
     AUC with its 95% bootstrap interval)."""
     columns = metric_columns(results)
+    aggregated = any(r.get("video_aggregation") for runs in results.values() for r in runs)
     rows = []
     for variant, runs in results.items():
         row = {"variant": variant, "seeds": ", ".join(str(r["seed"]) for r in runs), "n seeds": len(runs)}
-        rows.append(row | {header: _cell(runs, key) for key, header in columns.items()})
+        row |= {header: _cell(runs, key) for key, header in columns.items()}
+        if aggregated:  # item AUCs of videos score each video by the rule its run's validation videos chose
+            row[AGGREGATION_COLUMN] = ", ".join(dict.fromkeys(r.get("video_aggregation") or "-" for r in runs))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

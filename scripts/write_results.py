@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from ablation_tables import lodo_table, markdown, runs_table
+from ablation_tables import AGGREGATION_COLUMN, lodo_table, markdown, runs_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(  # markers on lines of their own: a page can mention them in its text
@@ -148,6 +148,8 @@ def ablation_block(source: str, options: dict[str, str], root: Path) -> str:
         legend = (
             "Mean ± standard deviation over the seeds; a single run's AUC with its 95% bootstrap interval in brackets"
         )
+        if AGGREGATION_COLUMN in table:
+            legend += f"; videos are scored by the rule in `{AGGREGATION_COLUMN}`, chosen on validation videos"
     return f"From `{source}/results.json`. {legend}. Made by:\n\n{made_by(runs)}\n\n{markdown(table)}\n"
 
 
