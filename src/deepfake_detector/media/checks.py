@@ -7,13 +7,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from deepfake_detector.media.video import VideoOpenError, decode_chosen
+from deepfake_detector.media.video import VideoFile, VideoOpenError
 
 
 def media_decodes(file: Path, media: str) -> bool:
     if media == "video":
         try:
-            return bool(decode_chosen(file, [0]))
+            with VideoFile(file) as video:
+                return bool(video.decode([0]))
         except VideoOpenError:
             return False
     return image_decodes(file)
