@@ -7,14 +7,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from deepfake_detector.media.video import VideoFile, VideoOpenError
+from deepfake_detector.media.video import VideoOpenError, decode_chosen
 
 
 def media_decodes(file: Path, media: str) -> bool:
     if media == "video":
         try:
-            with VideoFile(file) as video:
-                return bool(video.decode([0]))
+            return bool(decode_chosen(file, [0]))
         except VideoOpenError:
             return False
     return image_decodes(file)

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deepfake_detector.media.video import VideoFile, VideoOpenError
+from deepfake_detector.media.video import VideoOpenError, decode_chosen, read_header
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})  # what datasets and uploads may hold
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
@@ -129,10 +129,10 @@ def sample_frames(path: str | Path, n: int) -> list[Frame]:
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file")
     try:
-        with VideoFile(path) as video:
-            fps = video.header.fps or DEFAULT_FPS
-            wanted = uniform_indices(video.header.frame_count, n)
-            frames = [Frame(index, index / fps, rgb) for index, rgb in video.decode(wanted)]
+        header = read_header(path)
+        fps = header.fps or DEFAULT_FPS
+        wanted = uniform_indices(header.frame_count, n)
+        frames = [Frame(index, index / fps, rgb) for index, rgb in decode_chosen(path, wanted)]
     except VideoOpenError:
         raise MediaError(
             f"{path}: cannot open as video (corrupt or unsupported codec); re-encode as H.264 MP4"

@@ -39,8 +39,16 @@ class VideoHeader:
 
 def read_header(path: Path) -> VideoHeader:
     """The first video stream's header; no frame is decoded. VideoOpenError when FFmpeg cannot open it."""
-    with VideoFile(path) as video:
-        return video.header
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.guessed_rate) if stream.guessed_rate else 0.0
+        count = stream.frames
+        if not count:
+            seconds = container.duration / av.time_base if container.duration else 0.0
+            if seconds <= 0 and stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            count = math.floor(seconds * fps + 0.5)
+        return VideoHeader(int(count), fps, stream.codec_context.width, stream.codec_context.height)
 
 
 def open_video(path: Path) -> av.container.InputContainer:
@@ -56,86 +64,45 @@ def open_video(path: Path) -> av.container.InputContainer:
     return container
 
 
-class VideoFile:
-    """An open video: its header, and chosen frames decoded from one read of the file (its packets are read
-    once, for the header's choice of frames, the display order and the decoder)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._container = open_video(path)
-        self._stream = self._container.streams.video[0]
-        self.header = _header(self._container, self._stream)
-
-    def __enter__(self) -> VideoFile:
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._container.close()
-
-    def decode(self, wanted: Sequence[int]) -> list[tuple[int, np.ndarray]]:
-        """(index, RGB uint8 frame) for each index of `wanted` that the video has, in order. Decoding ends at
-        the first packet FFmpeg cannot read, as a truncated file ends."""
-        packets = _packets(self._container, self._stream)
-        ranks = _display_ranks(self._stream, packets)
-        if ranks is not None:
-            try:
-                return _decode(self._stream, packets, set(wanted), ranks)
-            except _RanksDisagree:  # a stream the packets misdescribe (e.g. fields in separate packets)
-                with open_video(self.path) as fresh:  # decoded whole, by a decoder that has seen nothing yet
-                    return _decode(fresh.streams.video[0], packets, set(wanted), None)
-        return _decode(self._stream, packets, set(wanted), None)
-
-
-def _header(container: av.container.InputContainer, stream) -> VideoHeader:
-    fps = float(stream.guessed_rate) if stream.guessed_rate else 0.0
-    count = stream.frames
-    if not count:
-        seconds = container.duration / av.time_base if container.duration else 0.0
-        if seconds <= 0 and stream.duration and stream.time_base:
-            seconds = float(stream.duration * stream.time_base)
-        count = math.floor(seconds * fps + 0.5)
-    return VideoHeader(int(count), fps, stream.codec_context.width, stream.codec_context.height)
-
-
-def _packets(container: av.container.InputContainer, stream) -> list[av.Packet]:
-    """The stream's packets in file order, up to the first one FFmpeg cannot read (a truncated file). A file
-    read to its end ends with the empty packet that tells the decoder to give out the frames it holds."""
-    packets: list[av.Packet] = []
-    try:
-        for packet in container.demux(stream):
-            packets.append(packet)
-    except av.FFmpegError:
-        pass
-    return packets
+def decode_chosen(path: Path, wanted: Sequence[int]) -> list[tuple[int, np.ndarray]]:
+    """(index, RGB uint8 frame) for each index of `wanted` that the video has, in order. Decoding ends at the
+    first packet FFmpeg cannot read, as a truncated file ends."""
+    ranks = _display_ranks(path)
+    if ranks is not None:
+        try:
+            return _decode(path, set(wanted), ranks)
+        except _RanksDisagree:
+            pass  # a stream the packets misdescribe (e.g. fields in separate packets): decode it whole
+    return _decode(path, set(wanted), None)
 
 
 class _RanksDisagree(Exception):
     """A decoded frame's pts is not one of the packets': display indices cannot come from the packets."""
 
 
-def _decode(
-    stream, packets: list[av.Packet], wanted: set[int], ranks: dict[int, tuple[int, bool]] | None
-) -> list[tuple[int, np.ndarray]]:
+def _decode(path: Path, wanted: set[int], ranks: dict[int, tuple[int, bool]] | None) -> list[tuple[int, np.ndarray]]:
     """`ranks` (pts -> display index, referenced): skip unwanted unreferenced packets; None: count frames as
     they come out and decode every packet."""
     skip = set() if ranks is None else {pts for pts, (rank, ref) in ranks.items() if not ref and rank not in wanted}
     out: list[tuple[int, np.ndarray]] = []
-    for counted, frame in enumerate(_frames(stream, packets, skip)):
-        if ranks is not None and frame.pts not in ranks:
-            raise _RanksDisagree
-        index = counted if ranks is None else ranks[frame.pts][0]
-        if index in wanted:
-            out.append((index, frame.to_ndarray(format="rgb24")))
-            wanted.discard(index)
-            if not wanted:
-                break
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        for counted, frame in enumerate(_frames(container, stream, skip)):
+            if ranks is not None and frame.pts not in ranks:
+                raise _RanksDisagree
+            index = counted if ranks is None else ranks[frame.pts][0]
+            if index in wanted:
+                out.append((index, frame.to_ndarray(format="rgb24")))
+                wanted.discard(index)
+                if not wanted:
+                    break
     return out
 
 
-def _frames(stream, packets: list[av.Packet], skip: set[int]) -> Iterator[av.VideoFrame]:
+def _frames(container: av.container.InputContainer, stream, skip: set[int]) -> Iterator[av.VideoFrame]:
     """The stream's frames in display order, the packets whose pts is in `skip` left undecoded."""
     try:
-        for packet in packets:
+        for packet in container.demux(stream):
             if packet.pts is not None and packet.pts in skip:
                 continue
             yield from stream.codec_context.decode(packet if packet.size else None)
@@ -143,22 +110,27 @@ def _frames(stream, packets: list[av.Packet], skip: set[int]) -> Iterator[av.Vid
         return
 
 
-def _display_ranks(stream, packets: list[av.Packet]) -> dict[int, tuple[int, bool]] | None:
+def _display_ranks(path: Path) -> dict[int, tuple[int, bool]] | None:
     """For length-prefixed H.264 with one picture and a distinct pts per packet, each shown: each packet's pts
     -> (its frame's display index, whether other frames may refer to it). None for anything else (decoded
     whole, frames counted as they come out)."""
-    extradata = stream.codec_context.extradata or b""
-    if stream.codec_context.name != "h264" or len(extradata) < 5 or extradata[0] != AVCC_VERSION:
-        return None
-    length_size = (extradata[4] & 3) + 1
-    refs: dict[int, bool] = {}
-    for packet in packets:
-        if not packet.size:
-            continue
-        referenced = _referenced(memoryview(packet), length_size)
-        if packet.pts is None or packet.pts in refs or referenced is None or packet.is_discard:
-            return None  # (discarded packets, e.g. before an MP4 edit list's start, are never shown)
-        refs[packet.pts] = referenced or packet.is_keyframe
+    with open_video(path) as container:
+        stream = container.streams.video[0]
+        extradata = stream.codec_context.extradata or b""
+        if stream.codec_context.name != "h264" or len(extradata) < 5 or extradata[0] != AVCC_VERSION:
+            return None
+        length_size = (extradata[4] & 3) + 1
+        refs: dict[int, bool] = {}
+        try:
+            for packet in container.demux(stream):
+                if not packet.size:
+                    continue
+                referenced = _referenced(memoryview(packet), length_size)
+                if packet.pts is None or packet.pts in refs or referenced is None or packet.is_discard:
+                    return None  # (discarded packets, e.g. before an MP4 edit list's start, are never shown)
+                refs[packet.pts] = referenced or packet.is_keyframe
+        except av.FFmpegError:
+            pass  # a truncated file: the packets read so far
     return {pts: (rank, refs[pts]) for rank, pts in enumerate(sorted(refs))}
 
 
