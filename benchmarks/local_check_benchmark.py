@@ -6,6 +6,9 @@ re-encoded as VP9 WebM, which both Chromium and OpenCV decode (OpenCV's VP9 enco
 The page samples model.json's frames_per_video frames, the service serve.frames_per_video: per-frame times
 divide each by its own count. The first check, which loads the web model (about 16 MB of ONNX plus the 15-MB
 WebAssembly runtime), is reported apart.
+With the demo's packaged model and artifacts/manifest.csv (after `make demo`), every test-split image and video of
+the demo corpus is also checked on the page and by the service once, and the agreement is reported: verdicts
+equal, the largest probability difference and the largest box distance (in the text above the table).
 Run: python benchmarks/local_check_benchmark.py [--model artifacts/model] [--repeats 5] [--out DIR]
 With --out, DIR/benchmark.json keeps the table with the command, commit and machine (rendered by the
 `table=benchmark` block of docs/private_check.md: scripts/write_results.py).
@@ -35,7 +38,7 @@ from serve_benchmark import make_media, start_server, stop_server, tiny_model  #
 from test_real_server import free_port  # noqa: E402
 
 from deepfake_detector.config import load_params  # noqa: E402
-from deepfake_detector.paths import MODEL_DIR  # noqa: E402
+from deepfake_detector.paths import MANIFEST_CSV, MODEL_DIR  # noqa: E402
 from deepfake_detector.serving.web import export_web_files, missing_web_files  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,6 +49,11 @@ CHECK = """async ([b64, name, kind]) => {
   const started = performance.now();
   const result = await localCheck(new File([bytes], name), kind);
   return [performance.now() - started, result.frames, result.timings_ms];
+}"""
+VERDICT = """async ([b64, name, kind]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const r = await localCheck(new File([bytes], name), kind);
+  return [r.verdict, r.fake_probability, r.faces.map((f) => f.box)];
 }"""
 
 
@@ -96,7 +104,7 @@ def main() -> None:
         port = free_port()
         server = start_server(model, port, load_params().serve, tmp / "bentoml")
         try:
-            rows, first = measure(f"http://127.0.0.1:{port}", media, args.repeats)
+            rows, first, agreed = measure(f"http://127.0.0.1:{port}", media, args.repeats, demo_test_files(model))
         finally:
             stop_server(server)
     if args.out:
@@ -104,13 +112,63 @@ def main() -> None:
             f"Web model (classifier and MTCNN as ONNX): {size / 2**20:.1f} MB of `{args.model}` (or an untrained "
             f"Lite0 with the frequency branch without one). Medians of {args.repeats} in ms, per sampled frame for "
             f"the 2-s 720p VP9 clip; the first check, which loads the runtime and the model, took {first:.0f} ms."
+            + "".join(f" {line}" for line in agreed)
         )
         write_benchmark(args.out, made_by, about, rows)
 
 
-def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> tuple[list[dict], float]:
+def demo_test_files(model: Path) -> dict[str, list[Path]]:
+    """The demo corpus' test-split files per media (images, videos) when `model` is the demo's packaged model and
+    the manifest is there; else nothing."""
+    import pandas as pd
+
+    if model.resolve() != MODEL_DIR.resolve() or not MANIFEST_CSV.exists():
+        return {}
+    manifest = pd.read_csv(MANIFEST_CSV)
+    test = manifest[(manifest["split"] == "test") & (manifest["dataset"] == "demo")]
+    return {media: [Path(p) for p in group["path"]] for media, group in test.groupby("media")}
+
+
+def compare_once(page, url: str, kind: str, path: Path) -> tuple[bool, float | None, float | None]:
+    """One file on the page and through the service: verdicts equal, |probability difference| (None when either
+    cannot judge) and the largest box coordinate distance (None when they found different numbers of faces)."""
+    b64 = base64.b64encode(path.read_bytes()).decode()
+    verdict, prob, boxes = page.evaluate(VERDICT, [b64, path.name, kind])
+    body = httpx.post(f"{url}/predict_{kind}", files={kind: (path.name, path.read_bytes())}, timeout=600).json()
+    served = body["fake_probability"]
+    prob_gap = None if prob is None or served is None else abs(prob - served)
+    theirs = [f["box"] for f in body["faces"]]
+    box_gap = None
+    if len(boxes) == len(theirs):
+        box_gap = max(
+            (abs(a - b) for m, t in zip(boxes, theirs, strict=True) for a, b in zip(m, t, strict=True)), default=0.0
+        )
+    return verdict == body["verdict"], prob_gap, box_gap
+
+
+def agreement(page, url: str, files: dict[str, list[Path]]) -> list[str]:
+    """Each file checked on the page and by the service once: one sentence per media on how far they agree."""
+    lines = []
+    for kind, paths in files.items():
+        same, prob_gaps, box_gaps = zip(*(compare_once(page, url, kind, path) for path in paths), strict=True)
+        prob_gaps = [g for g in prob_gaps if g is not None]
+        box_gaps = [g for g in box_gaps if g is not None]
+        line = (
+            f"On the demo's {len(paths)} test-split {kind}s, the page's verdict equalled the service's on "
+            f"{sum(same)} and the number of faces on {len(box_gaps)}; probabilities differed by at most "
+            f"{max(prob_gaps, default=0):.4f} (median {statistics.median(prob_gaps or [0]):.4f}), "
+            f"boxes by at most {max(box_gaps, default=0):.1f} px."
+        )
+        print(line)
+        lines.append(line)
+    return lines
+
+
+def measure(
+    url: str, media: dict[str, tuple[str, Path]], repeats: int, demo_files: dict[str, list[Path]]
+) -> tuple[list[dict], float, list[str]]:
     """Print per medium the median in-browser and service latency (per frame for the video); return them as
-    rows, and the first check's time (it loads the web model)."""
+    rows, the first check's time (it loads the web model) and the agreement on the demo's test files."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -134,8 +192,9 @@ def measure(url: str, media: dict[str, tuple[str, Path]], repeats: int) -> tuple
             )
             rows.append({"media": name + per, "in the browser": round(mine), "service (HTTP)": round(theirs)})
             first_check = first if first else first_check
+        agreed = agreement(page, url, demo_files)
         browser.close()
-    return rows, first_check
+    return rows, first_check, agreed
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ works from a plain static file server. Screenshots go to tests/artifacts/ (gitig
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import httpx
@@ -18,6 +21,8 @@ from test_real_server import free_port, running_server
 from test_service import media  # noqa: F401  (fixture: the demo media)
 from test_web import web_model_dir  # noqa: F401  (fixture: the tiny model with its web model files)
 
+from deepfake_detector.models.spec import ModelSpec
+from deepfake_detector.paths import MODEL_DIR
 from deepfake_detector.prediction import PredictOptions
 from deepfake_detector.serving.web import WEB_FACTS, write_site
 
@@ -47,10 +52,48 @@ def open_page(browser, url, width=1200, height=900, **options):  # noqa: F811
     return page
 
 
+@pytest.fixture(scope="module")
+def packaged_model_dir(tiny_pipeline) -> Path:
+    """The package stage's own model folder from the tiny pipeline run: trained and calibrated (temperature, bias,
+    threshold, video aggregation chosen on validation), with its judge rules, embedding range, method head and
+    web model files, as `make demo` writes artifacts/model."""
+    return tiny_pipeline[0] / MODEL_DIR
+
+
+class ServedModel(NamedTuple):
+    kind: str  # "untrained" or "packaged"
+    model: Path
+    url: str
+
+
+@pytest.fixture(scope="module", params=["untrained", "packaged"])
+def model_server(request, tmp_path_factory) -> ServedModel:
+    """Each model folder the page's verdicts are compared on, served: the tiny untrained one (sharp probabilities)
+    and the package stage's (every field of model.json a trained model has)."""
+    if request.param == "untrained":
+        yield ServedModel("untrained", request.getfixturevalue("web_model_dir"), request.getfixturevalue("web_server"))
+        return
+    model = request.getfixturevalue("packaged_model_dir")
+    with running_server(model, tmp_path_factory.mktemp("packaged_server")) as url:
+        yield ServedModel("packaged", model, url)
+
+
+def loaded_page(browser, url: str):  # noqa: F811
+    page = open_page(browser, url)
+    page.wait_for_function("modelCard !== null")
+    return page
+
+
 @pytest.fixture
 def page(browser, web_server):  # noqa: F811
-    page = open_page(browser, web_server)
-    page.wait_for_function("modelCard !== null")
+    page = loaded_page(browser, web_server)
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def model_page(browser, model_server):  # noqa: F811
+    page = loaded_page(browser, model_server.url)
     yield page
     page.close()
 
@@ -78,6 +121,48 @@ def api(server: str, kind: str, path) -> dict:
         return httpx.post(f"{server}/predict_{kind}", files={kind: (path.name, f.read())}, timeout=120).json()
 
 
+def checked_like_the_service(page, server: str, images: dict):
+    """Checks each image on the page and through the service, asserts what must agree (the verdict, reason and
+    treatment, the probabilities within 0.01, the boxes within 2 px, the embedding distances and method
+    probabilities within 0.01, the API's keys plus "checked_on", only static files fetched) and yields the name
+    and both answers while the page shows that image."""
+    for name, path in images.items():
+        local, requests = check_locally(page, path)
+        served = api(server, "image", path)
+        assert local["checked_on"] == "this device", name
+        assert set(local) - {"checked_on"} == set(served), name
+        same = ("verdict", "treated_as", "reason")
+        assert [local[k] for k in same] == [served[k] for k in same], (name, local, served)
+        assert_close(local["fake_probability"], served["fake_probability"], name)
+        assert_same_manipulation(local["manipulation"], served["manipulation"], name)
+        assert len(local["faces"]) == len(served["faces"]), name
+        for mine, theirs in zip(local["faces"], served["faces"], strict=True):
+            assert mine["box"] == pytest.approx(theirs["box"], abs=2), name
+            assert mine["crop_box"] == pytest.approx(theirs["crop_box"], abs=2), name
+            for key in ("fake_probability", "embedding_distance"):
+                assert_close(mine[key], theirs[key], name)
+            assert_same_manipulation(mine["method_probabilities"], theirs["method_probabilities"], name)
+        assert [t["verdict"] for t in local["tracks"]] == [t["verdict"] for t in served["tracks"]], name
+        assert only_static_files(requests), (name, requests)
+        yield name, local, served
+
+
+def assert_close(mine: float | None, theirs: float | None, name: str) -> None:
+    """Both absent, or equal within 0.01."""
+    assert (mine is None) == (theirs is None), (name, mine, theirs)
+    if theirs is not None:
+        assert mine == pytest.approx(theirs, abs=0.01), name
+
+
+def assert_same_manipulation(mine: dict | None, theirs: dict | None, name: str) -> None:
+    """A verdict's manipulation (the method and its probabilities) or a face's method probabilities."""
+    assert (mine is None) == (theirs is None), (name, mine, theirs)
+    if theirs is not None:
+        assert mine.get("method") == theirs.get("method"), (name, mine, theirs)
+        probabilities = theirs.get("probabilities", theirs)
+        assert mine.get("probabilities", mine) == pytest.approx(probabilities, abs=0.01), name
+
+
 @pytest.fixture(scope="module")
 def images(media, tmp_path_factory):  # noqa: F811
     """The demo portrait, and what exercises the rest of the path: two people, a tight face crop (detected again
@@ -96,9 +181,13 @@ def images(media, tmp_path_factory):  # noqa: F811
 
 
 @pytest.mark.timeout(900)
-def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothing(page, web_server, images):
-    """Per image: the same verdict, treatment, probability (within 0.01) and face boxes (within 2 px) as the
-    service, the API's structure labelled "checked on this device", and only static files fetched."""
+def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothing(model_page, model_server, images):
+    """Per image and model folder: the same verdict, treatment, probability (within 0.01) and face boxes (within
+    2 px) as the service, the API's structure labelled "checked on this device", and only static files fetched.
+    The package stage's model also compares what only a trained model has: embedding distances, the method
+    head's probabilities and the calibrated threshold."""
+    _, model, server = model_server
+    page = model_page
     # what each image exercises, as the service sees it: treatment and faces found
     paths = {
         "portrait": ("scene", 1),
@@ -107,40 +196,23 @@ def test_images_checked_on_this_device_get_the_services_verdict_and_upload_nothi
         "face_crop": ("face_crop", 1),
         "large": ("scene", 1),
     }
-    for name, path in images.items():
-        local, requests = check_locally(page, path)
-        served = api(web_server, "image", path)
+    spec, judged = ModelSpec.load(model), []
+    for name, _, served in checked_like_the_service(page, server, images):
+        judged += [served] if served["fake_probability"] is not None else []
         assert (served["treated_as"], len(served["faces"])) == paths[name], (name, served)
-        assert local["checked_on"] == "this device", name
-        assert set(local) - {"checked_on"} == set(served), name
-        assert (local["verdict"], local["treated_as"], local["reason"]) == (
-            served["verdict"],
-            served["treated_as"],
-            served["reason"],
-        ), (name, local, served)
-        if served["fake_probability"] is None:
-            assert local["fake_probability"] is None, name
-        else:
-            assert local["fake_probability"] == pytest.approx(served["fake_probability"], abs=0.01), name
-        assert len(local["faces"]) == len(served["faces"]), name
-        for mine, theirs in zip(local["faces"], served["faces"], strict=True):
-            assert mine["box"] == pytest.approx(theirs["box"], abs=2), name
-            assert mine["crop_box"] == pytest.approx(theirs["crop_box"], abs=2), name
-            assert mine["fake_probability"] == pytest.approx(theirs["fake_probability"], abs=0.01), name
-        assert [t["verdict"] for t in local["tracks"]] == [t["verdict"] for t in served["tracks"]], name
-        assert only_static_files(requests), (name, requests)
         assert "Checked on this device" in page.inner_text("#status"), name
         assert page.evaluate(DETAIL, "checked on") == "this device", name
         if name == "two_people":
             page.wait_for_function("document.getElementById('overlay').dataset.boxes === '2'")
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "browser_local_two_faces.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / f"browser_local_two_faces_{spec.version}.png"), full_page=True)
+    if model_server.kind == "packaged":  # the comparisons above covered what only a trained model has
+        assert spec.method_head and spec.embedding_range and spec.judge and spec.temperature != 1.0
+        assert judged and all(s["manipulation"] and s["faces"][0]["embedding_distance"] for s in judged)
 
 
 @pytest.mark.timeout(900)
-def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_nothing(
-    page, web_server, web_model_dir, media
-):  # noqa: F811
+def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_nothing(model_page, model_server, media):  # noqa: F811
     """The page seeks to the centres of frames_per_video equal parts of the clip (the demo's H.264), which are
     the frames the Predictor picks by number when the clip's duration is its frame count over its frame rate
     (as here): its verdict and video probability (within 0.01) equal the Predictor's with web.json's
@@ -152,11 +224,13 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
     from deepfake_detector.inference import Predictor
     from deepfake_detector.media.frames import Frame
 
+    _, model, server = model_server
+    page = model_page
     clip = media["video"]
     local, requests = check_locally(page, clip)
-    assert set(local) - {"checked_on"} == set(api(web_server, "video", clip))  # the API's structure
-    frames = json.loads((web_model_dir / WEB_FACTS).read_text())["frames_per_video"]
-    predictor = Predictor(web_model_dir)
+    assert set(local) - {"checked_on"} == set(api(server, "video", clip))  # the API's structure
+    frames = json.loads((model / WEB_FACTS).read_text())["frames_per_video"]
+    predictor = Predictor(model)
     python = predictor.predict_path(clip, PredictOptions(frames_per_video=frames)).to_dict()
     assert local["verdict"] == python["verdict"]
     assert local["fake_probability"] == pytest.approx(python["fake_probability"], abs=0.01)
@@ -179,6 +253,28 @@ def test_a_video_checked_on_this_device_samples_the_models_frames_and_uploads_no
     assert local["verdict"] in ("fake", "real") and len(local["timeline"]) == frames
     assert only_static_files(requests), requests
     page.wait_for_function("Number(document.getElementById('timeline').dataset.points) >= 2")
+
+
+@pytest.mark.timeout(600)
+def test_each_sampled_video_frame_is_the_frame_at_its_time(page, tmp_path):
+    """A 2-s 12-fps H.264 clip (the demo corpus' encoder) whose frame k is a flat grey of level 10k + 5: every
+    one of 16 samples, in three runs, has the level of the frame shown at its time. After `seeked` Chromium can
+    still hand over the frame shown before the seek (seen under load before the page waited for the frame to be
+    presented), which this catches when it happens."""
+    from deepfake_detector.demo.corpus import _write
+
+    fps, count, samples = 12, 24, 16
+    clip = tmp_path / "levels.mp4"
+    _write(clip, [np.full((64, 64, 3), 10 * k + 5, np.uint8) for k in range(count)], fps)
+    for _ in range(3):
+        levels = page.evaluate(
+            "([b64, n]) => videoFrames(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'levels.mp4'),"
+            " n).then((fs) => fs.map((f) => [f.t, f.img.data.reduce((a, b) => a + b, 0) / f.img.data.length]))",
+            [base64.b64encode(clip.read_bytes()).decode(), samples],
+        )
+        for i, (t, level) in enumerate(levels):
+            assert t == pytest.approx((i + 0.5) * count / fps / samples, abs=1e-3)
+            assert level == pytest.approx(10 * int(t * fps) + 5, abs=3), (i, t, level)
 
 
 @pytest.mark.timeout(900)

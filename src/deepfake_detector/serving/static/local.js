@@ -300,6 +300,21 @@ const once = (el, ok) => new Promise((resolve, reject) => {
   el.addEventListener("error", () => reject(new Error("this browser cannot decode the video; try the server check, or re-encode it as WebM or H.264 MP4")), { once: true });
 });
 
+// After `seeked`, Chromium may still hand drawImage the frame shown before the seek (seen in the tests: a
+// sample got its predecessor's pixels). A frame callback asked for before seeking fires once the new frame is
+// presented, also for a paused video outside the document; browsers without it, or one that never calls back
+// within this wait, get the frame as it is after `seeked`.
+const PRESENTED_WAIT_MS = 2000;
+
+async function seekTo(video, t) {
+  const presented = video.requestVideoFrameCallback
+    ? new Promise((resolve) => { video.requestVideoFrameCallback(resolve); setTimeout(resolve, PRESENTED_WAIT_MS); })
+    : null;
+  video.currentTime = t;
+  await once(video, "seeked");
+  await presented;
+}
+
 // n frames at the centres of n equal parts of the clip. The browser does not know the frame rate, so these
 // are times, where media/frames.sample_frames picks frame numbers: a sampled frame may be one frame off.
 async function videoFrames(file, n) {
@@ -313,8 +328,7 @@ async function videoFrames(file, n) {
     const frames = [];
     for (let i = 0; i < n; i++) {
       const t = (i + 0.5) * video.duration / n;
-      video.currentTime = t;
-      await once(video, "seeked");
+      await seekTo(video, t);
       frames.push({ index: i, t: video.currentTime, img: pixelsOf(video, video.videoWidth, video.videoHeight) });
     }
     return frames;
