@@ -19,57 +19,106 @@ function rgbFromRgba(rgba, w, h) {
   return { w, h, data };
 }
 
-// one axis of OpenCV's INTER_AREA (computeResizeAreaTab): per output cell, its source cells and weights
+// The two resizes below are OpenCV's 8-bit code paths (imgproc/src/resize.cpp), arithmetic included, so the
+// page's crops are the service's to the last bit: a one-level difference is enough for a model's frequency
+// branch to move a probability by a few hundredths. cv2.resize's scale is 1 / (dst / src), in double.
+const cvScale = (src, dst) => 1 / (dst / src);
+
+// cv2.INTER_AREA, shrinking: whole multiples average their block (2 x 2 rounds half up, as OpenCV's SIMD
+// path does); other scales weigh the cells each output pixel covers (computeResizeAreaTab), in float32
 function areaTaps(src, dst) {
-  const scale = src / dst, taps = [];
+  const scale = cvScale(src, dst), taps = [];
   for (let d = 0; d < dst; d++) {
     const fs1 = d * scale, fs2 = fs1 + scale, cell = Math.min(scale, src - fs1), cellTaps = [];
     const s2 = Math.min(Math.floor(fs2), src - 1), s1 = Math.min(Math.ceil(fs1), s2);
-    if (s1 - fs1 > 1e-3) cellTaps.push([s1 - 1, (s1 - fs1) / cell]);
-    for (let s = s1; s < s2; s++) cellTaps.push([s, 1 / cell]);
-    if (fs2 - s2 > 1e-3) cellTaps.push([s2, Math.min(fs2 - s2, 1, cell) / cell]);
+    if (s1 - fs1 > 1e-3) cellTaps.push([s1 - 1, f32((s1 - fs1) / cell)]);
+    for (let s = s1; s < s2; s++) cellTaps.push([s, f32(1 / cell)]);
+    if (fs2 - s2 > 1e-3) cellTaps.push([s2, f32(Math.min(fs2 - s2, 1, cell) / cell)]);
     taps.push(cellTaps);
   }
   return taps;
 }
 
-// one axis of OpenCV's INTER_LINEAR: per output cell, its two source cells and weights
-function linearTaps(src, dst) {
-  const scale = src / dst, taps = [];
-  for (let d = 0; d < dst; d++) {
-    let f = (d + 0.5) * scale - 0.5, s = Math.floor(f);
-    f -= s;
-    if (s < 0) { s = 0; f = 0; }
-    if (s >= src - 1) { s = src - 1; f = 0; }
-    taps.push([[s, 1 - f], [Math.min(s + 1, src - 1), f]]);
-  }
-  return taps;
+function resizeArea(img, w, h) {
+  if (img.w === w && img.h === h) return img;
+  const kx = cvScale(img.w, w), ky = cvScale(img.h, h);
+  if (Number.isInteger(kx) && Number.isInteger(ky)) return resizeAreaBlocks(img, kx, ky);
+  const xs = areaTaps(img.w, w), ys = areaTaps(img.h, h), data = new Uint8Array(w * h * 3);
+  const rowSums = (y) => {
+    const out = new Float32Array(w * 3);
+    xs.forEach((cellTaps, x) => {
+      for (const [s, k] of cellTaps) {
+        for (let c = 0; c < 3; c++) out[x * 3 + c] = f32(out[x * 3 + c] + f32(k * img.data[(y * img.w + s) * 3 + c]));
+      }
+    });
+    return out;
+  };
+  ys.forEach((cellTaps, y) => {
+    const sums = new Float32Array(w * 3);
+    for (const [s, k] of cellTaps) {
+      const row = rowSums(s);
+      for (let i = 0; i < w * 3; i++) sums[i] = f32(sums[i] + f32(k * row[i]));
+    }
+    for (let i = 0; i < w * 3; i++) data[y * w * 3 + i] = Math.min(255, pyRound(sums[i]));
+  });
+  return { w, h, data };
 }
 
-function resizeWith(img, w, h, tapsOf) {
-  if (img.w === w && img.h === h) return img;
-  const xs = tapsOf(img.w, w), ys = tapsOf(img.h, h), rows = new Float64Array(img.h * w * 3);
-  for (let y = 0; y < img.h; y++) {
-    for (let x = 0; x < w; x++) {
-      for (const [s, k] of xs[x]) {
-        for (let c = 0; c < 3; c++) rows[(y * w + x) * 3 + c] += k * img.data[(y * img.w + s) * 3 + c];
-      }
-    }
-  }
-  const data = new Uint8Array(w * h * 3);
+function resizeAreaBlocks(img, kx, ky) {
+  const w = img.w / kx, h = img.h / ky, data = new Uint8Array(w * h * 3), perPixel = f32(1 / (kx * ky));
   for (let y = 0; y < h; y++) {
-    for (let i = 0; i < w * 3; i++) {
-      let v = 0;
-      for (const [s, k] of ys[y]) v += k * rows[s * w * 3 + i];
-      data[y * w * 3 + i] = Math.min(255, Math.max(0, pyRound(v)));
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let dy = 0; dy < ky; dy++) {
+          for (let dx = 0; dx < kx; dx++) sum += img.data[((y * ky + dy) * img.w + x * kx + dx) * 3 + c];
+        }
+        data[(y * w + x) * 3 + c] = kx === 2 && ky === 2 ? (sum + 2) >> 2 : pyRound(f32(sum * perPixel));
+      }
     }
   }
   return { w, h, data };
 }
 
-// cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) (shrinking) or INTER_LINEAR
-const resizeArea = (img, w, h) => resizeWith(img, w, h, areaTaps);
-const resizeLinear = (img, w, h) => resizeWith(img, w, h, linearTaps);
+// cv2.INTER_LINEAR: two taps per axis with 11-bit weights (INTER_RESIZE_COEF_BITS) computed in float32; rows
+// are blended in 16-bit fixed point as OpenCV's VResizeLinear rounds them. A 2 x 2 shrink is INTER_AREA's.
+const COEF_ONE = 2048;
+function linearTaps(src, dst, clampEdges) {
+  const scale = cvScale(src, dst), taps = [];
+  for (let d = 0; d < dst; d++) {
+    let f = f32((d + 0.5) * scale - 0.5), s = Math.floor(f);
+    f = f32(f - s);
+    if (clampEdges && s < 0) { s = 0; f = 0; }
+    if (clampEdges && s >= src - 1) { s = src - 1; f = 0; }
+    const weights = [pyRound(f32(f32(1 - f) * COEF_ONE)), pyRound(f32(f * COEF_ONE))];
+    taps.push({ from: [Math.min(Math.max(s, 0), src - 1), Math.min(Math.max(s + 1, 0), src - 1)], weights });
+  }
+  return taps;
+}
+
+function resizeLinear(img, w, h) {
+  if (img.w === w && img.h === h) return img;
+  if (img.w === 2 * w && img.h === 2 * h) return resizeArea(img, w, h);
+  // columns clamp to the edge pixel; rows keep their weights and read the edge row twice (as OpenCV does)
+  const xs = linearTaps(img.w, w, true), ys = linearTaps(img.h, h, false), data = new Uint8Array(w * h * 3);
+  const rowSums = (y) => {
+    const out = new Int32Array(w * 3);
+    xs.forEach(({ from: [s0, s1], weights: [k0, k1] }, x) => {
+      for (let c = 0; c < 3; c++) {
+        out[x * 3 + c] = img.data[(y * img.w + s0) * 3 + c] * k0 + img.data[(y * img.w + s1) * 3 + c] * k1;
+      }
+    });
+    return out;
+  };
+  ys.forEach(({ from: [s0, s1], weights: [k0, k1] }, y) => {
+    const r0 = rowSums(s0), r1 = rowSums(s1);
+    for (let i = 0; i < w * 3; i++) {
+      const v = (((k0 * (r0[i] >> 4)) >> 16) + ((k1 * (r1[i] >> 4)) >> 16) + 2) >> 2;
+      data[y * w * 3 + i] = Math.min(255, Math.max(0, v));
+    }
+  });
+  return { w, h, data };
+}
 
 // the image with `pad` pixels around it: black (cv2.BORDER_CONSTANT) or its edge repeated (BORDER_REPLICATE)
 function padImage(img, pad, replicate) {
