@@ -81,10 +81,11 @@ def web_model(model: Path, tmp: Path) -> Path:
     return out
 
 
-def served(url: str, kind: str, path: Path) -> tuple[float, int]:
+def served(url: str, kind: str, path: Path) -> tuple[float, dict]:
+    """The service's answer on `path` and how long it took over HTTP, in ms."""
     started = time.perf_counter()
     body = httpx.post(f"{url}/predict_{kind}", files={kind: (path.name, path.read_bytes())}, timeout=600).json()
-    return (time.perf_counter() - started) * 1000, body["frames"]
+    return (time.perf_counter() - started) * 1000, body
 
 
 def main() -> None:
@@ -134,9 +135,9 @@ def compare_once(page, url: str, kind: str, path: Path) -> tuple[bool, float | N
     cannot judge) and the largest box coordinate distance (None when they found different numbers of faces)."""
     b64 = base64.b64encode(path.read_bytes()).decode()
     verdict, prob, boxes = page.evaluate(VERDICT, [b64, path.name, kind])
-    body = httpx.post(f"{url}/predict_{kind}", files={kind: (path.name, path.read_bytes())}, timeout=600).json()
-    served = body["fake_probability"]
-    prob_gap = None if prob is None or served is None else abs(prob - served)
+    _, body = served(url, kind, path)
+    theirs_prob = body["fake_probability"]
+    prob_gap = None if prob is None or theirs_prob is None else abs(prob - theirs_prob)
     theirs = [f["box"] for f in body["faces"]]
     box_gap = None
     if len(boxes) == len(theirs):
@@ -185,7 +186,7 @@ def measure(
             server = [served(url, kind, path) for _ in range(repeats)]
             per = " per frame" if kind == "video" else ""
             mine = statistics.median(ms / frames for ms, frames, _ in local)
-            theirs = statistics.median(ms / frames for ms, frames in server)
+            theirs = statistics.median(ms / body["frames"] for ms, body in server)
             print(
                 f"{name:<12} {mine:>12.0f}{per:<10} {theirs:>12.0f}{per:<10}"
                 + (f"   first check, loading the model: {first:.0f} ms" if first else "")
